@@ -1,0 +1,139 @@
+// The backend interface: every kernel a device must provide. Ops (ops/) compute output shapes,
+// check arguments and record autograd; they then call backend_for(device).<kernel>(...).
+// Kernels receive tensors whose shapes already agree (broadcast inputs arrive as stride-0
+// views) and write into preallocated outputs. A new device adds a Backend subclass and
+// registers it; no op, nn or optim code changes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "magmadnn/core/allocator.h"
+#include "magmadnn/core/rng.h"
+#include "magmadnn/core/tensor.h"
+
+namespace magmadnn {
+
+enum class UnaryOp {
+  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Square, Reciprocal,
+  Relu, LeakyRelu,  // alpha = negative slope
+  Sigmoid, Tanh, Gelu,  // exact (erf) GELU, as PyTorch's default
+  Clamp,      // alpha = min, beta = max (use +-inf for one-sided)
+  PowScalar,  // x ** alpha
+  AddScalar,  // x + alpha
+  MulScalar,  // x * alpha
+  RSubScalar, // alpha - x
+  RDivScalar, // alpha / x
+};
+
+enum class BinaryOp {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  Eq, Ne, Lt, Le, Gt, Ge,  // 1 or 0 in the output dtype
+  // Backward helpers: a = incoming gradient, b = saved forward tensor.
+  ReluBackward,       // b = input x: a * (x > 0)
+  LeakyReluBackward,  // b = input x, alpha = slope
+  SigmoidBackward,    // b = output y: a * y * (1 - y)
+  TanhBackward,       // b = output y: a * (1 - y^2)
+  GeluBackward,       // b = input x
+  ClampBackward,      // b = input x, alpha/beta = bounds: a where min <= x <= max
+  AbsBackward,        // b = input x: a * sign(x)
+};
+
+enum class ReduceOp { Sum, Mean, Max, Min };
+
+enum class Reduction { None, Mean, Sum };
+
+struct SgdParams {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov, first_step;  // first_step: the momentum buffer is initialised with the gradient
+};
+struct AdamParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled_weight_decay;  // AdamW
+  bool amsgrad;
+  int64_t step;  // 1-based step count after increment
+};
+struct AdagradParams {
+  double lr, lr_decay, weight_decay, eps;
+  int64_t step;
+};
+struct RmspropParams {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual Allocator& allocator() = 0;
+
+  // --- memory ---
+  // dst = src elementwise with dtype conversion; src may be strided or broadcast, or on the CPU
+  // while dst is on this device (and the reverse).
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  virtual void fill(Tensor& dst, double value) = 0;
+  virtual void arange(Tensor& dst, double start, double step) = 0;  // contiguous dst
+  virtual void uniform(Tensor& dst, double low, double high, Generator& gen) = 0;
+  virtual void normal(Tensor& dst, double mean, double std, Generator& gen) = 0;
+  virtual void bernoulli(Tensor& dst, double p, Generator& gen) = 0;  // 1 with probability p
+
+  // --- elementwise: out may alias an input; inputs have out's shape (broadcast views) ---
+  virtual void unary(UnaryOp op, const Tensor& x, Tensor& out, double alpha = 0, double beta = 0) = 0;
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, double alpha = 0,
+                      double beta = 0) = 0;
+
+  // --- reductions ---
+  // out has x's rank with size 1 on each reduced axis (keepdim form), contiguous.
+  virtual void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes, Tensor& out) = 0;
+  // Index of the maximum along `axis` (first on ties); out is int64 in keepdim form.
+  virtual void argmax(const Tensor& x, int64_t axis, Tensor& out) = 0;
+
+  // --- linear algebra ---
+  // out(B, M, N) = a(B, M, K) @ b(B, K, N) (+ out if accumulate). a and b may be transposed
+  // views (unit stride in either of the last two dims) and may have batch stride 0.
+  virtual void matmul(const Tensor& a, const Tensor& b, Tensor& out, bool accumulate = false) = 0;
+
+  // --- softmax family: contiguous x viewed as (outer, axis, inner) ---
+  virtual void softmax(const Tensor& x, int64_t axis, bool log, Tensor& out) = 0;
+  // grad_x from the saved output y and grad_y.
+  virtual void softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t axis, bool log, Tensor& grad_x) = 0;
+  // logits (N, C) contiguous, target int64 (N); weight (C) or undefined. Writes log-probabilities
+  // (N, C) and the loss: a scalar for Mean/Sum, (N) for None. Throws on labels outside [0, C).
+  virtual void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                             Reduction reduction, Tensor& log_probs, Tensor& loss) = 0;
+  // grad_logits (N, C) from the saved log-probabilities and grad_loss (scalar or (N)).
+  virtual void cross_entropy_backward(const Tensor& log_probs, const Tensor& target, const Tensor& weight,
+                                      Reduction reduction, const Tensor& grad_loss, Tensor& grad_logits) = 0;
+
+  // --- indexing (index tensors are int64, checked against the indexed size) ---
+  virtual void index_select(const Tensor& x, int64_t axis, const Tensor& index, Tensor& out) = 0;
+  // out[..., index[i], ...] += src[..., i, ...]
+  virtual void index_add(Tensor& out, int64_t axis, const Tensor& index, const Tensor& src) = 0;
+  virtual void gather(const Tensor& x, int64_t axis, const Tensor& index, Tensor& out) = 0;
+  // out[i][index[i][j]] += src[i][j] along axis
+  virtual void scatter_add(Tensor& out, int64_t axis, const Tensor& index, const Tensor& src) = 0;
+
+  // --- fused optimizer updates, one call per parameter (contiguous tensors) ---
+  virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdParams& p) = 0;
+  virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                         Tensor& max_exp_avg_sq, const AdamParams& p) = 0;
+  virtual void adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) = 0;
+  virtual void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
+                            Tensor& grad_avg, const RmspropParams& p) = 0;
+
+  // Waits for queued work on this device (no-op on the CPU).
+  virtual void synchronize() {}
+};
+
+// The backend for a device; throws Error when none is registered (e.g. cuda without a CUDA build).
+Backend& backend_for(Device device);
+bool has_backend(DeviceType type);
+void register_backend(DeviceType type, std::unique_ptr<Backend> backend);
+
+// Threads used by CPU kernels (OpenMP and oneDNN).
+void set_num_threads(int n);
+int get_num_threads();
+
+}  // namespace magmadnn

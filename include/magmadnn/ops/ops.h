@@ -1,0 +1,111 @@
+// The differentiable functions on tensors. Each op checks its arguments (errors name the op
+// and the shapes), allocates its output on the inputs' device, calls that device's backend,
+// and records its backward for autograd. Implementations: src/ops/<family>.cpp.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "magmadnn/backend/backend.h"
+#include "magmadnn/core/tensor.h"
+
+namespace magmadnn {
+
+// --- elementwise binary, NumPy broadcasting (src/ops/elementwise.cpp) ---
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// Comparisons give 0/1 in a's dtype and are not differentiable.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+// With a scalar.
+Tensor add(const Tensor& a, double b);
+Tensor sub(const Tensor& a, double b);
+Tensor mul(const Tensor& a, double b);
+Tensor div(const Tensor& a, double b);
+Tensor pow(const Tensor& a, double exponent);
+
+// --- elementwise unary (src/ops/elementwise.cpp) ---
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+
+// --- activations (src/ops/activation.cpp) ---
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor gelu(const Tensor& x);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// --- linear algebra (src/ops/linalg.cpp) ---
+// 1-D/2-D operands, or batched (..., M, K) @ (..., K, N) with broadcast batch dimensions.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// y = x @ weight^T + bias; x (N, in), weight (out, in), bias (out) or undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// --- shape and indexing (src/ops/shape.cpp, src/ops/index.cpp) ---
+// Differentiable versions of the Tensor view methods.
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1);
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor contiguous(const Tensor& x);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+// out = x selected along `dim` at the int64 indices (1-D).
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+// out[i][j] = x[i][index[i][j]] along dim (index has x's rank).
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+// Sums `grad` down to `shape` (the inverse of broadcasting); used by backward functions.
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+Tensor expand(const Tensor& x, const Shape& shape);  // differentiable broadcast (materialised)
+
+// --- reductions (src/ops/reduce.cpp) ---
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+// Gradient flows to the maximal elements, split evenly between ties.
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor min(const Tensor& x);
+Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64, not differentiable
+
+// --- losses (src/ops/loss.cpp) ---
+// Fused log-softmax + negative log-likelihood: logits (N, C), int64 targets (N) in [0, C),
+// optional class weights (C). Mean reduction divides by the summed weights of the targets.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
+                     Reduction reduction = Reduction::Mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+// --- operators ---
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, double b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, double b) { return div(a, b); }
+inline Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+inline Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator-(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace magmadnn

@@ -1,0 +1,104 @@
+// CPU backend: construction, copies with dtype conversion, fills and random numbers.
+#include "backend/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/loops.h"
+
+namespace magmadnn::cpu {
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+namespace {
+void check_cpu(const Tensor& t, const char* op) {
+  MAGMADNN_CHECK(t.device().is_cpu(), "cpu backend ", op, ": tensor is on ", t.device());
+}
+}  // namespace
+
+void CpuBackend::copy(const Tensor& src, Tensor& dst) {
+  check_cpu(src, "copy");
+  check_cpu(dst, "copy");
+  MAGMADNN_CHECK(src.shape() == dst.shape(), "copy: source shape ", src.shape(), " differs from destination ",
+                 dst.shape());
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    if (src.raw_data() != dst.raw_data()) std::memcpy(dst.raw_data(), src.raw_data(), src.nbytes());
+    return;
+  }
+  dispatch_all(src.dtype(), "copy", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    using src_t = scalar_t;
+    const src_t* s = static_cast<const src_t*>(src.raw_data());
+    dispatch_all(dst.dtype(), "copy", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+      scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
+      for_each_strided<2>(dst.shape(), {&dst.strides(), &src.strides()}, [&](auto off, int64_t n, auto st) {
+        scalar_t* pd = d + off[0];
+        const src_t* ps = s + off[1];
+        for (int64_t i = 0; i < n; ++i) pd[i * st[0]] = static_cast<scalar_t>(ps[i * st[1]]);
+      });
+    });
+  });
+}
+
+void CpuBackend::fill(Tensor& dst, double value) {
+  check_cpu(dst, "fill");
+  dispatch_all(dst.dtype(), "fill", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    scalar_t* d = static_cast<scalar_t*>(dst.raw_data());
+    const scalar_t v = static_cast<scalar_t>(value);
+    for_each_strided<1>(dst.shape(), {&dst.strides()}, [&](auto off, int64_t n, auto st) {
+      scalar_t* p = d + off[0];
+      if (st[0] == 1) std::fill(p, p + n, v);
+      else for (int64_t i = 0; i < n; ++i) p[i * st[0]] = v;
+    });
+  });
+}
+
+void CpuBackend::arange(Tensor& dst, double start, double step) {
+  check_cpu(dst, "arange");
+  dispatch_all(dst.dtype(), "arange", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    scalar_t* d = dst.data<scalar_t>();
+    for (int64_t i = 0; i < dst.numel(); ++i) d[i] = static_cast<scalar_t>(start + step * static_cast<double>(i));
+  });
+}
+
+// Random fills draw sequentially from the generator so results do not depend on thread count.
+void CpuBackend::uniform(Tensor& dst, double low, double high, Generator& gen) {
+  check_cpu(dst, "uniform");
+  MAGMADNN_CHECK(dst.is_contiguous(), "uniform: expected a contiguous tensor");
+  dispatch_float(dst.dtype(), "uniform", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    scalar_t* d = dst.data<scalar_t>();
+    for (int64_t i = 0; i < dst.numel(); ++i) d[i] = static_cast<scalar_t>(low + (high - low) * gen.next_double());
+  });
+}
+
+void CpuBackend::normal(Tensor& dst, double mean, double std, Generator& gen) {
+  check_cpu(dst, "normal");
+  MAGMADNN_CHECK(dst.is_contiguous(), "normal: expected a contiguous tensor");
+  dispatch_float(dst.dtype(), "normal", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    scalar_t* d = dst.data<scalar_t>();
+    const int64_t n = dst.numel();
+    for (int64_t i = 0; i < n; i += 2) {  // Box-Muller: two normals per pair of uniforms
+      const double u1 = 1.0 - gen.next_double(), u2 = gen.next_double();
+      const double r = std::sqrt(-2.0 * std::log(u1));
+      d[i] = static_cast<scalar_t>(mean + std * r * std::cos(2 * M_PI * u2));
+      if (i + 1 < n) d[i + 1] = static_cast<scalar_t>(mean + std * r * std::sin(2 * M_PI * u2));
+    }
+  });
+}
+
+void CpuBackend::bernoulli(Tensor& dst, double p, Generator& gen) {
+  check_cpu(dst, "bernoulli");
+  MAGMADNN_CHECK(dst.is_contiguous(), "bernoulli: expected a contiguous tensor");
+  dispatch_float(dst.dtype(), "bernoulli", [&](auto tag_) {
+    using scalar_t = decltype(tag_);
+    scalar_t* d = dst.data<scalar_t>();
+    for (int64_t i = 0; i < dst.numel(); ++i) d[i] = gen.next_double() < p ? scalar_t(1) : scalar_t(0);
+  });
+}
+
+}  // namespace magmadnn::cpu
