@@ -67,6 +67,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // One line for `magmadnn info`: libraries and versions, threads or devices.
+  virtual std::string describe() const { return name(); }
   virtual Allocator& allocator() = 0;
 
   // --- memory ---

@@ -4,11 +4,19 @@
 #include <cmath>
 #include <cstring>
 
+#include <dnnl.h>
+
 #include "backend/cpu/loops.h"
 
 namespace magmadnn::cpu {
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+std::string CpuBackend::describe() const {
+  const dnnl_version_t* v = dnnl_version();
+  return detail::str_cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, " (", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
+                         " runtime), ", omp_get_max_threads(), " threads");
+}
 
 namespace {
 void check_cpu(const Tensor& t, const char* op) {

@@ -13,6 +13,7 @@ namespace magmadnn::cpu {
 class CpuBackend : public Backend {
  public:
   std::string name() const override { return "cpu"; }
+  std::string describe() const override;
   Allocator& allocator() override { return cpu_allocator(); }
 
   void copy(const Tensor& src, Tensor& dst) override;
