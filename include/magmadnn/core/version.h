@@ -1,0 +1,8 @@
+// The library's version, "major.minor.patch".
+#pragma once
+
+#include <string>
+
+namespace magmadnn {
+std::string version();
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds MagmaDNN in Release, and trains
+# the default model on Fashion-MNIST, printing progress and the test accuracy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMAGMADNN_BUILD_TESTS=OFF -DMAGMADNN_BUILD_BENCH=OFF >/dev/null
+cmake --build build -j"$(nproc)" --target magmadnn_cli
+./build/magmadnn train --model mlp --dataset fashion-mnist --epochs "${EPOCHS:-5}" --save build/mlp.safetensors "$@"
