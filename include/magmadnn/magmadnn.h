@@ -17,5 +17,6 @@
 #include "magmadnn/data/idx.h"
 #include "magmadnn/data/mnist.h"
 #include "magmadnn/data/transforms.h"
+#include "magmadnn/io/checkpoint.h"
 #include "magmadnn/io/safetensors.h"
 #include "magmadnn/ops/ops.h"
