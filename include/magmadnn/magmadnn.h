@@ -19,4 +19,6 @@
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/io/safetensors.h"
+#include "magmadnn/nn/nn.h"
 #include "magmadnn/ops/ops.h"
+#include "magmadnn/optim/optim.h"

@@ -50,9 +50,10 @@ void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, T
     T* v = exp_avg_sq.data<T>();
     T* vmax = p.amsgrad ? max_exp_avg_sq.data<T>() : nullptr;
     const T b1 = p.beta1, b2 = p.beta2, eps = p.eps;
-    const T bc1 = T(1) - std::pow(T(p.beta1), T(p.step));
-    const T bc2_sqrt = std::sqrt(T(1) - std::pow(T(p.beta2), T(p.step)));
-    const T step_size = T(p.lr) / bc1;
+    // Bias corrections in double, as PyTorch computes them in Python floats: in float32,
+    // 1 - 0.999^t loses digits at small t.
+    const T bc2_sqrt = T(std::sqrt(1.0 - std::pow(p.beta2, static_cast<double>(p.step))));
+    const T step_size = T(p.lr / (1.0 - std::pow(p.beta1, static_cast<double>(p.step))));
     const T decay = p.decoupled_weight_decay ? T(1) - T(p.lr) * T(p.weight_decay) : T(1);
     const T l2 = p.decoupled_weight_decay ? T(0) : T(p.weight_decay);
     parallel_range(param.numel(), [&](int64_t b, int64_t e) {

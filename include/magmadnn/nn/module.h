@@ -1,0 +1,99 @@
+// nn::Module: the base of every layer and model. A module owns named parameters, buffers and
+// child modules ("features.3.weight"), switches between training and evaluation, moves to a
+// device or dtype in place, and saves/restores its values through a state dict.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "magmadnn/core/error.h"
+#include "magmadnn/core/tensor.h"
+
+namespace magmadnn::nn {
+
+class Module : public std::enable_shared_from_this<Module> {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  // Modules own their tensors; copying one would silently share or duplicate parameters.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // One-line description with the constructor arguments, e.g.
+  // "Linear(in_features=784, out_features=512, bias=true)".
+  virtual std::string name() const { return "Module"; }
+
+  // Recursive, in registration order (own tensors first, then each child's); a tensor shared
+  // between modules appears once.
+  std::vector<Tensor> parameters() const;
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> buffers() const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Direct children only.
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
+  std::vector<std::shared_ptr<Module>> children() const;
+
+  // Parameters and buffers by dotted name, detached (sharing storage with the module).
+  std::map<std::string, Tensor> state_dict() const;
+  // Copies the values into the existing tensors (which keeps optimizers' references valid).
+  // Every problem (missing or unexpected keys, shape or dtype mismatches) is collected first and
+  // reported in one Error, in which case nothing is modified. strict=false ignores missing and
+  // unexpected keys but still rejects shape and dtype mismatches.
+  void load_state_dict(const std::map<std::string, Tensor>& state_dict, bool strict = true);
+
+  // Sets the mode of this module and all its descendants.
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Moves parameters and buffers in place: handles held elsewhere (an optimizer, a member
+  // such as Linear::weight()) see the moved tensor. to(DType) converts floating tensors only.
+  void to(Device device);
+  void to(DType dtype);
+  void zero_grad();  // drops the gradients (PyTorch's set_to_none)
+  int64_t num_parameters() const;
+
+  // PyTorch-like tree: "Sequential(\n  (0): Linear(...)\n  ...\n)".
+  std::string summary() const;
+
+ protected:
+  // Registers a tensor as a trainable parameter (sets requires_grad); the returned reference
+  // stays valid for the module's lifetime.
+  Tensor& register_parameter(std::string name, Tensor tensor);
+  Tensor& register_buffer(std::string name, Tensor tensor);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+    MAGMADNN_CHECK(module != nullptr, name_for_errors(), ": register_module('", name, "') got a null module");
+    check_new_name(name, "register_module");
+    children_.emplace_back(std::move(name), module);
+    return module;
+  }
+
+ private:
+  void check_new_name(const std::string& name, const char* what) const;
+  std::string name_for_errors() const;
+  void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  void print_tree(std::ostream& os, int indent) const;
+  // Applies f to every parameter and buffer handle of the whole tree.
+  template <class F>
+  void for_each_tensor(F&& f);
+
+  std::deque<std::pair<std::string, Tensor>> parameters_;
+  std::deque<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& os, const Module& module);
+
+}  // namespace magmadnn::nn

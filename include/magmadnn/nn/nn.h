@@ -1,0 +1,8 @@
+// All of magmadnn::nn: Module, the layers and the initialisers.
+#pragma once
+
+#include "magmadnn/nn/activation.h"
+#include "magmadnn/nn/init.h"
+#include "magmadnn/nn/linear.h"
+#include "magmadnn/nn/module.h"
+#include "magmadnn/nn/sequential.h"

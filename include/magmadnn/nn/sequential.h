@@ -1,0 +1,42 @@
+// nn::Sequential: a chain of modules applied in order; children are named "0", "1", ... as in
+// PyTorch, so state-dict keys read "0.weight", "2.bias".
+#pragma once
+
+#include <initializer_list>
+
+#include "magmadnn/nn/module.h"
+
+namespace magmadnn::nn {
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  // Sequential(std::make_shared<Linear>(2, 3), std::make_shared<ReLU>()) (also via make_shared).
+  template <class M, class... Ms>
+  explicit Sequential(std::shared_ptr<M> first, std::shared_ptr<Ms>... rest) {
+    push_back(std::move(first));
+    (push_back(std::move(rest)), ...);
+  }
+
+  void push_back(std::shared_ptr<Module> module);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "Sequential"; }
+
+  size_t size() const { return modules_.size(); }
+  bool empty() const { return modules_.empty(); }
+  // Throws Error when out of range.
+  std::shared_ptr<Module> operator[](size_t index) const;
+  // The module at `index` as its concrete type; throws Error when it is another type.
+  template <class M>
+  std::shared_ptr<M> at(size_t index) const {
+    auto m = std::dynamic_pointer_cast<M>((*this)[index]);
+    MAGMADNN_CHECK(m != nullptr, "Sequential::at(", index, "): module is ", (*this)[index]->name());
+    return m;
+  }
+
+ private:
+  std::vector<std::shared_ptr<Module>> modules_;
+};
+
+}  // namespace magmadnn::nn

@@ -1,0 +1,27 @@
+// nn::Sequential: registration under index names and the chained forward pass.
+#include "magmadnn/nn/sequential.h"
+
+namespace magmadnn::nn {
+
+Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
+  for (const auto& m : modules) push_back(m);
+}
+
+void Sequential::push_back(std::shared_ptr<Module> module) {
+  MAGMADNN_CHECK(module != nullptr, "Sequential::push_back: got a null module (at index ", modules_.size(), ")");
+  modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor y = x;
+  for (auto& m : modules_) y = m->forward(y);
+  return y;
+}
+
+std::shared_ptr<Module> Sequential::operator[](size_t index) const {
+  MAGMADNN_CHECK(index < modules_.size(), "Sequential: index ", index, " out of range for ", modules_.size(),
+                 " modules");
+  return modules_[index];
+}
+
+}  // namespace magmadnn::nn

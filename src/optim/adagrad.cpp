@@ -1,0 +1,37 @@
+// optim::Adagrad: argument checks and the per-parameter call into the backend's fused
+// adagrad_step; the sum starts at initial_accumulator_value.
+#include "magmadnn/optim/adagrad.h"
+
+#include "magmadnn/autograd/autograd.h"
+#include "magmadnn/backend/backend.h"
+
+namespace magmadnn::optim {
+
+Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults) {
+  init(std::move(groups), defaults);
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const auto& o = group_options<AdagradOptions>(g);
+    MAGMADNN_CHECK(o.lr_decay() >= 0, "Adagrad: invalid lr_decay ", o.lr_decay(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.weight_decay() >= 0, "Adagrad: invalid weight_decay ", o.weight_decay(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.initial_accumulator_value() >= 0, "Adagrad: invalid initial_accumulator_value ",
+                   o.initial_accumulator_value(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.eps() >= 0, "Adagrad: invalid eps ", o.eps(), " (group ", g, ")");
+  }
+}
+
+void Adagrad::step() {
+  NoGradGuard no_grad;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const auto& o = group_options<AdagradOptions>(g);
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      Tensor& p = groups_[g].params[i];
+      Tensor grad = gradient_of(p, g, i);
+      if (!grad.defined()) continue;
+      Tensor& sum = buffer(g, i, "sum", o.initial_accumulator_value());
+      const int64_t t = ++state(g, i).step;
+      backend_for(p.device()).adagrad_step(p, grad, sum, AdagradParams{o.lr(), o.lr_decay(), o.weight_decay(), o.eps(), t});
+    }
+  }
+}
+
+}  // namespace magmadnn::optim
