@@ -63,6 +63,20 @@ struct RmspropParams {
   bool centered;
 };
 
+// --- convolution, pooling, normalization: parameter structs (kernels in Backend below) ---
+// 2-D convolution geometry; padding is symmetric zero padding (circular padding is done by the
+// op before the kernel), dilation 1 means a dense kernel.
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1, groups = 1;
+};
+enum class PoolKind { Max, AvgIncludePad, AvgExcludePad };
+// Pooling window; the output size comes from the output tensor, so ceil_mode shows up as extra
+// implicit padding on the bottom/right that never counts as an element (PyTorch's rule).
+struct Pool2dParams {
+  PoolKind kind = PoolKind::Max;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -124,6 +138,36 @@ class Backend {
   virtual void adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) = 0;
   virtual void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
                             Tensor& grad_avg, const RmspropParams& p) = 0;
+
+  // --- convolution, pooling, normalization ---
+  // NCHW tensors, contiguous. x (N, C, H, W), weight (O, C/groups, kH, kW), bias (O) or
+  // undefined, out (N, O, OH, OW).
+  virtual void conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out,
+                      const Conv2dParams& p) = 0;
+  virtual void conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
+                                    const Conv2dParams& p) = 0;
+  // grad_bias may be undefined (no bias); both outputs are overwritten, not accumulated.
+  virtual void conv2d_backward_weights(const Tensor& x, const Tensor& grad_out, Tensor& grad_weight,
+                                       Tensor& grad_bias, const Conv2dParams& p) = 0;
+  // x (N, C, H, W) -> out (N, C, OH, OW). For Max the kernel sets `workspace` to an opaque
+  // tensor (argmax record) that pool2d_backward needs back.
+  virtual void pool2d(const Tensor& x, Tensor& out, Tensor& workspace, const Pool2dParams& p) = 0;
+  virtual void pool2d_backward(const Tensor& grad_out, const Tensor& workspace, Tensor& grad_x,
+                               const Pool2dParams& p) = 0;
+  // Adaptive average pooling (PyTorch's bins: start = floor(i*H/OH), end = ceil((i+1)*H/OH)).
+  virtual void adaptive_avg_pool2d(const Tensor& x, Tensor& out) = 0;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, Tensor& grad_x) = 0;
+  // x (N, C) or (N, C, H, W); weight, bias (C) (the op passes ones/zeros when absent); mean,
+  // var (C) in x's dtype. training: writes the batch mean and biased variance into mean/var;
+  // else normalises with them as given (running statistics).
+  virtual void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& mean, Tensor& var,
+                          bool training, double eps, Tensor& out) = 0;
+  // Gradients for x, weight, bias from the forward's mean/var. training: the full batch-norm
+  // backward (statistics depend on x); else mean/var are constants. grad_weight and grad_bias
+  // may be undefined when not needed.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, bool training, double eps,
+                                   Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) = 0;
 
   // Waits for queued work on this device (no-op on the CPU).
   virtual void synchronize() {}

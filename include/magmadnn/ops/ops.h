@@ -94,6 +94,41 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& w
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
+// --- convolution, pooling, normalization, dropout (src/ops/conv.cpp, pool.cpp, norm.cpp, dropout.cpp) ---
+// NCHW layout. A (height, width) pair; one number means the same for both.
+struct Size2 {
+  int64_t h = 0, w = 0;
+  Size2() = default;
+  Size2(int64_t v) : h(v), w(v) {}  // NOLINT: implicit, so `stride = 2` reads naturally
+  Size2(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+  bool operator==(const Size2& o) const { return h == o.h && w == o.w; }
+};
+enum class PaddingMode { Zeros, Circular };
+struct Conv2dArgs {
+  Size2 stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+  PaddingMode padding_mode = PaddingMode::Zeros;  // Circular wraps around, as for periodic lattices
+};
+// x (N, C, H, W), weight (O, C/groups, kH, kW), bias (O) or undefined -> (N, O, OH, OW).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dArgs& args = {});
+// Pads H by pad_h on both sides and W by pad_w, wrapping around (PyTorch's mode='circular').
+Tensor pad_circular(const Tensor& x, int64_t pad_h, int64_t pad_w);
+// Output sizes follow PyTorch, including ceil_mode (a window must start inside the input or the
+// left padding). stride defaults to the kernel size.
+Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
+                  bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride = std::nullopt, Size2 padding = {0, 0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
+// x (N, C) or (N, C, H, W); running_mean/var (C) (may be undefined in training), weight/bias (C)
+// or undefined. Training normalises with the batch statistics and updates the running buffers in
+// place: running = (1 - momentum) * running + momentum * stat, unbiased variance for running_var.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// Inverted dropout: zeroes each element with probability p, scales the rest by 1 / (1 - p); the
+// mask is drawn from default_generator(). Identity when !training or p == 0.
+Tensor dropout(const Tensor& x, double p, bool training);
+
 // --- operators ---
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }

@@ -49,6 +49,22 @@ class CpuBackend : public Backend {
   void adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) override;
   void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
                     Tensor& grad_avg, const RmspropParams& p) override;
+
+  // --- convolution, pooling, normalization (conv.cpp, pool.cpp, batchnorm.cpp) ---
+  void conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out, const Conv2dParams& p) override;
+  void conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
+                            const Conv2dParams& p) override;
+  void conv2d_backward_weights(const Tensor& x, const Tensor& grad_out, Tensor& grad_weight, Tensor& grad_bias,
+                               const Conv2dParams& p) override;
+  void pool2d(const Tensor& x, Tensor& out, Tensor& workspace, const Pool2dParams& p) override;
+  void pool2d_backward(const Tensor& grad_out, const Tensor& workspace, Tensor& grad_x, const Pool2dParams& p) override;
+  void adaptive_avg_pool2d(const Tensor& x, Tensor& out) override;
+  void adaptive_avg_pool2d_backward(const Tensor& grad_out, Tensor& grad_x) override;
+  void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& mean, Tensor& var, bool training,
+                  double eps, Tensor& out) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
+                           const Tensor& var, bool training, double eps, Tensor& grad_x, Tensor& grad_weight,
+                           Tensor& grad_bias) override;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
