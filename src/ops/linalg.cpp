@@ -37,7 +37,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_floating("matmul", a);
   MAGMADNN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: expected tensors with at least one dimension, got shapes ",
                  a.shape(), " and ", b.shape());
+  // Checked on the caller's shapes, before 1-D operands are promoted.
+  MAGMADNN_CHECK(a.size(-1) == (b.dim() == 1 ? b.size(0) : b.size(-2)), "matmul: inner dimensions differ: ",
+                 a.shape(), " @ ", b.shape());
   // Vectors become matrices, and the extra dimension is removed from the result.
+  if (a.dim() == 1 && b.dim() == 1) return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), Shape{});
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
