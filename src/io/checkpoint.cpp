@@ -1,15 +1,11 @@
-// Module checkpoints on top of safetensors (see io/checkpoint.h). The Module functions are
-// compiled only once the nn layer provides magmadnn/nn/module.h.
+// Module checkpoints on top of safetensors (see io/checkpoint.h).
 #include "magmadnn/io/checkpoint.h"
 
 #include <set>
 
 #include "magmadnn/io/safetensors.h"
 
-#if __has_include("magmadnn/nn/module.h")
 #include "magmadnn/nn/module.h"
-#define MAGMADNN_HAVE_NN_MODULE 1
-#endif
 
 namespace magmadnn::io {
 
@@ -54,7 +50,6 @@ std::map<std::string, Tensor> load_checked(const std::string& path, const std::m
   return loaded;
 }
 
-#ifdef MAGMADNN_HAVE_NN_MODULE
 void save_module(const nn::Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
   std::map<std::string, std::string> meta{{"format", "pt"}};
   for (const auto& [k, v] : metadata) meta[k] = v;
@@ -69,6 +64,5 @@ void load_module(nn::Module& module, const std::string& path, std::map<std::stri
   auto loaded = load_checked(path, expected, metadata, "load_module");
   module.load_state_dict(loaded, /*strict=*/true);
 }
-#endif
 
 }  // namespace magmadnn::io

@@ -1,5 +1,5 @@
 // Checkpoint checks: every name/shape/dtype mismatch between a model's state and a file is
-// reported in one error naming the file; Module save/load round trips once the nn layer exists.
+// reported in one error naming the file; Module save/load round trips.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,10 +7,7 @@
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/magmadnn.h"
 
-#if __has_include("magmadnn/nn/module.h")
-#include "magmadnn/nn/module.h"
-#define HAVE_NN_MODULE 1
-#endif
+#include "magmadnn/nn/nn.h"
 
 using namespace magmadnn;
 using magmadnn::testing::read_bytes;
@@ -58,4 +55,69 @@ TEST(Checkpoint, LoadCheckedReportsAllInOneLine) {
   EXPECT_EQ(io::load_checked(path, ok).size(), 2u);
   EXPECT_THAT(error_of([&] { io::load_checked(dir.file("none"), ok); }),
               HasSubstr("load_safetensors: " + dir.file("none") + ": cannot open"));
+}
+
+namespace {
+// A model with a buffer as well as parameters, so both kinds travel through the file.
+class WithBuffer : public nn::Module {
+ public:
+  explicit WithBuffer(int64_t n) {
+    fc_ = register_module("fc", std::make_shared<nn::Linear>(n, 3));
+    steps_ = &register_buffer("steps", zeros({}, kInt64));
+  }
+  Tensor forward(const Tensor& x) override { return fc_->forward(x); }
+  Tensor& steps() { return *steps_; }
+
+ private:
+  std::shared_ptr<nn::Linear> fc_;
+  Tensor* steps_;
+};
+}  // namespace
+
+TEST(Checkpoint, ModuleRoundTrip) {
+  TempDir dir;
+  const std::string path = dir.file("model.safetensors");
+  manual_seed(1);
+  WithBuffer a(4);
+  a.steps().fill_(17);
+  io::save_module(a, path, {{"epoch", "3"}});
+  manual_seed(2);
+  WithBuffer b(4);
+  std::map<std::string, std::string> meta;
+  io::load_module(b, path, &meta);
+  EXPECT_EQ(meta, (std::map<std::string, std::string>{{"epoch", "3"}, {"format", "pt"}}));
+  const auto sa = a.state_dict(), sb = b.state_dict();
+  ASSERT_EQ(sa.size(), 3u);
+  for (const auto& [name, t] : sa) EXPECT_EQ(t.to_vector<double>(), sb.at(name).to_vector<double>()) << name;
+  EXPECT_EQ(b.steps().item<int64_t>(), 17);
+  Tensor x = randn({2, 4});
+  EXPECT_TRUE(allclose(a(x), b(x), 0, 0));
+  // The file is an ordinary safetensors file with the dotted names.
+  auto raw = io::load_safetensors(path);
+  EXPECT_EQ(raw.at("fc.weight").shape(), Shape({3, 4}));
+}
+
+TEST(Checkpoint, LoadModuleReportsEveryMismatchAndChangesNothing) {
+  TempDir dir;
+  const std::string path = dir.file("other.safetensors");
+  manual_seed(3);
+  nn::Sequential other(std::make_shared<nn::Linear>(5, 3), std::make_shared<nn::Linear>(3, 2));
+  io::save_module(other, path);
+  WithBuffer model(4);
+  const auto before = model.state_dict().at("fc.weight").to_vector<float>();
+  EXPECT_EQ(error_of([&] { io::load_module(model, path); }),
+            "load_module: " + path +
+                ": 7 mismatches with the model: unexpected '0.bias' (float32 (3)) not in the model; "
+                "unexpected '0.weight' (float32 (3, 5)) not in the model; "
+                "unexpected '1.bias' (float32 (2)) not in the model; "
+                "unexpected '1.weight' (float32 (2, 3)) not in the model; "
+                "missing 'fc.bias' (model has float32 (3)); missing 'fc.weight' (model has float32 (3, 4)); "
+                "missing 'steps' (model has int64 ())");
+  EXPECT_EQ(model.state_dict().at("fc.weight").to_vector<float>(), before);
+  WithBuffer wider(5);
+  io::save_module(wider, path);
+  EXPECT_EQ(error_of([&] { io::load_module(model, path); }),
+            "load_module: " + path +
+                ": 1 mismatch with the model: 'fc.weight' is float32 (3, 5) in the file but float32 (3, 4) in the model");
+  EXPECT_EQ(model.state_dict().at("fc.weight").to_vector<float>(), before);
 }
