@@ -123,7 +123,9 @@ DataLoader::Iterator::Iterator(std::shared_ptr<Epoch> epoch) : epoch_(std::move(
   current_ = epoch_->next(0);
 }
 
-bool DataLoader::Iterator::done() const { return !epoch_ || index_ >= epoch_->num_batches; }
+bool DataLoader::Iterator::done() const {
+  return !epoch_ || index_ >= epoch_->num_batches;
+}
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {
   MAGMADNN_CHECK(!done(), "DataLoader::Iterator: incremented past the end of the epoch");
@@ -142,8 +144,10 @@ DataLoader::Iterator& DataLoader::Iterator::operator++() {
 DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   MAGMADNN_CHECK(dataset_ != nullptr, "DataLoader: the dataset is null");
-  MAGMADNN_CHECK(options_.batch_size() >= 1, "DataLoader: batch_size must be at least 1, got ", options_.batch_size());
-  MAGMADNN_CHECK(options_.num_shards() >= 1, "DataLoader: num_shards must be at least 1, got ", options_.num_shards());
+  MAGMADNN_CHECK(options_.batch_size() >= 1, "DataLoader: batch_size must be at least 1, got ",
+                 options_.batch_size());
+  MAGMADNN_CHECK(options_.num_shards() >= 1, "DataLoader: num_shards must be at least 1, got ",
+                 options_.num_shards());
   MAGMADNN_CHECK(options_.shard() >= 0 && options_.shard() < options_.num_shards(), "DataLoader: shard ",
                  options_.shard(), " is out of range for ", options_.num_shards(), " shards");
   seed_ = options_.seed() ? *options_.seed() : default_generator().next_u64();
@@ -168,7 +172,8 @@ std::vector<int64_t> DataLoader::epoch_indices(int64_t epoch) const {
   std::iota(order.begin(), order.end(), int64_t{0});
   if (options_.shuffle() && n > 1) {
     std::mt19937_64 eng(splitmix64(seed_ ^ splitmix64(static_cast<uint64_t>(epoch))));
-    for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[bounded(eng, static_cast<uint64_t>(i) + 1)]);
+    for (int64_t i = n - 1; i > 0; --i)
+      std::swap(order[i], order[bounded(eng, static_cast<uint64_t>(i) + 1)]);
   }
   const int64_t shards = options_.num_shards();
   if (shards == 1 || n == 0) return order;

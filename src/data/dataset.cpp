@@ -36,7 +36,8 @@ void check_pair(const Tensor& inputs, const Tensor& targets) {
 }
 }  // namespace
 
-TensorDataset::TensorDataset(Tensor inputs, Tensor targets) : inputs_(std::move(inputs)), targets_(std::move(targets)) {
+TensorDataset::TensorDataset(Tensor inputs, Tensor targets)
+    : inputs_(std::move(inputs)), targets_(std::move(targets)) {
   check_pair(inputs_, targets_);
 }
 
@@ -51,8 +52,8 @@ void TensorDataset::set_targets(Tensor targets) {
 }
 
 Example TensorDataset::get(int64_t index) const {
-  MAGMADNN_CHECK(index >= 0 && index < size(), "TensorDataset::get: index ", index, " is out of range for ", size(),
-                 " examples");
+  MAGMADNN_CHECK(index >= 0 && index < size(), "TensorDataset::get: index ", index, " is out of range for ",
+                 size(), " examples");
   return {inputs_.select(0, index), targets_.select(0, index)};
 }
 
@@ -60,7 +61,8 @@ Example TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
   MAGMADNN_CHECK(!indices.empty(), "TensorDataset::get_batch: empty list of indices");
   const int64_t n = size();
   for (int64_t i : indices)
-    MAGMADNN_CHECK(i >= 0 && i < n, "TensorDataset::get_batch: index ", i, " is out of range for ", n, " examples");
+    MAGMADNN_CHECK(i >= 0 && i < n, "TensorDataset::get_batch: index ", i, " is out of range for ", n,
+                   " examples");
   autograd::NoGradGuard no_grad;
   Tensor index = from_vector<int64_t>(indices, {static_cast<int64_t>(indices.size())}, inputs_.device());
   Tensor tindex = targets_.device() == inputs_.device() ? index : index.to(targets_.device());

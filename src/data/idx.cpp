@@ -13,7 +13,9 @@ namespace magmadnn::data {
 
 namespace {
 
-bool is_gzip(const std::vector<uint8_t>& bytes) { return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b; }
+bool is_gzip(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+}
 
 std::string hex_byte(uint8_t b) {
   static const char* digits = "0123456789abcdef";
@@ -31,12 +33,14 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
     out.reserve(isize);
   }
   z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) MAGMADNN_ERROR("read_idx: ", path, ": cannot initialise zlib");
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+    MAGMADNN_ERROR("read_idx: ", path, ": cannot initialise zlib");
   zs.next_in = const_cast<Bytef*>(in.data());
   zs.avail_in = static_cast<uInt>(in.size());
   size_t produced = 0;
   for (;;) {
-    if (out.size() - produced < (1u << 16)) out.resize(std::max<size_t>(out.size() * 2, produced + (1u << 20)));
+    if (out.size() - produced < (1u << 16))
+      out.resize(std::max<size_t>(out.size() * 2, produced + (1u << 20)));
     const size_t chunk = std::min<size_t>(out.size() - produced, std::numeric_limits<uInt>::max());
     zs.next_out = out.data() + produced;
     zs.avail_out = static_cast<uInt>(chunk);
@@ -50,7 +54,8 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
       if (left == 0) break;
       if (left < 2 || rest[0] != 0x1f || rest[1] != 0x8b) {
         inflateEnd(&zs);
-        MAGMADNN_ERROR("read_idx: ", path, ": corrupt gzip data: ", left, " unexpected bytes after the compressed stream");
+        MAGMADNN_ERROR("read_idx: ", path, ": corrupt gzip data: ", left,
+                       " unexpected bytes after the compressed stream");
       }
       inflateReset(&zs);
       zs.next_in = const_cast<Bytef*>(rest);
@@ -78,21 +83,35 @@ struct IdxType {
 
 bool idx_type(uint8_t code, IdxType* t) {
   switch (code) {
-    case 0x08: *t = {kUInt8, 1}; return true;
-    case 0x0C: *t = {kInt32, 4}; return true;
-    case 0x0D: *t = {kFloat32, 4}; return true;
-    case 0x0E: *t = {kFloat64, 8}; return true;
-    default: return false;
+    case 0x08:
+      *t = {kUInt8, 1};
+      return true;
+    case 0x0C:
+      *t = {kInt32, 4};
+      return true;
+    case 0x0D:
+      *t = {kFloat32, 4};
+      return true;
+    case 0x0E:
+      *t = {kFloat64, 8};
+      return true;
+    default:
+      return false;
   }
 }
 
 uint8_t idx_code(DType t) {
   switch (t) {
-    case DType::UInt8: return 0x08;
-    case DType::Int32: return 0x0C;
-    case DType::Float32: return 0x0D;
-    case DType::Float64: return 0x0E;
-    default: return 0;
+    case DType::UInt8:
+      return 0x08;
+    case DType::Int32:
+      return 0x0C;
+    case DType::Float32:
+      return 0x0D;
+    case DType::Float64:
+      return 0x0E;
+    default:
+      return 0;
   }
 }
 
@@ -114,17 +133,17 @@ Tensor read_idx(const std::string& path) {
   MAGMADNN_CHECK(bytes.size() >= 4, "read_idx: ", path, ": file too small for an IDX header (", bytes.size(),
                  " bytes)");
   MAGMADNN_CHECK(bytes[0] == 0 && bytes[1] == 0, "read_idx: ", path,
-                 ": bad magic: expected 0x00 0x00 <type> <ndims>, got ", hex_byte(bytes[0]), " ", hex_byte(bytes[1]),
-                 " ", hex_byte(bytes[2]), " ", hex_byte(bytes[3]), " (not an IDX file)");
+                 ": bad magic: expected 0x00 0x00 <type> <ndims>, got ", hex_byte(bytes[0]), " ",
+                 hex_byte(bytes[1]), " ", hex_byte(bytes[2]), " ", hex_byte(bytes[3]), " (not an IDX file)");
   IdxType type{};
-  MAGMADNN_CHECK(idx_type(bytes[2], &type), "read_idx: ", path, ": unsupported element type ", hex_byte(bytes[2]),
-                 " (supported: 0x08 uint8, 0x0c int32, 0x0d float32, 0x0e float64)");
+  MAGMADNN_CHECK(idx_type(bytes[2], &type), "read_idx: ", path, ": unsupported element type ",
+                 hex_byte(bytes[2]), " (supported: 0x08 uint8, 0x0c int32, 0x0d float32, 0x0e float64)");
   const int ndims = bytes[3];
   MAGMADNN_CHECK(ndims >= 1 && ndims <= 4, "read_idx: ", path, ": unsupported number of dimensions ", ndims,
                  " (expected 1 to 4)");
   const size_t header = 4 + 4 * static_cast<size_t>(ndims);
-  MAGMADNN_CHECK(bytes.size() >= header, "read_idx: ", path, ": truncated header: expected ", header, " bytes, got ",
-                 bytes.size());
+  MAGMADNN_CHECK(bytes.size() >= header, "read_idx: ", path, ": truncated header: expected ", header,
+                 " bytes, got ", bytes.size());
   std::vector<int64_t> dims(ndims);
   // Bounded so the product cannot overflow and a corrupt size cannot ask for terabytes.
   constexpr uint64_t kMaxBytes = uint64_t(1) << 40;
@@ -140,9 +159,10 @@ Tensor read_idx(const std::string& path) {
   }
   const uint64_t expected = count * type.size;
   const uint64_t got = bytes.size() - header;
-  MAGMADNN_CHECK(got >= expected, "read_idx: ", path, ": truncated: expected ", expected, " data bytes, got ", got);
-  MAGMADNN_CHECK(got == expected, "read_idx: ", path, ": ", got - expected, " trailing bytes after the expected ",
-                 expected, " data bytes");
+  MAGMADNN_CHECK(got >= expected, "read_idx: ", path, ": truncated: expected ", expected, " data bytes, got ",
+                 got);
+  MAGMADNN_CHECK(got == expected, "read_idx: ", path, ": ", got - expected,
+                 " trailing bytes after the expected ", expected, " data bytes");
   Tensor out = Tensor::empty(Shape(dims), type.dtype);
   copy_big_endian(static_cast<uint8_t*>(out.raw_data()), bytes.data() + header, count, type.size);
   return out;
@@ -165,13 +185,15 @@ void write_idx(const std::string& path, const Tensor& tensor_in, bool gzip) {
   }
   const size_t header = bytes.size();
   bytes.resize(header + t.nbytes());
-  copy_big_endian(bytes.data() + header, static_cast<const uint8_t*>(t.raw_data()), t.numel(), t.element_size());
+  copy_big_endian(bytes.data() + header, static_cast<const uint8_t*>(t.raw_data()), t.numel(),
+                  t.element_size());
 
   if (gzip) {
     std::vector<uint8_t> packed(compressBound(bytes.size()) + 64);
     z_stream zs{};
-    MAGMADNN_CHECK(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
-                   "write_idx: ", path, ": cannot initialise zlib");
+    MAGMADNN_CHECK(
+        deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+        "write_idx: ", path, ": cannot initialise zlib");
     zs.next_in = bytes.data();
     zs.avail_in = static_cast<uInt>(bytes.size());
     zs.next_out = packed.data();
@@ -179,13 +201,13 @@ void write_idx(const std::string& path, const Tensor& tensor_in, bool gzip) {
     const int rc = deflate(&zs, Z_FINISH);
     const size_t n = packed.size() - zs.avail_out;
     deflateEnd(&zs);
-    MAGMADNN_CHECK(rc == Z_STREAM_END, "write_idx: ", path, ": gzip compression failed (zlib error ", rc, ")");
+    MAGMADNN_CHECK(rc == Z_STREAM_END, "write_idx: ", path, ": gzip compression failed (zlib error ", rc,
+                   ")");
     packed.resize(n);
     bytes.swap(packed);
   }
-  io::detail::write_file_atomic(path, "write_idx", [&](const io::detail::ByteSink& sink) {
-    sink(bytes.data(), bytes.size());
-  });
+  io::detail::write_file_atomic(path, "write_idx",
+                                [&](const io::detail::ByteSink& sink) { sink(bytes.data(), bytes.size()); });
 }
 
 }  // namespace magmadnn::data

@@ -9,8 +9,9 @@
 namespace magmadnn::data {
 
 namespace {
-const char* kInstallHint = "install it with `apt-get install dataset-fashion-mnist` (files in "
-                           "/usr/share/datasets/fashion-mnist) or pass --data-dir";
+const char* kInstallHint =
+    "install it with `apt-get install dataset-fashion-mnist` (files in "
+    "/usr/share/datasets/fashion-mnist) or pass --data-dir";
 
 bool is_file(const std::string& path) {
   struct stat st {};
@@ -21,8 +22,9 @@ bool is_file(const std::string& path) {
 // some mirrors use.
 std::string find_idx(const std::string& dir, const std::string& prefix, const std::string& kind,
                      const std::string& suffix) {
-  const std::string candidates[] = {prefix + "-" + kind + "-" + suffix + ".gz", prefix + "-" + kind + "-" + suffix,
-                                    prefix + "-" + kind + "." + suffix + ".gz", prefix + "-" + kind + "." + suffix};
+  const std::string candidates[] = {
+      prefix + "-" + kind + "-" + suffix + ".gz", prefix + "-" + kind + "-" + suffix,
+      prefix + "-" + kind + "." + suffix + ".gz", prefix + "-" + kind + "." + suffix};
   for (const auto& name : candidates)
     if (is_file(dir + "/" + name)) return dir + "/" + name;
   MAGMADNN_ERROR("load_mnist: ", dir, ": no ", candidates[1], " or ", candidates[0], " in this directory; ",
@@ -34,7 +36,8 @@ std::shared_ptr<TensorDataset> load_mnist(const std::string& dir_in, bool train)
   std::string dir = dir_in.empty() ? std::string(".") : dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   struct stat st {};
-  MAGMADNN_CHECK(::stat(dir.c_str(), &st) == 0, "load_mnist: data directory ", dir, " does not exist; ", kInstallHint);
+  MAGMADNN_CHECK(::stat(dir.c_str(), &st) == 0, "load_mnist: data directory ", dir, " does not exist; ",
+                 kInstallHint);
   MAGMADNN_CHECK(S_ISDIR(st.st_mode), "load_mnist: ", dir, " is not a directory; ", kInstallHint);
 
   const std::string prefix = train ? "train" : "t10k";
@@ -43,7 +46,8 @@ std::shared_ptr<TensorDataset> load_mnist(const std::string& dir_in, bool train)
   const Tensor images = read_idx(images_path);
   const Tensor labels = read_idx(labels_path);
   MAGMADNN_CHECK(images.dtype() == kUInt8 && images.dim() == 3, "load_mnist: ", images_path,
-                 ": expected uint8 images of shape (N, H, W), got ", images.dtype(), " of shape ", images.shape());
+                 ": expected uint8 images of shape (N, H, W), got ", images.dtype(), " of shape ",
+                 images.shape());
   MAGMADNN_CHECK(labels.dtype() == kUInt8 && labels.dim() == 1, "load_mnist: ", labels_path,
                  ": expected uint8 labels of shape (N), got ", labels.dtype(), " of shape ", labels.shape());
   const int64_t n = images.size(0), h = images.size(1), w = images.size(2);

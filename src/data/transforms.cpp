@@ -24,18 +24,21 @@ Normalize::Normalize(std::vector<double> mean_in, std::vector<double> std_in)
   MAGMADNN_CHECK(!mean.empty() && mean.size() == std.size(), "Normalize: mean ", list_str(mean), " and std ",
                  list_str(std), " must be non-empty and of the same length");
   for (double s : std)
-    MAGMADNN_CHECK(std::isfinite(s) && s != 0.0, "Normalize: std ", list_str(std), " contains zero or a non-finite value");
-  for (double m : mean) MAGMADNN_CHECK(std::isfinite(m), "Normalize: mean ", list_str(mean), " is not finite");
+    MAGMADNN_CHECK(std::isfinite(s) && s != 0.0, "Normalize: std ", list_str(std),
+                   " contains zero or a non-finite value");
+  for (double m : mean)
+    MAGMADNN_CHECK(std::isfinite(m), "Normalize: mean ", list_str(mean), " is not finite");
 }
 
 Tensor Normalize::operator()(const Tensor& batch) const {
   MAGMADNN_CHECK(batch.defined(), "Normalize: undefined input");
-  MAGMADNN_CHECK(is_floating(batch.dtype()), "Normalize: expected a float32 or float64 batch, got ", batch.dtype(),
-                 " of shape ", batch.shape());
+  MAGMADNN_CHECK(is_floating(batch.dtype()), "Normalize: expected a float32 or float64 batch, got ",
+                 batch.dtype(), " of shape ", batch.shape());
   MAGMADNN_CHECK(batch.dim() >= 2, "Normalize: expected a batch (N, C, ...), got shape ", batch.shape());
   const int64_t channels = batch.size(1);
-  MAGMADNN_CHECK(mean.size() == 1 || static_cast<int64_t>(mean.size()) == channels, "Normalize: ", mean.size(),
-                 " mean/std values for a batch of shape ", batch.shape(), " with ", channels, " channels");
+  MAGMADNN_CHECK(mean.size() == 1 || static_cast<int64_t>(mean.size()) == channels,
+                 "Normalize: ", mean.size(), " mean/std values for a batch of shape ", batch.shape(),
+                 " with ", channels, " channels");
   autograd::NoGradGuard no_grad;
   if (!batch.device().is_cpu()) {
     std::vector<double> m(channels), sd(channels);

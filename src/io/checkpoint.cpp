@@ -4,7 +4,6 @@
 #include <set>
 
 #include "magmadnn/io/safetensors.h"
-
 #include "magmadnn/nn/module.h"
 
 namespace magmadnn::io {
@@ -37,7 +36,8 @@ std::vector<std::string> state_dict_mismatches(const std::map<std::string, Tenso
   return out;
 }
 
-std::map<std::string, Tensor> load_checked(const std::string& path, const std::map<std::string, Tensor>& expected,
+std::map<std::string, Tensor> load_checked(const std::string& path,
+                                           const std::map<std::string, Tensor>& expected,
                                            std::map<std::string, std::string>* metadata, const char* op) {
   auto loaded = load_safetensors(path, metadata);
   const auto problems = state_dict_mismatches(expected, loaded);
@@ -50,7 +50,8 @@ std::map<std::string, Tensor> load_checked(const std::string& path, const std::m
   return loaded;
 }
 
-void save_module(const nn::Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+void save_module(const nn::Module& module, const std::string& path,
+                 const std::map<std::string, std::string>& metadata) {
   std::map<std::string, std::string> meta{{"format", "pt"}};
   for (const auto& [k, v] : metadata) meta[k] = v;
   std::map<std::string, Tensor> state;

@@ -14,7 +14,9 @@
 namespace magmadnn::io::detail {
 
 namespace {
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string parent_dir(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -64,7 +66,8 @@ std::vector<uint8_t> read_file(const std::string& path, const char* op) {
   return bytes;
 }
 
-void write_file_atomic(const std::string& path, const char* op, const std::function<void(const ByteSink&)>& produce) {
+void write_file_atomic(const std::string& path, const char* op,
+                       const std::function<void(const ByteSink&)>& produce) {
   MAGMADNN_CHECK(!path.empty(), op, ": empty file name");
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0)
@@ -73,7 +76,8 @@ void write_file_atomic(const std::string& path, const char* op, const std::funct
   static std::atomic<uint64_t> counter{0};
   const std::string dir = parent_dir(path);
   TempFile tmp;
-  tmp.path = dir + "/." + base_name(path) + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  tmp.path =
+      dir + "/." + base_name(path) + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (tmp.fd < 0) {
     const int err = errno;

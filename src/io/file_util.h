@@ -20,6 +20,7 @@ using ByteSink = std::function<void(const void* data, size_t size)>;
 // which is flushed, fsync'ed and renamed over `path`. On any failure (including an exception from
 // `produce`) the temporary file is removed, `path` is left untouched and an Error
 // "<op>: <path>: <reason>" is thrown.
-void write_file_atomic(const std::string& path, const char* op, const std::function<void(const ByteSink&)>& produce);
+void write_file_atomic(const std::string& path, const char* op,
+                       const std::function<void(const ByteSink&)>& produce);
 
 }  // namespace magmadnn::io::detail

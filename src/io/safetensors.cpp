@@ -22,12 +22,18 @@ namespace {
 constexpr uint64_t kMaxHeader = 100'000'000;  // the reference implementation's limit
 
 bool parse_dtype(const std::string& s, DType* t) {
-  if (s == "F32") *t = kFloat32;
-  else if (s == "F64") *t = kFloat64;
-  else if (s == "I64") *t = kInt64;
-  else if (s == "I32") *t = kInt32;
-  else if (s == "U8") *t = kUInt8;
-  else return false;
+  if (s == "F32")
+    *t = kFloat32;
+  else if (s == "F64")
+    *t = kFloat64;
+  else if (s == "I64")
+    *t = kInt64;
+  else if (s == "I32")
+    *t = kInt32;
+  else if (s == "U8")
+    *t = kUInt8;
+  else
+    return false;
   return true;
 }
 
@@ -42,8 +48,8 @@ struct Prepared {
   std::vector<Tensor> data;
 };
 
-Prepared prepare(const std::map<std::string, Tensor>& tensors, const std::map<std::string, std::string>& metadata,
-                 const std::string& op_and_path) {
+Prepared prepare(const std::map<std::string, Tensor>& tensors,
+                 const std::map<std::string, std::string>& metadata, const std::string& op_and_path) {
   Prepared p;
   std::string json = "{";
   bool first = true;
@@ -59,7 +65,8 @@ Prepared prepare(const std::map<std::string, Tensor>& tensors, const std::map<st
   }
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    MAGMADNN_CHECK(name != "__metadata__", op_and_path, ": \"__metadata__\" is reserved and cannot name a tensor");
+    MAGMADNN_CHECK(name != "__metadata__", op_and_path,
+                   ": \"__metadata__\" is reserved and cannot name a tensor");
     MAGMADNN_CHECK(t.defined(), op_and_path, ": tensor '", name, "' is undefined");
     const Tensor c = t.detach().cpu().contiguous();
     const uint64_t end = offset + c.nbytes();
@@ -92,7 +99,8 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
   MAGMADNN_CHECK(size >= 8, w, ": file too small (", size, " bytes) to hold the 8-byte header length");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(bytes[i]) << (8 * i);
-  MAGMADNN_CHECK(n <= size - 8, w, ": header length ", n, " exceeds the ", size - 8, " bytes after the length field");
+  MAGMADNN_CHECK(n <= size - 8, w, ": header length ", n, " exceeds the ", size - 8,
+                 " bytes after the length field");
   MAGMADNN_CHECK(n <= kMaxHeader, w, ": header length ", n, " exceeds the limit of ", kMaxHeader, " bytes");
   MAGMADNN_CHECK(n >= 2, w, ": header length ", n, " is too small for a JSON object");
 
@@ -101,13 +109,13 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
   std::string duplicate;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(hbegin, hbegin + n, [&](int depth, nlohmann::json::parse_event_t event,
-                                                           nlohmann::json& parsed) {
-      if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty() &&
-          !seen.insert(parsed.get<std::string>()).second)
-        duplicate = parsed.get<std::string>();
-      return true;
-    });
+    header = nlohmann::json::parse(
+        hbegin, hbegin + n, [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+          if (depth == 1 && event == nlohmann::json::parse_event_t::key && duplicate.empty() &&
+              !seen.insert(parsed.get<std::string>()).second)
+            duplicate = parsed.get<std::string>();
+          return true;
+        });
   } catch (const nlohmann::json::exception& e) {
     MAGMADNN_ERROR(w, ": invalid JSON header: ", e.what());
   }
@@ -130,23 +138,28 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
     MAGMADNN_CHECK(v.is_object(), tw, ": entry is not a JSON object");
     MAGMADNN_CHECK(v.contains("dtype") && v["dtype"].is_string(), tw, ": missing or non-string \"dtype\"");
     MAGMADNN_CHECK(v.contains("shape") && v["shape"].is_array(), tw, ": missing or non-array \"shape\"");
-    MAGMADNN_CHECK(v.contains("data_offsets") && v["data_offsets"].is_array() && v["data_offsets"].size() == 2, tw,
-                   ": \"data_offsets\" must be an array [begin, end]");
+    MAGMADNN_CHECK(
+        v.contains("data_offsets") && v["data_offsets"].is_array() && v["data_offsets"].size() == 2, tw,
+        ": \"data_offsets\" must be an array [begin, end]");
     Entry e;
     e.name = name;
     const std::string dt = v["dtype"].get<std::string>();
-    MAGMADNN_CHECK(parse_dtype(dt, &e.dtype), tw, ": unsupported dtype '", dt, "' (supported: F32, F64, I64, I32, U8)");
+    MAGMADNN_CHECK(parse_dtype(dt, &e.dtype), tw, ": unsupported dtype '", dt,
+                   "' (supported: F32, F64, I64, I32, U8)");
     // Element count with overflow guarded by the data size (anything larger is inconsistent anyway).
     uint64_t numel = 1;
     bool too_big = false;
     for (const auto& d : v["shape"]) {
-      MAGMADNN_CHECK(d.is_number_unsigned(), tw, ": shape ", v["shape"].dump(), " holds a non-integer or negative size");
+      MAGMADNN_CHECK(d.is_number_unsigned(), tw, ": shape ", v["shape"].dump(),
+                     " holds a non-integer or negative size");
       const uint64_t s = d.get<uint64_t>();
       MAGMADNN_CHECK(s <= uint64_t(std::numeric_limits<int64_t>::max()), tw, ": shape ", v["shape"].dump(),
                      " is too large");
       e.shape.push_back(static_cast<int64_t>(s));
-      if (s != 0 && numel > std::numeric_limits<uint64_t>::max() / s) too_big = true;
-      else numel *= s;
+      if (s != 0 && numel > std::numeric_limits<uint64_t>::max() / s)
+        too_big = true;
+      else
+        numel *= s;
     }
     for (const auto& o : v["data_offsets"])
       MAGMADNN_CHECK(o.is_number_unsigned(), tw, ": data_offsets ", v["data_offsets"].dump(),
@@ -156,8 +169,9 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
     MAGMADNN_CHECK(e.begin <= e.end, tw, ": data_offsets [", e.begin, ", ", e.end, "] end before they begin");
     const uint64_t esize = dtype_size(e.dtype);
     const bool fits = !too_big && numel <= std::numeric_limits<uint64_t>::max() / esize;
-    MAGMADNN_CHECK(e.shape.numel() == 0 || (fits && numel * esize == e.end - e.begin), tw, ": shape ", e.shape, " of ",
-                   dt, " needs ", (fits ? std::to_string(numel * esize) : std::string("too many")),
+    MAGMADNN_CHECK(e.shape.numel() == 0 || (fits && numel * esize == e.end - e.begin), tw, ": shape ",
+                   e.shape, " of ", dt, " needs ",
+                   (fits ? std::to_string(numel * esize) : std::string("too many")),
                    " bytes but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
     MAGMADNN_CHECK(e.shape.numel() != 0 || e.begin == e.end, tw, ": empty shape ", e.shape,
                    " but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin, " bytes");
@@ -176,13 +190,15 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
   const Entry* prev = nullptr;
   for (const Entry* e : by_offset) {
     MAGMADNN_CHECK(e->begin >= covered, w, ": tensor '", e->name, "' data_offsets [", e->begin, ", ", e->end,
-                   "] overlap tensor '", prev ? prev->name : "", "' [", prev ? prev->begin : 0, ", ", covered, "]");
+                   "] overlap tensor '", prev ? prev->name : "", "' [", prev ? prev->begin : 0, ", ", covered,
+                   "]");
     MAGMADNN_CHECK(e->begin == covered, w, ": ", e->begin - covered, " unused bytes before tensor '", e->name,
                    "' (data_offsets [", e->begin, ", ", e->end, "] start after offset ", covered, ")");
     covered = e->end;
     prev = e;
   }
-  MAGMADNN_CHECK(covered == data_size, w, ": ", data_size - covered, " trailing bytes after the last tensor's data");
+  MAGMADNN_CHECK(covered == data_size, w, ": ", data_size - covered,
+                 " trailing bytes after the last tensor's data");
 
   if (metadata) *metadata = std::move(meta);
   std::map<std::string, Tensor> out;
@@ -198,11 +214,16 @@ std::map<std::string, Tensor> parse(const uint8_t* bytes, uint64_t size, const s
 
 const char* safetensors_dtype(DType t) {
   switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::Int32: return "I32";
-    case DType::UInt8: return "U8";
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::Int32:
+      return "I32";
+    case DType::UInt8:
+      return "U8";
   }
   MAGMADNN_ERROR("safetensors: unknown dtype");
 }
@@ -217,7 +238,8 @@ std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
 
 std::map<std::string, Tensor> parse_safetensors(const std::string& bytes, const std::string& source,
                                                 std::map<std::string, std::string>* metadata) {
-  return parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "parse_safetensors: " + source, metadata);
+  return parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "parse_safetensors: " + source,
+               metadata);
 }
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
@@ -231,7 +253,8 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   });
 }
 
-std::map<std::string, Tensor> load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+std::map<std::string, Tensor> load_safetensors(const std::string& path,
+                                               std::map<std::string, std::string>* metadata) {
   const std::vector<uint8_t> bytes = detail::read_file(path, "load_safetensors");
   return parse(bytes.data(), bytes.size(), "load_safetensors: " + path, metadata);
 }

@@ -69,7 +69,8 @@ std::string error_of(const std::function<void()>& f) {
 // A dataset through the default get_batch (stacking single examples), with hooks for tests.
 class SlowDataset : public Dataset {
  public:
-  SlowDataset(int64_t n, int64_t throw_at = -1, int sleep_ms = 0) : n_(n), throw_at_(throw_at), sleep_ms_(sleep_ms) {}
+  SlowDataset(int64_t n, int64_t throw_at = -1, int sleep_ms = 0)
+      : n_(n), throw_at_(throw_at), sleep_ms_(sleep_ms) {}
   int64_t size() const override { return n_; }
   Example get(int64_t i) const override {
     ++calls;
@@ -99,11 +100,17 @@ TEST(TensorDataset, GetAndShapes) {
 }
 
 TEST(TensorDataset, Errors) {
-  EXPECT_EQ(error_of([] { TensorDataset(zeros({4, 3}), zeros({5}, kInt64)); }),
+  EXPECT_EQ(error_of([] {
+              TensorDataset(zeros({4, 3}), zeros({5}, kInt64));
+            }),
             "TensorDataset: inputs of shape (4, 3) and targets of shape (5) differ in their first dimension");
   auto ds = numbered(5);
-  EXPECT_THAT(error_of([&] { ds->get(5); }), HasSubstr("TensorDataset::get: index 5 is out of range for 5 examples"));
-  EXPECT_THAT(error_of([&] { ds->get_batch({1, -1}); }), HasSubstr("index -1 is out of range for 5 examples"));
+  EXPECT_THAT(error_of([&] { ds->get(5); }),
+              HasSubstr("TensorDataset::get: index 5 is out of range for 5 examples"));
+  EXPECT_THAT(error_of([&] {
+                ds->get_batch({1, -1});
+              }),
+              HasSubstr("index -1 is out of range for 5 examples"));
   EXPECT_THAT(error_of([&] { ds->set_inputs(zeros({4, 2})); }), HasSubstr("differ in their first dimension"));
 }
 
@@ -233,7 +240,8 @@ TEST(DataLoader, EarlyBreakAndDestructionDoNotHang) {
 }
 
 TEST(DataLoader, LoaderDestroyedWhileIteratorLives) {
-  auto it_holder = std::make_unique<DataLoader>(numbered(20), DataLoaderOptions().batch_size(6).shuffle(false));
+  auto it_holder =
+      std::make_unique<DataLoader>(numbered(20), DataLoaderOptions().batch_size(6).shuffle(false));
   DataLoader::Iterator it = it_holder->begin();
   it_holder.reset();  // the iterator keeps its epoch (and the dataset) alive
   std::vector<int64_t> ids;
@@ -348,14 +356,22 @@ TEST(Normalize, PerChannelValues) {
 }
 
 TEST(Normalize, Errors) {
-  EXPECT_EQ(error_of([] { Normalize({0.5, 0.5}, {1.0}); }),
+  EXPECT_EQ(error_of([] {
+              Normalize({0.5, 0.5}, {1.0});
+            }),
             "Normalize: mean [0.5, 0.5] and std [1] must be non-empty and of the same length");
-  EXPECT_EQ(error_of([] { Normalize({0.5}, {0.0}); }), "Normalize: std [0] contains zero or a non-finite value");
-  EXPECT_EQ(error_of([] { Normalize({0.1, 0.2}, {1.0, 1.0})(zeros({4, 3, 5})); }),
+  EXPECT_EQ(error_of([] { Normalize({0.5}, {0.0}); }),
+            "Normalize: std [0] contains zero or a non-finite value");
+  EXPECT_EQ(error_of([] {
+              Normalize({0.1, 0.2}, {1.0, 1.0})(zeros({4, 3, 5}));
+            }),
             "Normalize: 2 mean/std values for a batch of shape (4, 3, 5) with 3 channels");
-  EXPECT_THAT(error_of([] { Normalize({0.1}, {1.0})(zeros({4, 3}, kInt64)); }),
+  EXPECT_THAT(error_of([] {
+                Normalize({0.1}, {1.0})(zeros({4, 3}, kInt64));
+              }),
               HasSubstr("expected a float32 or float64 batch, got int64"));
-  EXPECT_THAT(error_of([] { Normalize({0.1}, {1.0})(zeros({4})); }), HasSubstr("expected a batch (N, C, ...)"));
+  EXPECT_THAT(error_of([] { Normalize({0.1}, {1.0})(zeros({4})); }),
+              HasSubstr("expected a batch (N, C, ...)"));
 }
 
 TEST(Normalize, InplaceOnDatasetAndAsTransform) {

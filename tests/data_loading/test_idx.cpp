@@ -113,7 +113,8 @@ TEST(Idx, ConcatenatedGzipMembers) {
   auto gz = gzip(first), gz2 = gzip(second);
   gz.insert(gz.end(), gz2.begin(), gz2.end());
   write_bytes(dir.file("multi.gz"), gz);
-  EXPECT_EQ(data::read_idx(dir.file("multi.gz")).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(data::read_idx(dir.file("multi.gz")).to_vector<int64_t>(),
+            (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
 }
 
 TEST(Idx, WriteIdxRoundTripsRawAndGzip) {
@@ -137,14 +138,17 @@ TEST(Idx, WriteIdxRoundTripsRawAndGzip) {
   }
   // The raw bytes are exactly the format: header then big-endian data.
   data::write_idx(dir.file("small"), from_vector<int32_t>({1, 256}), false);
-  EXPECT_EQ(read_bytes(dir.file("small")), (std::vector<uint8_t>{0, 0, 0x0C, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 1, 0}));
+  EXPECT_EQ(read_bytes(dir.file("small")),
+            (std::vector<uint8_t>{0, 0, 0x0C, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 1, 0}));
 }
 
 TEST(Idx, WriteIdxRejectsUnsupported) {
   TempDir dir;
   EXPECT_THAT(error_of([&] { data::write_idx(dir.file("x"), zeros({2}, kInt64)); }),
               HasSubstr("IDX cannot store dtype int64"));
-  EXPECT_THAT(error_of([&] { data::write_idx(dir.file("x"), zeros({1, 1, 1, 1, 1})); }),
+  EXPECT_THAT(error_of([&] {
+                data::write_idx(dir.file("x"), zeros({1, 1, 1, 1, 1}));
+              }),
               HasSubstr("expected a tensor with 1 to 4 dimensions, got shape (1, 1, 1, 1, 1)"));
   EXPECT_FALSE(std::filesystem::exists(dir.file("x")));
 }
@@ -187,9 +191,11 @@ TEST(Idx, UnsupportedTypeAndRank) {
   EXPECT_THAT(error_of([&] { data::read_idx(dir.file("r0")); }),
               HasSubstr(dir.file("r0") + ": unsupported number of dimensions 0 (expected 1 to 4)"));
   write_bytes(dir.file("r5"), idx_header(0x08, {1, 1, 1, 1, 1}));
-  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("r5")); }), HasSubstr("unsupported number of dimensions 5"));
+  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("r5")); }),
+              HasSubstr("unsupported number of dimensions 5"));
   write_bytes(dir.file("z"), idx_header(0x08, {4, 0}));
-  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("z")); }), HasSubstr(dir.file("z") + ": dimension 1 has size 0"));
+  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("z")); }),
+              HasSubstr(dir.file("z") + ": dimension 1 has size 0"));
   write_bytes(dir.file("huge"), idx_header(0x0E, {0xffffffff, 0xffffffff, 16}));
   EXPECT_THAT(error_of([&] { data::read_idx(dir.file("huge")); }), HasSubstr("implausible sizes"));
 }
@@ -217,7 +223,8 @@ TEST(Idx, CorruptGzip) {
   auto bad_crc = gz;
   bad_crc[gz.size() - 6] ^= 0xff;
   write_bytes(dir.file("crc.gz"), bad_crc);
-  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("crc.gz")); }), HasSubstr(": corrupt gzip data: incorrect data check"));
+  EXPECT_THAT(error_of([&] { data::read_idx(dir.file("crc.gz")); }),
+              HasSubstr(": corrupt gzip data: incorrect data check"));
   gz.resize(gz.size() / 2);
   write_bytes(dir.file("half.gz"), gz);
   EXPECT_EQ(error_of([&] { data::read_idx(dir.file("half.gz")); }),
@@ -239,7 +246,8 @@ TEST(Idx, MissingFileAndDirectory) {
 
 TEST(Idx, RealFashionMnistTrainLabels) {
   const std::string path = std::string(data::kFashionMnistDir) + "/train-labels-idx1-ubyte.gz";
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not installed (apt-get install dataset-fashion-mnist)";
+  if (!std::filesystem::exists(path))
+    GTEST_SKIP() << path << " not installed (apt-get install dataset-fashion-mnist)";
   Tensor labels = data::read_idx(path);
   EXPECT_EQ(labels.dtype(), kUInt8);
   ASSERT_EQ(labels.shape(), Shape({60000}));

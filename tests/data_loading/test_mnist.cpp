@@ -23,13 +23,15 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 // n images of 28x28 whose pixel p of image i is (i * 7 + p) % 256, labels i % 10.
-void write_split(const std::string& dir, const std::string& prefix, int64_t n, bool gz, int64_t nlabels = -1) {
+void write_split(const std::string& dir, const std::string& prefix, int64_t n, bool gz,
+                 int64_t nlabels = -1) {
   std::vector<int64_t> px(n * 28 * 28), lb(nlabels < 0 ? n : nlabels);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t p = 0; p < 28 * 28; ++p) px[i * 784 + p] = (i * 7 + p) % 256;
   for (size_t i = 0; i < lb.size(); ++i) lb[i] = static_cast<int64_t>(i % 10);
   const std::string ext = gz ? ".gz" : "";
-  data::write_idx(dir + "/" + prefix + "-images-idx3-ubyte" + ext, from_vector<int64_t>(px, {n, 28, 28}).to(kUInt8), gz);
+  data::write_idx(dir + "/" + prefix + "-images-idx3-ubyte" + ext,
+                  from_vector<int64_t>(px, {n, 28, 28}).to(kUInt8), gz);
   data::write_idx(dir + "/" + prefix + "-labels-idx1-ubyte" + ext,
                   from_vector<int64_t>(lb, {static_cast<int64_t>(lb.size())}).to(kUInt8), gz);
 }
@@ -49,7 +51,8 @@ TEST(Mnist, LoadsGzippedAndRawSplits) {
   EXPECT_EQ(test->targets().to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 3, 4}));
   auto px = train->inputs().to_vector<float>();
   for (int64_t i : {0, 5, 11})
-    for (int64_t p : {0, 100, 783}) EXPECT_EQ(px[i * 784 + p], static_cast<float>((i * 7 + p) % 256) / 255.0f);
+    for (int64_t p : {0, 100, 783})
+      EXPECT_EQ(px[i * 784 + p], static_cast<float>((i * 7 + p) % 256) / 255.0f);
 }
 
 TEST(Mnist, Errors) {
@@ -59,18 +62,20 @@ TEST(Mnist, Errors) {
             "load_mnist: data directory " + missing +
                 " does not exist; install it with `apt-get install dataset-fashion-mnist` (files in "
                 "/usr/share/datasets/fashion-mnist) or pass --data-dir");
-  EXPECT_EQ(error_of([&] { data::load_mnist(dir.path(), true); }),
-            "load_mnist: " + dir.path() +
-                ": no train-images-idx3-ubyte or train-images-idx3-ubyte.gz in this directory; install it with "
-                "`apt-get install dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist) or pass "
-                "--data-dir");
+  EXPECT_EQ(
+      error_of([&] { data::load_mnist(dir.path(), true); }),
+      "load_mnist: " + dir.path() +
+          ": no train-images-idx3-ubyte or train-images-idx3-ubyte.gz in this directory; install it with "
+          "`apt-get install dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist) or pass "
+          "--data-dir");
   write_split(dir.path(), "train", 6, false, /*nlabels=*/5);
   EXPECT_EQ(error_of([&] { data::load_mnist(dir.path(), true); }),
             "load_mnist: " + dir.file("train-images-idx3-ubyte") + " holds 6 images but " +
                 dir.file("train-labels-idx1-ubyte") + " holds 5 labels");
   data::write_idx(dir.file("train-labels-idx1-ubyte"), from_vector<int64_t>({0, 1, 2, 10, 4, 5}).to(kUInt8));
   EXPECT_EQ(error_of([&] { data::load_mnist(dir.path(), true); }),
-            "load_mnist: " + dir.file("train-labels-idx1-ubyte") + ": label 10 at index 3 is not a class in [0, 10)");
+            "load_mnist: " + dir.file("train-labels-idx1-ubyte") +
+                ": label 10 at index 3 is not a class in [0, 10)");
   data::write_idx(dir.file("train-labels-idx1-ubyte"), zeros({6, 2}).to(kUInt8));
   EXPECT_THAT(error_of([&] { data::load_mnist(dir.path(), true); }),
               HasSubstr("expected uint8 labels of shape (N), got uint8 of shape (6, 2)"));

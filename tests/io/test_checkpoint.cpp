@@ -6,7 +6,6 @@
 #include "data_loading/temp_dir.h"
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/magmadnn.h"
-
 #include "magmadnn/nn/nn.h"
 
 using namespace magmadnn;
@@ -35,10 +34,11 @@ TEST(Checkpoint, MismatchesListsEveryProblem) {
                                      {"bn.running_mean", zeros({10})},
                                      {"extra", zeros({2, 2}, kFloat64)}};
   EXPECT_EQ(io::state_dict_mismatches(model, file),
-            (std::vector<std::string>{"'bn.num_batches_tracked' is int32 () in the file but int64 () in the model",
-                                      "unexpected 'extra' (float64 (2, 2)) not in the model",
-                                      "missing 'fc.bias' (model has float32 (10))",
-                                      "'fc.weight' is float32 (10, 5) in the file but float32 (10, 784) in the model"}));
+            (std::vector<std::string>{
+                "'bn.num_batches_tracked' is int32 () in the file but int64 () in the model",
+                "unexpected 'extra' (float64 (2, 2)) not in the model",
+                "missing 'fc.bias' (model has float32 (10))",
+                "'fc.weight' is float32 (10, 5) in the file but float32 (10, 784) in the model"}));
   EXPECT_TRUE(io::state_dict_mismatches(model, model).empty());
 }
 
@@ -47,10 +47,11 @@ TEST(Checkpoint, LoadCheckedReportsAllInOneLine) {
   const std::string path = dir.file("w.safetensors");
   io::save_safetensors(path, {{"a", zeros({2, 3})}, {"b", zeros({4})}});
   std::map<std::string, Tensor> model{{"a", zeros({3, 2})}, {"c", zeros({1})}, {"b", zeros({4})}};
-  EXPECT_EQ(error_of([&] { io::load_checked(path, model); }),
-            "load_module: " + path +
-                ": 2 mismatches with the model: 'a' is float32 (2, 3) in the file but float32 (3, 2) in the model; "
-                "missing 'c' (model has float32 (1))");
+  EXPECT_EQ(
+      error_of([&] { io::load_checked(path, model); }),
+      "load_module: " + path +
+          ": 2 mismatches with the model: 'a' is float32 (2, 3) in the file but float32 (3, 2) in the model; "
+          "missing 'c' (model has float32 (1))");
   std::map<std::string, Tensor> ok{{"a", zeros({2, 3})}, {"b", zeros({4})}};
   EXPECT_EQ(io::load_checked(path, ok).size(), 2u);
   EXPECT_THAT(error_of([&] { io::load_checked(dir.file("none"), ok); }),
@@ -118,6 +119,7 @@ TEST(Checkpoint, LoadModuleReportsEveryMismatchAndChangesNothing) {
   io::save_module(wider, path);
   EXPECT_EQ(error_of([&] { io::load_module(model, path); }),
             "load_module: " + path +
-                ": 1 mismatch with the model: 'fc.weight' is float32 (3, 5) in the file but float32 (3, 4) in the model");
+                ": 1 mismatch with the model: 'fc.weight' is float32 (3, 5) in the file but float32 (3, 4) "
+                "in the model");
   EXPECT_EQ(model.state_dict().at("fc.weight").to_vector<float>(), before);
 }

@@ -45,7 +45,8 @@ std::vector<uint8_t> make_file(const std::string& header, const std::vector<uint
 
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -84,7 +85,8 @@ TEST(Safetensors, RoundTripAllDtypes) {
     EXPECT_TRUE(back.at(name).is_contiguous());
   }
   EXPECT_EQ(back.at("scalar").dim(), 0);
-  EXPECT_EQ(meta, (std::map<std::string, std::string>{{"format", "pt"}, {"note", "quote \" and unicode \xc3\xa9"}}));
+  EXPECT_EQ(meta, (std::map<std::string, std::string>{{"format", "pt"},
+                                                      {"note", "quote \" and unicode \xc3\xa9"}}));
   // Empty map: a valid file with an empty header.
   io::save_safetensors(dir.file("empty.safetensors"), {});
   EXPECT_TRUE(io::load_safetensors(dir.file("empty.safetensors")).empty());
@@ -105,8 +107,8 @@ TEST(Safetensors, ByteExactTinyFile) {
   // 1.0f = 0x3f800000, -2.0f = 0xc0000000, little-endian.
   const std::vector<uint8_t> expected = make_file(padded, {0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0, 7});
   EXPECT_EQ(read_bytes(path), expected);
-  EXPECT_EQ(io::serialize_safetensors({{"b", scalar_tensor(7, kUInt8)}, {"a", from_vector<float>({1.0f, -2.0f})}},
-                                      {{"fmt", "pt"}}),
+  EXPECT_EQ(io::serialize_safetensors(
+                {{"b", scalar_tensor(7, kUInt8)}, {"a", from_vector<float>({1.0f, -2.0f})}}, {{"fmt", "pt"}}),
             std::string(expected.begin(), expected.end()));
 }
 
@@ -173,10 +175,14 @@ TEST(Safetensors, PythonInterop) {
     GTEST_SKIP() << "python3 safetensors package not installed";
   TempDir dir;
   io::save_safetensors(dir.file("m.safetensors"), {{"x", from_vector<float>({1.5f, 2.5f}, {1, 2})}});
-  const std::string cmd = "/usr/bin/python3 -c \"from safetensors.numpy import load_file, save_file; import numpy as np; "
-                          "d = load_file('" + dir.file("m.safetensors") + "'); "
-                          "assert d['x'].shape == (1, 2) and d['x'].tolist() == [[1.5, 2.5]]; "
-                          "save_file({'y': np.arange(3, dtype=np.int64)}, '" + dir.file("p.safetensors") + "')\"";
+  const std::string cmd =
+      "/usr/bin/python3 -c \"from safetensors.numpy import load_file, save_file; import numpy as np; "
+      "d = load_file('" +
+      dir.file("m.safetensors") +
+      "'); "
+      "assert d['x'].shape == (1, 2) and d['x'].tolist() == [[1.5, 2.5]]; "
+      "save_file({'y': np.arange(3, dtype=np.int64)}, '" +
+      dir.file("p.safetensors") + "')\"";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   auto back = io::load_safetensors(dir.file("p.safetensors"));
   EXPECT_EQ(back.at("y").to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2}));
@@ -203,7 +209,8 @@ TEST(Safetensors, CorruptFileErrors) {
   EXPECT_THAT(load_error(make_file("{\"a\": ", {})), HasSubstr(w + "invalid JSON header: "));
   EXPECT_THAT(load_error(make_file("{\"a\":1}garbage", {})), HasSubstr(w + "invalid JSON header: "));
   EXPECT_EQ(load_error(make_file("[1, 2]  ", {})), w + "the header is not a JSON object");
-  EXPECT_EQ(load_error(make_file("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", {0, 0, 0, 0})),
+  EXPECT_EQ(load_error(
+                make_file("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", {0, 0, 0, 0})),
             w + "tensor 'a': unsupported dtype 'BF16' (supported: F32, F64, I64, I32, U8)");
   EXPECT_EQ(load_error(make_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", eight)),
             w + "tensor 'a': shape (3) of F32 needs 12 bytes but data_offsets [0, 8] span 8");
@@ -234,18 +241,24 @@ TEST(Safetensors, CorruptFileErrors) {
                                  "\"a\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]}}",
                                  eight)),
             w + "the header names 'a' twice");
-  EXPECT_EQ(load_error(make_file("{\"__metadata__\":{\"n\":3}}", {})), w + "__metadata__ value of 'n' is not a string");
-  EXPECT_EQ(error_of([&] { io::load_safetensors(dir.file("missing.safetensors")); }),
-            "load_safetensors: " + dir.file("missing.safetensors") + ": cannot open: No such file or directory");
+  EXPECT_EQ(load_error(make_file("{\"__metadata__\":{\"n\":3}}", {})),
+            w + "__metadata__ value of 'n' is not a string");
+  EXPECT_EQ(
+      error_of([&] { io::load_safetensors(dir.file("missing.safetensors")); }),
+      "load_safetensors: " + dir.file("missing.safetensors") + ": cannot open: No such file or directory");
   // A valid file still loads after all that (the checks are not over-strict).
   EXPECT_EQ(load_error(make_file(a8 + "  ", eight)), "<no error>");
 }
 
 TEST(Safetensors, SaveArgumentErrors) {
   TempDir dir;
-  EXPECT_EQ(error_of([&] { io::save_safetensors(dir.file("x"), {{"__metadata__", zeros({1})}}); }),
+  EXPECT_EQ(error_of([&] {
+              io::save_safetensors(dir.file("x"), {{"__metadata__", zeros({1})}});
+            }),
             "save_safetensors: " + dir.file("x") + ": \"__metadata__\" is reserved and cannot name a tensor");
-  EXPECT_EQ(error_of([&] { io::save_safetensors(dir.file("x"), {{"w", Tensor()}}); }),
+  EXPECT_EQ(error_of([&] {
+              io::save_safetensors(dir.file("x"), {{"w", Tensor()}});
+            }),
             "save_safetensors: " + dir.file("x") + ": tensor 'w' is undefined");
   EXPECT_TRUE(dir_entries(dir.path()).empty());
 }
@@ -276,12 +289,16 @@ TEST(Safetensors, FailedSaveLeavesPreviousFileIntact) {
 
   // Into a directory that does not exist.
   const std::string nodir = dir.file("no-such-dir/ckpt.safetensors");
-  EXPECT_THAT(error_of([&] { io::save_safetensors(nodir, {{"w", zeros({2})}}); }),
-              HasSubstr("save_safetensors: " + nodir + ": cannot create a temporary file in " + dir.file("no-such-dir") +
-                        ": No such file or directory"));
+  EXPECT_THAT(error_of([&] {
+                io::save_safetensors(nodir, {{"w", zeros({2})}});
+              }),
+              HasSubstr("save_safetensors: " + nodir + ": cannot create a temporary file in " +
+                        dir.file("no-such-dir") + ": No such file or directory"));
   // Onto a directory.
   std::filesystem::create_directory(dir.file("sub"));
-  EXPECT_EQ(error_of([&] { io::save_safetensors(dir.file("sub"), {{"w", zeros({2})}}); }),
+  EXPECT_EQ(error_of([&] {
+              io::save_safetensors(dir.file("sub"), {{"w", zeros({2})}});
+            }),
             "save_safetensors: " + dir.file("sub") + ": is a directory; cannot write a file there");
   EXPECT_TRUE(std::filesystem::is_directory(dir.file("sub")));
   EXPECT_EQ(read_bytes(path), before);

@@ -21,19 +21,43 @@ class DataLoaderOptions {
   DataLoaderOptions() = default;
   explicit DataLoaderOptions(int64_t batch_size) : batch_size_(batch_size) {}
 
-  DataLoaderOptions& batch_size(int64_t v) { batch_size_ = v; return *this; }
-  DataLoaderOptions& shuffle(bool v) { shuffle_ = v; return *this; }
-  DataLoaderOptions& drop_last(bool v) { drop_last_ = v; return *this; }
+  DataLoaderOptions& batch_size(int64_t v) {
+    batch_size_ = v;
+    return *this;
+  }
+  DataLoaderOptions& shuffle(bool v) {
+    shuffle_ = v;
+    return *this;
+  }
+  DataLoaderOptions& drop_last(bool v) {
+    drop_last_ = v;
+    return *this;
+  }
   // Unset: drawn from magmadnn::default_generator() when the DataLoader is constructed, so
   // manual_seed() makes the order reproducible.
-  DataLoaderOptions& seed(uint64_t v) { seed_ = v; return *this; }
-  DataLoaderOptions& prefetch(bool v) { prefetch_ = v; return *this; }
+  DataLoaderOptions& seed(uint64_t v) {
+    seed_ = v;
+    return *this;
+  }
+  DataLoaderOptions& prefetch(bool v) {
+    prefetch_ = v;
+    return *this;
+  }
   // Applied to every batch (in the prefetch thread when prefetching).
-  DataLoaderOptions& transform(std::function<Example(Example)> f) { transform_ = std::move(f); return *this; }
+  DataLoaderOptions& transform(std::function<Example(Example)> f) {
+    transform_ = std::move(f);
+    return *this;
+  }
   // This loader sees only shard `shard` of `num_shards` (one per rank); the permutation is padded
   // by wrapping around so every shard has the same number of samples.
-  DataLoaderOptions& num_shards(int64_t v) { num_shards_ = v; return *this; }
-  DataLoaderOptions& shard(int64_t v) { shard_ = v; return *this; }
+  DataLoaderOptions& num_shards(int64_t v) {
+    num_shards_ = v;
+    return *this;
+  }
+  DataLoaderOptions& shard(int64_t v) {
+    shard_ = v;
+    return *this;
+  }
 
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }

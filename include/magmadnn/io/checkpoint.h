@@ -21,14 +21,16 @@ namespace io {
 void save_module(const nn::Module& module, const std::string& path,
                  const std::map<std::string, std::string>& metadata = {});
 // Loads `path` into the model after checking it holds exactly the model's tensors.
-void load_module(nn::Module& module, const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
+void load_module(nn::Module& module, const std::string& path,
+                 std::map<std::string, std::string>* metadata = nullptr);
 
 // One line per difference between a model's state and a loaded one: missing and unexpected
 // names, shape and dtype mismatches; empty when they agree. Sorted by name.
 std::vector<std::string> state_dict_mismatches(const std::map<std::string, Tensor>& expected,
                                                const std::map<std::string, Tensor>& loaded);
 // load_safetensors plus that check: throws "<op>: <path>: N mismatch(es) with the model: a; b; c".
-std::map<std::string, Tensor> load_checked(const std::string& path, const std::map<std::string, Tensor>& expected,
+std::map<std::string, Tensor> load_checked(const std::string& path,
+                                           const std::map<std::string, Tensor>& expected,
                                            std::map<std::string, std::string>* metadata = nullptr,
                                            const char* op = "load_module");
 

@@ -25,7 +25,8 @@ std::map<std::string, Tensor> load_safetensors(const std::string& path,
 // The same format in memory (`source` names the data in error messages).
 std::string serialize_safetensors(const std::map<std::string, Tensor>& tensors,
                                   const std::map<std::string, std::string>& metadata = {});
-std::map<std::string, Tensor> parse_safetensors(const std::string& bytes, const std::string& source = "<memory>",
+std::map<std::string, Tensor> parse_safetensors(const std::string& bytes,
+                                                const std::string& source = "<memory>",
                                                 std::map<std::string, std::string>* metadata = nullptr);
 
 // "F32", "F64", "I64", "I32", "U8".
