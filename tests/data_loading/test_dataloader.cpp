@@ -273,6 +273,14 @@ TEST(DataLoader, WorkerExceptionReachesConsumer) {
   }
 }
 
+TEST(DataLoader, FirstBatchFailureThrowsFromBegin) {
+  for (bool prefetch : {true, false}) {
+    DataLoader loader(std::make_shared<SlowDataset>(8, /*throw_at=*/0),
+                      DataLoaderOptions().batch_size(4).shuffle(false).prefetch(prefetch));
+    EXPECT_EQ(error_of([&] { loader.begin(); }), "SlowDataset: sample 0 is broken") << "prefetch=" << prefetch;
+  }
+}
+
 TEST(DataLoader, TransformAppliedPerBatchAndItsErrorsPropagate) {
   auto ds = numbered(9);
   DataLoader loader(ds, DataLoaderOptions().batch_size(4).shuffle(false).transform([](Example e) {
