@@ -23,6 +23,20 @@ Edge gradient_edge(const Tensor& t) {
 }
 }  // namespace
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> doomed;
+  auto steal_sole_owned = [&doomed](std::vector<Edge>& edges) {
+    for (Edge& e : edges)
+      if (e.node && e.node.use_count() == 1) doomed.push_back(std::move(e.node));
+  };
+  steal_sole_owned(next_edges_);
+  while (!doomed.empty()) {
+    std::shared_ptr<Node> n = std::move(doomed.back());
+    doomed.pop_back();
+    steal_sole_owned(n->next_edges_);
+  }  // n dies here with its edges already moved out: no recursion
+}
+
 bool grad_mode_enabled() { return g_grad_mode; }
 void set_grad_mode(bool enabled) { g_grad_mode = enabled; }
 

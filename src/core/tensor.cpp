@@ -127,6 +127,9 @@ void Tensor::backward(const Tensor& gradient) const {
   MAGMADNN_CHECK(requires_grad(), "backward(): tensor does not require grad and has no grad_fn");
   MAGMADNN_CHECK(gradient.shape() == shape(), "backward(): gradient shape ", gradient.shape(),
                  " differs from tensor shape ", shape());
+  MAGMADNN_CHECK(gradient.dtype() == dtype() && gradient.device() == device(), "backward(): gradient dtype ",
+                 gradient.dtype(), " differs from tensor dtype ", dtype(), " (or device ", gradient.device(), " from ",
+                 device(), ")");
   autograd::run_backward(*this, gradient);
 }
 

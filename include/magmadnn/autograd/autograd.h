@@ -41,7 +41,9 @@ struct Edge {
 
 class Node {
  public:
-  virtual ~Node() = default;
+  // Tears down the chain of nodes it alone keeps alive iteratively, so a graph of millions of
+  // ops does not overflow the stack through nested destructors.
+  virtual ~Node();
   virtual std::string name() const = 0;
   // Maps the gradient of this node's output to gradients of its inputs.
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
