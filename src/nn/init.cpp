@@ -58,7 +58,8 @@ double calculate_gain(Nonlinearity nl, std::optional<double> param) {
 }
 
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
-  MAGMADNN_CHECK(t.dim() >= 2, "nn::init: fan in and fan out need a tensor with at least 2 dimensions, got shape ",
+  MAGMADNN_CHECK(t.dim() >= 2,
+                 "nn::init: fan in and fan out need a tensor with at least 2 dimensions, got shape ",
                  t.shape());
   int64_t receptive = 1;
   for (int64_t d = 2; d < t.dim(); ++d) receptive *= t.size(d);
@@ -67,17 +68,25 @@ std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& t) {
 
 Tensor& uniform_(Tensor& t, double a, double b) {
   MAGMADNN_CHECK(a <= b, "nn::init::uniform_: expected a <= b, got a=", a, ", b=", b);
-  return fill_random(t, "uniform_", [&](Backend& be, Tensor& dst) { be.uniform(dst, a, b, default_generator()); });
+  return fill_random(t, "uniform_",
+                     [&](Backend& be, Tensor& dst) { be.uniform(dst, a, b, default_generator()); });
 }
 
 Tensor& normal_(Tensor& t, double mean, double std) {
   MAGMADNN_CHECK(std >= 0, "nn::init::normal_: expected std >= 0, got ", std);
-  return fill_random(t, "normal_", [&](Backend& be, Tensor& dst) { be.normal(dst, mean, std, default_generator()); });
+  return fill_random(t, "normal_",
+                     [&](Backend& be, Tensor& dst) { be.normal(dst, mean, std, default_generator()); });
 }
 
-Tensor& constant_(Tensor& t, double value) { return t.fill_(value); }
-Tensor& zeros_(Tensor& t) { return t.fill_(0.0); }
-Tensor& ones_(Tensor& t) { return t.fill_(1.0); }
+Tensor& constant_(Tensor& t, double value) {
+  return t.fill_(value);
+}
+Tensor& zeros_(Tensor& t) {
+  return t.fill_(0.0);
+}
+Tensor& ones_(Tensor& t) {
+  return t.fill_(1.0);
+}
 
 Tensor& xavier_uniform_(Tensor& t, double gain) {
   if (t.defined() && t.numel() == 0) return t;  // PyTorch: a no-op, and the fans may be 0

@@ -25,7 +25,9 @@ void rebind(Tensor& dst, const Tensor& src) {
 }
 }  // namespace
 
-std::string Module::name_for_errors() const { return name(); }
+std::string Module::name_for_errors() const {
+  return name();
+}
 
 void Module::check_new_name(const std::string& name, const char* what) const {
   MAGMADNN_CHECK(!name.empty() && name.find('.') == std::string::npos, name_for_errors(), ": ", what,
@@ -41,7 +43,8 @@ void Module::check_new_name(const std::string& name, const char* what) const {
 
 Tensor& Module::register_parameter(std::string name, Tensor tensor) {
   check_new_name(name, "register_parameter");
-  MAGMADNN_CHECK(tensor.defined(), name_for_errors(), ": register_parameter('", name, "') got an undefined tensor");
+  MAGMADNN_CHECK(tensor.defined(), name_for_errors(), ": register_parameter('", name,
+                 "') got an undefined tensor");
   if (!tensor.is_leaf()) tensor = tensor.detach();
   tensor.set_requires_grad(true);
   parameters_.emplace_back(std::move(name), std::move(tensor));
@@ -50,17 +53,20 @@ Tensor& Module::register_parameter(std::string name, Tensor tensor) {
 
 Tensor& Module::register_buffer(std::string name, Tensor tensor) {
   check_new_name(name, "register_buffer");
-  MAGMADNN_CHECK(tensor.defined(), name_for_errors(), ": register_buffer('", name, "') got an undefined tensor");
+  MAGMADNN_CHECK(tensor.defined(), name_for_errors(), ": register_buffer('", name,
+                 "') got an undefined tensor");
   buffers_.emplace_back(std::move(name), std::move(tensor));
   return buffers_.back().second;
 }
 
-void Module::collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+void Module::collect_parameters(const std::string& prefix,
+                                std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [n, t] : parameters_) out.emplace_back(join(prefix, n), t);
   for (const auto& [n, c] : children_) c->collect_parameters(join(prefix, n), out);
 }
 
-void Module::collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+void Module::collect_buffers(const std::string& prefix,
+                             std::vector<std::pair<std::string, Tensor>>& out) const {
   for (const auto& [n, t] : buffers_) out.emplace_back(join(prefix, n), t);
   for (const auto& [n, c] : children_) c->collect_buffers(join(prefix, n), out);
 }
@@ -100,7 +106,9 @@ std::vector<Tensor> Module::buffers() const {
   return out;
 }
 
-std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const { return children_; }
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const {
+  return children_;
+}
 
 std::vector<std::shared_ptr<Module>> Module::children() const {
   std::vector<std::shared_ptr<Module>> out;
@@ -134,11 +142,11 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& sd, bool stric
       continue;
     }
     if (src.shape() != t.shape())
-      problems.push_back(detail::str_cat("shape mismatch for '", n, "': expected ", t.shape(), " (module), got ",
-                                         src.shape(), " (state dict)"));
+      problems.push_back(detail::str_cat("shape mismatch for '", n, "': expected ", t.shape(),
+                                         " (module), got ", src.shape(), " (state dict)"));
     if (src.dtype() != t.dtype())
-      problems.push_back(detail::str_cat("dtype mismatch for '", n, "': expected ", t.dtype(), " (module), got ",
-                                         src.dtype(), " (state dict)"));
+      problems.push_back(detail::str_cat("dtype mismatch for '", n, "': expected ", t.dtype(),
+                                         " (module), got ", src.dtype(), " (state dict)"));
   }
   if (strict)
     for (const auto& [n, _] : sd)
@@ -146,8 +154,8 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& sd, bool stric
 
   if (!problems.empty()) {
     std::ostringstream msg;
-    msg << name() << ": load_state_dict found " << problems.size() << " problem" << (problems.size() > 1 ? "s" : "")
-        << ", nothing was loaded:";
+    msg << name() << ": load_state_dict found " << problems.size() << " problem"
+        << (problems.size() > 1 ? "s" : "") << ", nothing was loaded:";
     for (const auto& p : problems) msg << "\n  " << p;
     MAGMADNN_ERROR(msg.str());
   }
@@ -185,7 +193,8 @@ void Module::to(Device device) {
 }
 
 void Module::to(DType dtype) {
-  MAGMADNN_CHECK(is_floating(dtype), name(), ": to(", dtype, "): modules can only be converted to a floating dtype");
+  MAGMADNN_CHECK(is_floating(dtype), name(), ": to(", dtype,
+                 "): modules can only be converted to a floating dtype");
   std::set<const TensorImpl*> done;
   for_each_tensor([&](Tensor& t) {
     if (!done.insert(t.impl_ptr().get()).second || !is_floating(t.dtype()) || t.dtype() == dtype) return;
@@ -224,6 +233,8 @@ std::string Module::summary() const {
   return os.str();
 }
 
-std::ostream& operator<<(std::ostream& os, const Module& module) { return os << module.summary(); }
+std::ostream& operator<<(std::ostream& os, const Module& module) {
+  return os << module.summary();
+}
 
 }  // namespace magmadnn::nn

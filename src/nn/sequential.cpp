@@ -8,7 +8,8 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
 }
 
 void Sequential::push_back(std::shared_ptr<Module> module) {
-  MAGMADNN_CHECK(module != nullptr, "Sequential::push_back: got a null module (at index ", modules_.size(), ")");
+  MAGMADNN_CHECK(module != nullptr, "Sequential::push_back: got a null module (at index ", modules_.size(),
+                 ")");
   modules_.push_back(register_module(std::to_string(modules_.size()), std::move(module)));
 }
 

@@ -12,7 +12,8 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
   for (size_t g = 0; g < groups_.size(); ++g) {
     const auto& o = group_options<AdagradOptions>(g);
     MAGMADNN_CHECK(o.lr_decay() >= 0, "Adagrad: invalid lr_decay ", o.lr_decay(), " (group ", g, ")");
-    MAGMADNN_CHECK(o.weight_decay() >= 0, "Adagrad: invalid weight_decay ", o.weight_decay(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.weight_decay() >= 0, "Adagrad: invalid weight_decay ", o.weight_decay(), " (group ", g,
+                   ")");
     MAGMADNN_CHECK(o.initial_accumulator_value() >= 0, "Adagrad: invalid initial_accumulator_value ",
                    o.initial_accumulator_value(), " (group ", g, ")");
     MAGMADNN_CHECK(o.eps() >= 0, "Adagrad: invalid eps ", o.eps(), " (group ", g, ")");
@@ -29,7 +30,8 @@ void Adagrad::step() {
       if (!grad.defined()) continue;
       Tensor& sum = buffer(g, i, "sum", o.initial_accumulator_value());
       const int64_t t = ++state(g, i).step;
-      backend_for(p.device()).adagrad_step(p, grad, sum, AdagradParams{o.lr(), o.lr_decay(), o.weight_decay(), o.eps(), t});
+      backend_for(p.device())
+          .adagrad_step(p, grad, sum, AdagradParams{o.lr(), o.lr_decay(), o.weight_decay(), o.eps(), t});
     }
   }
 }

@@ -7,9 +7,11 @@
 
 namespace magmadnn::optim {
 
-Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults) : Adam(std::move(groups), defaults, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
+    : Adam(std::move(groups), defaults, false) {}
 
-Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled) : decoupled_(decoupled) {
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled)
+    : decoupled_(decoupled) {
   init(std::move(groups), defaults);
   for (size_t g = 0; g < groups_.size(); ++g) {
     auto& o = group_options<AdamOptions>(g);
@@ -18,7 +20,8 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool dec
     MAGMADNN_CHECK(o.eps() >= 0, name(), ": invalid eps ", o.eps(), " (group ", g, ")");
     MAGMADNN_CHECK(b1 >= 0 && b1 < 1, name(), ": invalid beta1 ", b1, " (must be in [0, 1), group ", g, ")");
     MAGMADNN_CHECK(b2 >= 0 && b2 < 1, name(), ": invalid beta2 ", b2, " (must be in [0, 1), group ", g, ")");
-    MAGMADNN_CHECK(o.weight_decay() >= 0, name(), ": invalid weight_decay ", o.weight_decay(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.weight_decay() >= 0, name(), ": invalid weight_decay ", o.weight_decay(), " (group ", g,
+                   ")");
   }
 }
 
@@ -37,8 +40,8 @@ void Adam::step() {
       const int64_t t = ++state(g, i).step;
       backend_for(p.device())
           .adam_step(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
-                     AdamParams{o.lr(), o.betas().first, o.betas().second, o.eps(), o.weight_decay(), decoupled_,
-                                o.amsgrad(), t});
+                     AdamParams{o.lr(), o.betas().first, o.betas().second, o.eps(), o.weight_decay(),
+                                decoupled_, o.amsgrad(), t});
     }
   }
 }

@@ -15,11 +15,13 @@ std::vector<double> current_lrs(const Optimizer& opt) {
   return lrs;
 }
 
-Tensor scalar64(double v) { return full({1}, v, kFloat64); }
+Tensor scalar64(double v) {
+  return full({1}, v, kFloat64);
+}
 
 // Reads the listed one-element keys, reporting every missing or malformed one in one Error.
-std::vector<double> read_scalars(const std::map<std::string, Tensor>& sd, const std::vector<std::string>& keys,
-                                 const char* who) {
+std::vector<double> read_scalars(const std::map<std::string, Tensor>& sd,
+                                 const std::vector<std::string>& keys, const char* who) {
   std::vector<double> out;
   std::vector<std::string> problems;
   for (const auto& k : keys) {
@@ -27,17 +29,19 @@ std::vector<double> read_scalars(const std::map<std::string, Tensor>& sd, const 
     if (it == sd.end() || !it->second.defined()) {
       problems.push_back("missing key '" + k + "'");
     } else if (it->second.numel() != 1) {
-      problems.push_back(detail::str_cat("key '", k, "': expected one element, got shape ", it->second.shape()));
+      problems.push_back(
+          detail::str_cat("key '", k, "': expected one element, got shape ", it->second.shape()));
     } else {
       out.push_back(it->second.to(kFloat64).to_vector<double>()[0]);
     }
   }
   for (const auto& [k, _] : sd)
-    if (std::find(keys.begin(), keys.end(), k) == keys.end()) problems.push_back("unexpected key '" + k + "'");
+    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      problems.push_back("unexpected key '" + k + "'");
   if (!problems.empty()) {
     std::ostringstream msg;
-    msg << who << ": load_state_dict found " << problems.size() << " problem" << (problems.size() > 1 ? "s" : "")
-        << ", nothing was loaded:";
+    msg << who << ": load_state_dict found " << problems.size() << " problem"
+        << (problems.size() > 1 ? "s" : "") << ", nothing was loaded:";
     for (const auto& p : problems) msg << "\n  " << p;
     MAGMADNN_ERROR(msg.str());
   }
@@ -60,7 +64,8 @@ void LRScheduler::step() {
 std::map<std::string, Tensor> LRScheduler::state_dict() const {
   std::map<std::string, Tensor> sd;
   sd.emplace("last_epoch", scalar64(static_cast<double>(last_epoch_)));
-  for (size_t g = 0; g < base_lrs_.size(); ++g) sd.emplace("base_lr." + std::to_string(g), scalar64(base_lrs_[g]));
+  for (size_t g = 0; g < base_lrs_.size(); ++g)
+    sd.emplace("base_lr." + std::to_string(g), scalar64(base_lrs_[g]));
   return sd;
 }
 
@@ -127,8 +132,8 @@ std::vector<double> CosineAnnealingLR::compute_lr() {
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
     : optimizer_(optimizer), options_(options), last_lr_(current_lrs(optimizer)) {
-  MAGMADNN_CHECK(options.factor() < 1.0 && options.factor() >= 0, "ReduceLROnPlateau: factor must be in [0, 1), got ",
-                 options.factor());
+  MAGMADNN_CHECK(options.factor() < 1.0 && options.factor() >= 0,
+                 "ReduceLROnPlateau: factor must be in [0, 1), got ", options.factor());
   MAGMADNN_CHECK(options.patience() >= 0 && options.cooldown() >= 0,
                  "ReduceLROnPlateau: patience and cooldown must be non-negative");
   best_ = options.mode() == PlateauMode::Min ? std::numeric_limits<double>::infinity()

@@ -11,9 +11,13 @@
 namespace magmadnn::optim {
 
 namespace {
-Tensor scalar64(double v) { return full({1}, v, kFloat64); }
+Tensor scalar64(double v) {
+  return full({1}, v, kFloat64);
+}
 
-double read_scalar(const Tensor& t) { return t.to(kFloat64).to_vector<double>()[0]; }
+double read_scalar(const Tensor& t) {
+  return t.to(kFloat64).to_vector<double>()[0];
+}
 
 // Parses "<a>.<b>" prefixes of "state.<g>.<i>.<name>" / "group.<g>.lr"; false on anything else.
 bool parse_index(const std::string& s, size_t& pos, size_t& value) {
@@ -58,12 +62,14 @@ void Optimizer::zero_grad() {
 }
 
 const OptimizerOptions& Optimizer::options(size_t group) const {
-  MAGMADNN_CHECK(group < groups_.size(), name(), ": parameter group ", group, " out of range (", groups_.size(),
-                 " groups)");
+  MAGMADNN_CHECK(group < groups_.size(), name(), ": parameter group ", group, " out of range (",
+                 groups_.size(), " groups)");
   return *groups_[group].options;
 }
 
-double Optimizer::lr(size_t group) const { return options(group).lr(); }
+double Optimizer::lr(size_t group) const {
+  return options(group).lr();
+}
 
 void Optimizer::set_lr(double lr) {
   for (size_t g = 0; g < groups_.size(); ++g) set_lr(g, lr);
@@ -86,9 +92,10 @@ Tensor Optimizer::gradient_of(const Tensor& param, size_t group, size_t index) c
   if (!g.defined()) return g;
   MAGMADNN_CHECK(param.is_contiguous(), name(), ": parameter ", index, " of group ", group,
                  " must be contiguous for the fused update");
-  MAGMADNN_CHECK(g.shape() == param.shape() && g.dtype() == param.dtype() && g.device() == param.device(), name(),
-                 ": gradient of parameter ", index, " of group ", group, " is ", g.shape(), " ", g.dtype(), " on ",
-                 g.device(), ", but the parameter is ", param.shape(), " ", param.dtype(), " on ", param.device());
+  MAGMADNN_CHECK(g.shape() == param.shape() && g.dtype() == param.dtype() && g.device() == param.device(),
+                 name(), ": gradient of parameter ", index, " of group ", group, " is ", g.shape(), " ",
+                 g.dtype(), " on ", g.device(), ", but the parameter is ", param.shape(), " ", param.dtype(),
+                 " on ", param.device());
   return g.is_contiguous() ? g : g.contiguous();
 }
 
@@ -135,12 +142,14 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& sd) {
       if (!parse_index(key, pos, g) || key.substr(pos) != "lr") {
         problems.push_back("unexpected key '" + key + "'");
       } else if (g >= groups_.size()) {
-        problems.push_back(detail::str_cat("key '", key, "': group ", g, " out of range (", groups_.size(), " groups)"));
+        problems.push_back(
+            detail::str_cat("key '", key, "': group ", g, " out of range (", groups_.size(), " groups)"));
       } else if (t.numel() != 1) {
         problems.push_back(detail::str_cat("key '", key, "': expected one element, got shape ", t.shape()));
       } else {
         lrs[g] = read_scalar(t);
-        if (lrs[g] < 0) problems.push_back(detail::str_cat("key '", key, "': invalid learning rate ", lrs[g]));
+        if (lrs[g] < 0)
+          problems.push_back(detail::str_cat("key '", key, "': invalid learning rate ", lrs[g]));
       }
       continue;
     }
@@ -160,19 +169,20 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& sd) {
     const std::string field = key.substr(pos);
     const Tensor& p = groups_[g].params[i];
     if (field == "step") {
+      has_step.insert({g, i});
       if (t.numel() != 1) {
         problems.push_back(detail::str_cat("key '", key, "': expected one element, got shape ", t.shape()));
       } else {
         parsed[{g, i}].step = static_cast<int64_t>(read_scalar(t));
-        has_step.insert({g, i});
       }
     } else if (std::find(names.begin(), names.end(), field) == names.end()) {
       problems.push_back("unexpected key '" + key + "' (" + name() + " keeps no state '" + field + "')");
     } else if (t.shape() != p.shape()) {
-      problems.push_back(detail::str_cat("shape mismatch for '", key, "': expected ", p.shape(), " (parameter), got ",
-                                         t.shape()));
+      problems.push_back(detail::str_cat("shape mismatch for '", key, "': expected ", p.shape(),
+                                         " (parameter), got ", t.shape()));
     } else if (!is_floating(t.dtype())) {
-      problems.push_back(detail::str_cat("dtype mismatch for '", key, "': expected a floating tensor, got ", t.dtype()));
+      problems.push_back(
+          detail::str_cat("dtype mismatch for '", key, "': expected a floating tensor, got ", t.dtype()));
     } else {
       parsed[{g, i}].buffers[field] = t;
     }
@@ -186,8 +196,8 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& sd) {
 
   if (!problems.empty()) {
     std::ostringstream msg;
-    msg << name() << ": load_state_dict found " << problems.size() << " problem" << (problems.size() > 1 ? "s" : "")
-        << ", nothing was loaded:";
+    msg << name() << ": load_state_dict found " << problems.size() << " problem"
+        << (problems.size() > 1 ? "s" : "") << ", nothing was loaded:";
     for (const auto& p : problems) msg << "\n  " << p;
     MAGMADNN_ERROR(msg.str());
   }

@@ -14,7 +14,8 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
     MAGMADNN_CHECK(o.alpha() >= 0, "RMSprop: invalid alpha ", o.alpha(), " (group ", g, ")");
     MAGMADNN_CHECK(o.eps() >= 0, "RMSprop: invalid eps ", o.eps(), " (group ", g, ")");
     MAGMADNN_CHECK(o.momentum() >= 0, "RMSprop: invalid momentum ", o.momentum(), " (group ", g, ")");
-    MAGMADNN_CHECK(o.weight_decay() >= 0, "RMSprop: invalid weight_decay ", o.weight_decay(), " (group ", g, ")");
+    MAGMADNN_CHECK(o.weight_decay() >= 0, "RMSprop: invalid weight_decay ", o.weight_decay(), " (group ", g,
+                   ")");
   }
 }
 
@@ -31,8 +32,9 @@ void RMSprop::step() {
       Tensor& momentum_buffer = o.momentum() > 0 ? buffer(g, i, "momentum_buffer") : none1;
       Tensor& grad_avg = o.centered() ? buffer(g, i, "grad_avg") : none2;
       backend_for(p.device())
-          .rmsprop_step(p, grad, square_avg, momentum_buffer, grad_avg,
-                        RmspropParams{o.lr(), o.alpha(), o.eps(), o.weight_decay(), o.momentum(), o.centered()});
+          .rmsprop_step(
+              p, grad, square_avg, momentum_buffer, grad_avg,
+              RmspropParams{o.lr(), o.alpha(), o.eps(), o.weight_decay(), o.momentum(), o.centered()});
       ++state(g, i).step;
     }
   }

@@ -30,7 +30,8 @@ void SGD::step() {
       if (o.momentum() != 0) first = state(g, i).buffers.count("momentum_buffer") == 0;
       Tensor& buf = o.momentum() != 0 ? buffer(g, i, "momentum_buffer") : none;
       backend_for(p.device())
-          .sgd_step(p, grad, buf, SgdParams{o.lr(), o.momentum(), o.dampening(), o.weight_decay(), o.nesterov(), first});
+          .sgd_step(p, grad, buf,
+                    SgdParams{o.lr(), o.momentum(), o.dampening(), o.weight_decay(), o.nesterov(), first});
       ++state(g, i).step;
     }
   }

@@ -11,8 +11,18 @@ namespace magmadnn::nn::init {
 
 enum class FanMode { FanIn, FanOut };
 enum class Nonlinearity {
-  Linear, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
-  Sigmoid, Tanh, Relu, LeakyRelu, Selu
+  Linear,
+  Conv1d,
+  Conv2d,
+  Conv3d,
+  ConvTranspose1d,
+  ConvTranspose2d,
+  ConvTranspose3d,
+  Sigmoid,
+  Tanh,
+  Relu,
+  LeakyRelu,
+  Selu
 };
 
 // Recommended gain for a nonlinearity; `param` is LeakyRelu's negative slope (0.01 when absent).

@@ -7,7 +7,8 @@
 namespace magmadnn::nn {
 
 struct LinearOptions {
-  LinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+  LinearOptions(int64_t in_features, int64_t out_features)
+      : in_features_(in_features), out_features_(out_features) {}
   LinearOptions& bias(bool on) {
     bias_ = on;
     return *this;

@@ -12,11 +12,26 @@ class AdagradOptions : public OptimizerOptions {
   std::shared_ptr<OptimizerOptions> clone() const override { return std::make_shared<AdagradOptions>(*this); }
 
   using OptimizerOptions::lr;
-  AdagradOptions& lr(double v) { lr_ = v; return *this; }
-  AdagradOptions& lr_decay(double v) { lr_decay_ = v; return *this; }
-  AdagradOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
-  AdagradOptions& eps(double v) { eps_ = v; return *this; }
-  AdagradOptions& initial_accumulator_value(double v) { initial_accumulator_value_ = v; return *this; }
+  AdagradOptions& lr(double v) {
+    lr_ = v;
+    return *this;
+  }
+  AdagradOptions& lr_decay(double v) {
+    lr_decay_ = v;
+    return *this;
+  }
+  AdagradOptions& weight_decay(double v) {
+    weight_decay_ = v;
+    return *this;
+  }
+  AdagradOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  AdagradOptions& initial_accumulator_value(double v) {
+    initial_accumulator_value_ = v;
+    return *this;
+  }
   double lr_decay() const { return lr_decay_; }
   double weight_decay() const { return weight_decay_; }
   double eps() const { return eps_; }

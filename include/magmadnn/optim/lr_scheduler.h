@@ -82,14 +82,38 @@ enum class PlateauMode { Min, Max };
 enum class ThresholdMode { Rel, Abs };
 
 struct ReduceLROnPlateauOptions {
-  ReduceLROnPlateauOptions& mode(PlateauMode v) { mode_ = v; return *this; }
-  ReduceLROnPlateauOptions& factor(double v) { factor_ = v; return *this; }
-  ReduceLROnPlateauOptions& patience(int64_t v) { patience_ = v; return *this; }
-  ReduceLROnPlateauOptions& threshold(double v) { threshold_ = v; return *this; }
-  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) { threshold_mode_ = v; return *this; }
-  ReduceLROnPlateauOptions& cooldown(int64_t v) { cooldown_ = v; return *this; }
-  ReduceLROnPlateauOptions& min_lr(double v) { min_lr_ = v; return *this; }
-  ReduceLROnPlateauOptions& eps(double v) { eps_ = v; return *this; }
+  ReduceLROnPlateauOptions& mode(PlateauMode v) {
+    mode_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& factor(double v) {
+    factor_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& patience(int64_t v) {
+    patience_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& threshold(double v) {
+    threshold_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& threshold_mode(ThresholdMode v) {
+    threshold_mode_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& cooldown(int64_t v) {
+    cooldown_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& min_lr(double v) {
+    min_lr_ = v;
+    return *this;
+  }
+  ReduceLROnPlateauOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
   PlateauMode mode() const { return mode_; }
   double factor() const { return factor_; }
   int64_t patience() const { return patience_; }

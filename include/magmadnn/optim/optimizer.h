@@ -84,8 +84,8 @@ class Optimizer {
     defaults_ = std::make_shared<Options>(defaults);
     for (size_t g = 0; g < groups.size(); ++g) {
       if (!groups[g].options) groups[g].options = defaults_->clone();
-      MAGMADNN_CHECK(dynamic_cast<Options*>(groups[g].options.get()) != nullptr, name(), ": parameter group ", g,
-                     " has options of another optimizer");
+      MAGMADNN_CHECK(dynamic_cast<Options*>(groups[g].options.get()) != nullptr, name(), ": parameter group ",
+                     g, " has options of another optimizer");
     }
     set_groups(std::move(groups));
   }
