@@ -82,6 +82,7 @@ enum class PlateauMode { Min, Max };
 enum class ThresholdMode { Rel, Abs };
 
 struct ReduceLROnPlateauOptions {
+  using Mode = PlateauMode;  // ReduceLROnPlateauOptions::Mode::Max
   ReduceLROnPlateauOptions& mode(PlateauMode v) {
     mode_ = v;
     return *this;
