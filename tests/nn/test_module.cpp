@@ -327,3 +327,29 @@ TEST(Sequential, GradientsReachEveryLayer) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Dropout, TrainingMasksAndScalesEvalPassesThrough) {
+  manual_seed(6);
+  nn::Dropout drop(0.25);
+  EXPECT_EQ(drop.name(), "Dropout(p=0.25)");
+  Tensor x = ones({100, 100}).set_requires_grad();
+  Tensor y = drop(x);
+  auto v = y.to_vector<float>();
+  int64_t zeros_count = 0;
+  for (float e : v) {
+    if (e == 0)
+      ++zeros_count;
+    else
+      EXPECT_FLOAT_EQ(e, 1.0f / 0.75f);
+  }
+  EXPECT_NEAR(zeros_count / 10000.0, 0.25, 0.02);
+  sum(y).backward();
+  EXPECT_TRUE(allclose(x.grad(), y.detach()));  // the gradient carries the same mask and scale
+  drop.eval();
+  EXPECT_TRUE(drop(x).shares_storage(x));
+  EXPECT_THROW(nn::Dropout(1.5), Error);
+}
+
+}  // namespace

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "magmadnn/nn/activation.h"
+#include "magmadnn/nn/dropout.h"
 #include "magmadnn/nn/init.h"
 #include "magmadnn/nn/linear.h"
 #include "magmadnn/nn/module.h"
