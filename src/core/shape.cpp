@@ -11,7 +11,10 @@ int64_t Shape::numel() const {
   return n;
 }
 
-int64_t Shape::at(int64_t d) const { return dims_[wrap_dim(d, dim(), "Shape::at")]; }
+int64_t Shape::at(int64_t d) const {
+  MAGMADNN_CHECK(!dims_.empty(), "Shape::at: dimension ", d, " out of range for a shape with 0 dimensions");
+  return dims_[wrap_dim(d, dim(), "Shape::at")];
+}
 
 std::string Shape::str() const {
   std::string s = "(";

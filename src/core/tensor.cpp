@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <sstream>
 
 #include "magmadnn/autograd/autograd.h"
@@ -12,7 +13,13 @@
 namespace magmadnn {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (int64_t d : shape) MAGMADNN_CHECK(d >= 0, "empty: negative size in shape ", shape);
+  // Bytes must fit in int64: an overflowing numel would wrap to a small allocation.
+  int64_t max_elements = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t d : shape) {
+    MAGMADNN_CHECK(d >= 0, "empty: negative size in shape ", shape);
+    MAGMADNN_CHECK(d <= max_elements, "empty: shape ", shape, " has too many elements for ", dtype);
+    if (d > 0) max_elements /= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), backend_for(device).allocator());
   impl->shape = shape;
@@ -21,8 +28,15 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   return Tensor(std::move(impl));
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "Tensor::size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "Tensor::stride")]; }
+// wrap_dim lets reductions name dim 0 of a scalar; a scalar still has no size or stride to return.
+int64_t Tensor::size(int64_t d) const {
+  MAGMADNN_CHECK(dim() > 0, "Tensor::size: dimension ", d, " out of range for a tensor with 0 dimensions");
+  return shape()[wrap_dim(d, dim(), "Tensor::size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  MAGMADNN_CHECK(dim() > 0, "Tensor::stride: dimension ", d, " out of range for a tensor with 0 dimensions");
+  return strides()[wrap_dim(d, dim(), "Tensor::stride")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;

@@ -109,6 +109,7 @@ Tensor div(const Tensor& a, double b) { return mul(a, 1.0 / b); }
 Tensor pow(const Tensor& a, double p) {
   Tensor out = scalar_op("pow", UnaryOp::PowScalar, a, p);
   autograd::record("pow_scalar", {a}, out, [a = a.detach(), p](const Tensor& g, const NeedsGrad&) {
+    if (p == 0.0) return std::vector<Tensor>{zeros_like(g)};  // not 0 * pow(0, -1) = NaN at a = 0
     return std::vector<Tensor>{mul(g, mul(pow(a, p - 1.0), p))};
   });
   return out;

@@ -38,6 +38,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index("gather", x, index);
   MAGMADNN_CHECK(index.dim() == x.dim(), "gather: index of shape ", index.shape(),
                  " must have as many dimensions as the input of shape ", x.shape());
+  MAGMADNN_CHECK(x.dim() >= 1, "gather: expected an input with at least one dimension");
   const int64_t d = wrap_dim(dim, x.dim(), "gather");
   for (int64_t k = 0; k < x.dim(); ++k)
     MAGMADNN_CHECK(k == d || index.shape()[k] <= x.shape()[k], "gather: index of shape ", index.shape(),

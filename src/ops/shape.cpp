@@ -53,6 +53,11 @@ Tensor Tensor::view(const Shape& shape) const {
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   detail::check_defined("transpose", x);
+  if (x.dim() == 0) {  // as PyTorch: transpose(0, 0) or (-1, 0) of a scalar is the scalar
+    wrap_dim(d0, 0, "transpose");
+    wrap_dim(d1, 0, "transpose");
+    return x;
+  }
   d0 = wrap_dim(d0, x.dim(), "transpose");
   d1 = wrap_dim(d1, x.dim(), "transpose");
   std::vector<int64_t> perm(x.dim());
@@ -103,6 +108,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
 }
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
+  MAGMADNN_CHECK(this->dim() > 0, "select: cannot select from a 0-dimensional tensor");
   const int64_t d = wrap_dim(dim, this->dim(), "select");
   const int64_t n = shape()[d];
   MAGMADNN_CHECK(index >= -n && index < n, "select: index ", index, " out of range for dimension ", d, " of shape ",
@@ -165,6 +171,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
   MAGMADNN_CHECK(!xs.empty(), "concat: expected at least one tensor");
   const Tensor& first = xs[0];
   detail::check_defined("concat", first);
+  MAGMADNN_CHECK(first.dim() > 0, "concat: 0-dimensional tensors cannot be concatenated; use stack");
   const int64_t d = wrap_dim(dim, first.dim(), "concat");
   std::vector<int64_t> shape(first.shape().begin(), first.shape().end());
   shape[d] = 0;

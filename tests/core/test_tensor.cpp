@@ -425,3 +425,27 @@ TEST(ErrorType, CarriesLocation) {
     EXPECT_THAT(e.with_location(), HasSubstr("(at src/"));
   }
 }
+
+TEST(TensorErrors, ScalarsHaveNoDimensionToIndex) {
+  // A 0-dim tensor accepts dim 0/-1 in reductions, but has no size, stride or row to select.
+  Tensor s = scalar_tensor(2.0);
+  EXPECT_THAT(error_of([&] { s.size(0); }), HasSubstr("Tensor::size: dimension 0 out of range for a tensor with 0 dimensions"));
+  EXPECT_THAT(error_of([&] { s.stride(-1); }), HasSubstr("Tensor::stride: dimension -1 out of range"));
+  EXPECT_THAT(error_of([&] { Shape{}.at(0); }), HasSubstr("Shape::at: dimension 0 out of range"));
+  EXPECT_THAT(error_of([&] { s.select(0, 0); }), HasSubstr("select: cannot select from a 0-dimensional tensor"));
+  EXPECT_EQ(s.transpose(0, -1).dim(), 0);  // as PyTorch
+  EXPECT_THAT(error_of([&] { s.transpose(0, 1); }), HasSubstr("transpose: dimension 1 out of range"));
+}
+
+TEST(TensorErrors, OverflowingShapeIsRejected) {
+  const int64_t big = int64_t(1) << 40;
+  EXPECT_THAT(error_of([&] { zeros({big, big}); }),
+              HasSubstr("empty: shape (1099511627776, 1099511627776) has too many elements for float32"));
+  EXPECT_THAT(error_of([&] { empty({int64_t(1) << 61}, kFloat64); }), HasSubstr("has too many elements for float64"));
+}
+
+TEST(TensorCopy, OverlappingContiguousCopy) {
+  Tensor x = arange(0.0, 5.0, 1.0);
+  x.narrow(0, 0, 4).copy_(x.narrow(0, 1, 4));  // source and destination overlap
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, 2, 3, 4, 4));
+}

@@ -228,6 +228,16 @@ TEST(Unary, Gradcheck) {
   }
 }
 
+TEST(Binary, PowScalarZeroExponentHasZeroGradient) {
+  // d/dx x^0 = 0 everywhere, x = 0 included (not 0 * 0^-1 = NaN).
+  Tensor x = from_vector<double>({0, 2}).set_requires_grad();
+  sum(pow(x, 0.0)).backward();
+  EXPECT_TRUE(values_near(x.grad(), {0, 0}));
+  Tensor y = from_vector<double>({0, 3}).set_requires_grad();
+  sum(pow(y, 1.0)).backward();
+  EXPECT_TRUE(values_near(y.grad(), {1, 1}));
+}
+
 TEST(Unary, ClampGradientIsZeroOutsideTheBounds) {
   Tensor x = from_vector<double>({-2, -0.5, 0, 0.7, 3}).set_requires_grad();
   sum(clamp(x, -0.5, 0.7)).backward();

@@ -96,6 +96,8 @@ TEST(ConcatStack, Errors) {
   EXPECT_THAT(error_of([] { stack({zeros({2}), zeros({3})}, 0); }),
               HasSubstr("stack: tensor 1 has shape (3), expected (2)"));
   EXPECT_THAT(error_of([] { stack({}, 0); }), HasSubstr("stack: expected at least one tensor"));
+  EXPECT_THAT(error_of([] { concat({scalar_tensor(1.0), scalar_tensor(2.0)}, 0); }),
+              HasSubstr("concat: 0-dimensional tensors cannot be concatenated; use stack"));
 }
 
 // ------------------------------------------------------------------------------ indexing
@@ -179,6 +181,10 @@ TEST(IndexErrors, Messages) {
               HasSubstr("gather: index of shape (4, 1) is larger than the input of shape (3, 4) in dimension 0"));
   EXPECT_THAT(error_of([&] { gather(x, 1, zeros({3, 1}, kFloat32)); }),
               HasSubstr("gather: expected an int64 index tensor, got float32"));
+  EXPECT_THAT(error_of([&] { gather(scalar_tensor(1.0), 0, scalar_tensor(0, kInt64)); }),
+              HasSubstr("gather: expected an input with at least one dimension"));
+  EXPECT_THAT(error_of([&] { index_select(scalar_tensor(1.0), 0, from_vector<int64_t>({0})); }),
+              HasSubstr("index_select: expected an input with at least one dimension"));
 }
 
 TEST(SumTo, InverseOfBroadcasting) {

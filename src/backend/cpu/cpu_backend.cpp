@@ -30,7 +30,8 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   MAGMADNN_CHECK(src.shape() == dst.shape(), "copy: source shape ", src.shape(), " differs from destination ",
                  dst.shape());
   if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
-    if (src.raw_data() != dst.raw_data()) std::memcpy(dst.raw_data(), src.raw_data(), src.nbytes());
+    // memmove: x.narrow(0, 0, n).copy_(x.narrow(0, 1, n)) overlaps.
+    if (src.raw_data() != dst.raw_data()) std::memmove(dst.raw_data(), src.raw_data(), src.nbytes());
     return;
   }
   dispatch_all(src.dtype(), "copy", [&](auto tag_) {
