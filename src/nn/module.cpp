@@ -2,8 +2,12 @@
 // device/dtype moves shared by every layer.
 #include "magmadnn/nn/module.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
 #include <set>
 #include <sstream>
+#include <typeinfo>
 
 #include "magmadnn/autograd/autograd.h"
 
@@ -24,6 +28,17 @@ void rebind(Tensor& dst, const Tensor& src) {
   d.dtype = src.dtype();
 }
 }  // namespace
+
+std::string Module::name() const {
+  // The dynamic class name without namespaces, so user modules print sensibly without overriding.
+  const char* mangled = typeid(*this).name();
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
+                                                   std::free);
+  std::string full = status == 0 && demangled ? demangled.get() : mangled;
+  const size_t colon = full.rfind("::", full.find('<'));  // namespaces of Foo<ns::Bar> stay
+  return colon == std::string::npos ? full : full.substr(colon + 2);
+}
 
 std::string Module::name_for_errors() const {
   return name();

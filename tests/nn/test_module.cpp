@@ -56,6 +56,10 @@ TEST(Module, NamesAndSummary) {
   EXPECT_EQ(nn::Softmax(1).name(), "Softmax(dim=1)");
   EXPECT_EQ(nn::LogSoftmax(-1).name(), "LogSoftmax(dim=-1)");
   EXPECT_EQ(nn::Flatten().name(), "Flatten(start_dim=1, end_dim=-1)");
+  struct Unnamed : nn::Module {
+    Tensor forward(const Tensor& x) override { return x; }
+  };
+  EXPECT_EQ(Unnamed().name(), "Unnamed");  // the class name when name() is not overridden
   Net net;
   const std::string expected =
       "Net(\n"

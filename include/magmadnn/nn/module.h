@@ -29,8 +29,8 @@ class Module : public std::enable_shared_from_this<Module> {
   Tensor operator()(const Tensor& x) { return forward(x); }
 
   // One-line description with the constructor arguments, e.g.
-  // "Linear(in_features=784, out_features=512, bias=true)".
-  virtual std::string name() const { return "Module"; }
+  // "Linear(in_features=784, out_features=512, bias=true)". By default the class name ("Net").
+  virtual std::string name() const;
 
   // Recursive, in registration order (own tensors first, then each child's); a tensor shared
   // between modules appears once.
