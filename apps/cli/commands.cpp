@@ -1,0 +1,230 @@
+// The magmadnn CLI's subcommands: train, eval, bench, info.
+#include "cli/commands.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "magmadnn/magmadnn.h"
+
+namespace magmadnn::cli {
+
+namespace {
+
+using nlohmann::json;
+
+void setup(const CommonArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  manual_seed(a.seed);
+  const Device device = Device::parse(a.device);
+  MAGMADNN_CHECK(device.is_cpu() || has_backend(device.type), "--device ", a.device,
+                 ": this build of MagmaDNN has no CUDA backend");
+}
+
+std::string data_dir(const CommonArgs& a) {
+  if (!a.data_dir.empty()) return a.data_dir;
+  MAGMADNN_CHECK(a.dataset == "fashion-mnist", "--dataset ", a.dataset, " needs --data-dir DIR (a folder with ",
+                 "the MNIST IDX files)");
+  return data::kFashionMnistDir;
+}
+
+// Writes `j` to `path` through a temporary file and a rename, so a reader never sees half a file.
+void write_json_atomic(const std::string& path, const json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    MAGMADNN_CHECK(f.good(), "cannot write ", path);
+    f << j.dump(2) << "\n";
+    f.close();
+    MAGMADNN_CHECK(f.good(), "cannot write ", path);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    MAGMADNN_ERROR("cannot write ", path, ": ", ec.message());
+  }
+}
+
+std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params) {
+  if (a.optimizer == "sgd")
+    return std::make_shared<optim::SGD>(params, optim::SGDOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
+  if (a.optimizer == "adam")
+    return std::make_shared<optim::Adam>(params, optim::AdamOptions(a.lr).weight_decay(a.weight_decay));
+  if (a.optimizer == "adamw") {
+    optim::AdamOptions o(a.lr);
+    o.weight_decay(a.weight_decay > 0 ? a.weight_decay : 1e-2);
+    return std::make_shared<optim::AdamW>(params, o);
+  }
+  if (a.optimizer == "adagrad")
+    return std::make_shared<optim::Adagrad>(params, optim::AdagradOptions(a.lr).weight_decay(a.weight_decay));
+  if (a.optimizer == "rmsprop")
+    return std::make_shared<optim::RMSprop>(
+        params, optim::RMSpropOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
+  MAGMADNN_ERROR("unknown optimizer '", a.optimizer, "'");
+}
+
+// Peak resident memory of this process in MB (VmHWM), or -1 where /proc is not available.
+double peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return -1;
+}
+
+// The train and test splits, normalised with the training set's per-pixel mean and std (the
+// usual torchvision preprocessing; eval must apply the same).
+std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
+  auto ds = data::load_mnist(dir, train);
+  const bool fashion = a.dataset == "fashion-mnist";
+  data::normalize_inplace(*ds, data::Normalize({fashion ? data::kFashionMnistMean : data::kMnistMean},
+                                               {fashion ? data::kFashionMnistStd : data::kMnistStd}));
+  return ds;
+}
+
+models::ModelConfig config_for(const data::TensorDataset& ds) {
+  models::ModelConfig c;
+  const Shape& s = ds.inputs().shape();  // (N, C, H, W)
+  c.in_channels = s[1];
+  c.height = s[2];
+  c.width = s[3];
+  c.num_classes = 10;
+  return c;
+}
+
+}  // namespace
+
+int run_train(const TrainArgs& a) {
+  setup(a);
+  if (!a.save.empty()) {  // fail now, not after hours of training
+    const auto parent = std::filesystem::absolute(a.save).parent_path();
+    MAGMADNN_CHECK(std::filesystem::is_directory(parent), "--save ", a.save, ": folder ", parent.string(),
+                   " does not exist");
+  }
+  const std::string dir = data_dir(a);
+  auto train_set = load_split(a, dir, /*train=*/true);
+  auto test_set = load_split(a, dir, /*train=*/false);
+  std::cout << "magmadnn " << version() << ": training " << a.model << " on " << a.dataset << " ("
+            << train_set->size() << " train / " << test_set->size() << " test samples from " << dir << "), "
+            << get_num_threads() << " threads" << std::endl;
+
+  auto model = models::make_model(a.model, config_for(*train_set));
+  auto optimizer = make_optimizer(a, model->parameters());
+  data::DataLoader train_loader(train_set, data::DataLoaderOptions(a.batch_size).shuffle(true).seed(a.seed));
+  data::DataLoader test_loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
+
+  train::TrainerOptions opts;
+  opts.epochs = a.epochs;
+  opts.progress = train::parse_progress_mode(a.progress);
+  opts.metrics_log = a.log;
+  train::Trainer trainer(model, optimizer, opts);
+  const auto history = trainer.fit(train_loader, &test_loader);
+
+  const train::EpochMetrics& last = history.back();
+  double train_seconds = 0;
+  int64_t samples = 0;
+  json epochs = json::array();
+  for (const auto& m : history) {
+    train_seconds += m.train_seconds;
+    samples += static_cast<int64_t>(std::llround(m.samples_per_second * m.train_seconds));
+    epochs.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_accuracy", m.train_accuracy},
+                      {"test_loss", m.test_loss}, {"test_accuracy", m.test_accuracy},
+                      {"train_seconds", m.train_seconds}, {"samples_per_second", m.samples_per_second}});
+  }
+  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << last.test_accuracy << " test loss "
+            << last.test_loss << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)"
+            << std::endl;
+  if (!a.save.empty()) {
+    io::save_module(*model, a.save);
+    std::cout << "saved weights to " << a.save << std::endl;
+  }
+  if (!a.metrics_out.empty()) {
+    write_json_atomic(a.metrics_out, {{"command", "train"}, {"model", a.model}, {"dataset", a.dataset},
+                                      {"epochs", a.epochs}, {"batch_size", a.batch_size},
+                                      {"optimizer", a.optimizer}, {"lr", a.lr}, {"seed", a.seed},
+                                      {"threads", get_num_threads()}, {"test_accuracy", last.test_accuracy},
+                                      {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
+                                      {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
+                                      {"history", epochs}});
+  }
+  return 0;
+}
+
+int run_eval(const EvalArgs& a) {
+  setup(a);
+  const std::string dir = data_dir(a);
+  auto test_set = load_split(a, dir, /*train=*/false);
+  auto model = models::make_model(a.model, config_for(*test_set));
+  io::load_module(*model, a.weights);
+  data::DataLoader loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
+  const auto t0 = std::chrono::steady_clock::now();
+  const train::EvalMetrics m = train::evaluate(*model, loader);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
+            << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
+  if (!a.metrics_out.empty()) {
+    write_json_atomic(a.metrics_out, {{"command", "eval"}, {"model", a.model}, {"weights", a.weights},
+                                      {"test_accuracy", m.accuracy}, {"test_loss", m.loss},
+                                      {"samples", m.samples}, {"eval_seconds", seconds}});
+  }
+  return 0;
+}
+
+int run_bench(const BenchArgs& a) {
+  setup(a);
+  models::ModelConfig config;  // 1x28x28 inputs, 10 classes: the Fashion-MNIST shape
+  auto model = models::make_model(a.model, config);
+  optim::SGD opt(model->parameters(), optim::SGDOptions(a.lr).momentum(a.momentum));
+  Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width});
+  Tensor y = randint(0, config.num_classes, {a.batch_size});
+  auto step = [&] {
+    opt.zero_grad();
+    Tensor loss = cross_entropy((*model)(x), y);
+    loss.backward();
+    opt.step();
+    return loss;
+  };
+  model->train();
+  for (int64_t i = 0; i < a.warmup; ++i) step();
+  cpu_allocator().reset_peak();
+  const auto t0 = std::chrono::steady_clock::now();
+  double last_loss = 0;
+  for (int64_t i = 0; i < a.batches; ++i) last_loss = step().item<double>();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double rate = a.batches * a.batch_size / seconds;
+  std::cout << std::fixed << "bench " << a.model << " batch " << a.batch_size << " batches " << a.batches << " threads "
+            << get_num_threads() << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
+            << seconds * 1e3 / a.batches << " ms/step, loss " << std::setprecision(4) << last_loss << std::endl;
+  if (!a.metrics_out.empty()) {
+    write_json_atomic(a.metrics_out, {{"command", "bench"}, {"model", a.model}, {"batch_size", a.batch_size},
+                                      {"batches", a.batches}, {"threads", get_num_threads()},
+                                      {"seconds", seconds}, {"samples_per_second", rate},
+                                      {"peak_tensor_bytes", cpu_allocator().stats().peak_bytes_in_use},
+                                      {"peak_rss_mb", peak_rss_mb()}});
+  }
+  return 0;
+}
+
+int run_info() {
+  std::cout << "magmadnn " << version() << "\n";
+  std::cout << "backends:\n";
+  for (DeviceType t : {DeviceType::CPU, DeviceType::CUDA}) {
+    if (!has_backend(t)) continue;
+    std::cout << "  " << backend_for(Device{t, 0}).describe() << "\n";
+  }
+  if (!has_backend(DeviceType::CUDA)) std::cout << "  cuda: not built\n";
+  std::cout << "threads: " << get_num_threads() << "\n";
+  std::cout << "models: ";
+  for (const auto& n : models::model_names()) std::cout << n << " ";
+  std::cout << std::endl;
+  return 0;
+}
+
+}  // namespace magmadnn::cli

@@ -1,0 +1,48 @@
+// The magmadnn CLI's subcommands: arguments as parsed by main.cpp, and the functions that run
+// them. Each returns the process exit code; errors are thrown as magmadnn::Error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace magmadnn::cli {
+
+struct CommonArgs {
+  std::string model = "mlp";
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;  // defaults per dataset
+  int64_t batch_size = 128;
+  int threads = 0;  // 0: OpenMP's default
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  std::string metrics_out;  // JSON object written at the end
+};
+
+struct TrainArgs : CommonArgs {
+  int64_t epochs = 1;
+  std::string optimizer = "sgd";
+  double lr = 0.05;
+  double momentum = 0.9;
+  double weight_decay = 0;
+  std::string save;         // safetensors weights
+  std::string log;          // JSON lines, one per epoch
+  std::string progress = "auto";
+};
+
+struct EvalArgs : CommonArgs {
+  std::string weights;
+};
+
+struct BenchArgs : CommonArgs {
+  int64_t batches = 100;
+  int64_t warmup = 10;
+  double lr = 0.05;
+  double momentum = 0.9;
+};
+
+int run_train(const TrainArgs& args);
+int run_eval(const EvalArgs& args);
+int run_bench(const BenchArgs& args);
+int run_info();
+
+}  // namespace magmadnn::cli

@@ -1,0 +1,84 @@
+// magmadnn: the command-line tool. Parses arguments with CLI11 and runs one subcommand;
+// any error becomes one line on stderr and a non-zero exit status.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "magmadnn/core/error.h"
+
+namespace {
+
+void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset = true) {
+  cmd->add_option("--model", a.model, "model: mlp")->capture_default_str();
+  if (with_dataset) {
+    cmd->add_option("--dataset", a.dataset, "fashion-mnist or mnist")
+        ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
+        ->capture_default_str();
+    cmd->add_option("--data-dir", a.data_dir,
+                    "folder with the IDX files (default /usr/share/datasets/fashion-mnist for fashion-mnist)");
+  }
+  cmd->add_option("--batch-size", a.batch_size, "samples per batch")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
+  cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--metrics-out", a.metrics_out, "write final metrics to this JSON file");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace magmadnn::cli;
+  CLI::App app{"MagmaDNN: train, evaluate and benchmark neural networks on CPUs and GPUs"};
+  app.require_subcommand(1);
+
+  TrainArgs train_args;
+  CLI::App* train = app.add_subcommand("train", "train a model on a data set");
+  add_common(train, train_args);
+  train->add_option("--epochs", train_args.epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--optimizer", train_args.optimizer, "sgd, adam, adamw, adagrad or rmsprop")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "adagrad", "rmsprop"}))
+      ->capture_default_str();
+  train->add_option("--lr", train_args.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--momentum", train_args.momentum, "momentum (sgd, rmsprop)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  train->add_option("--weight-decay", train_args.weight_decay, "L2 penalty (decoupled for adamw)")->check(CLI::NonNegativeNumber);
+  train->add_option("--save", train_args.save, "save the trained weights (safetensors)");
+  train->add_option("--log", train_args.log, "append per-epoch metrics as JSON lines");
+  train->add_option("--progress", train_args.progress, "auto, bar, lines or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
+      ->capture_default_str();
+
+  EvalArgs eval_args;
+  CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");
+  add_common(eval, eval_args);
+  eval->add_option("--weights", eval_args.weights, "weights saved by `magmadnn train --save`")->required();
+
+  BenchArgs bench_args;
+  CLI::App* bench = app.add_subcommand("bench", "time training steps on synthetic inputs");
+  add_common(bench, bench_args, /*with_dataset=*/false);
+  bench->add_option("--batches", bench_args.batches, "timed training steps")->check(CLI::PositiveNumber)->capture_default_str();
+  bench->add_option("--warmup", bench_args.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  bench->add_option("--lr", bench_args.lr, "SGD learning rate")->capture_default_str();
+  bench->add_option("--momentum", bench_args.momentum, "SGD momentum")->capture_default_str();
+
+  CLI::App* info = app.add_subcommand("info", "version, backends, threads, library versions");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train) return run_train(train_args);
+    if (*eval) return run_eval(eval_args);
+    if (*bench) return run_bench(bench_args);
+    if (*info) return run_info();
+  } catch (const magmadnn::Error& e) {
+    std::cerr << "magmadnn: error: " << e.what() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "magmadnn: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
