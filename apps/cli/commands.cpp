@@ -125,6 +125,17 @@ int run_train(const TrainArgs& a) {
   opts.progress = train::parse_progress_mode(a.progress);
   opts.metrics_log = a.log;
   train::Trainer trainer(model, optimizer, opts);
+  std::shared_ptr<optim::LRScheduler> epoch_schedule;
+  std::shared_ptr<optim::ReduceLROnPlateau> plateau;
+  if (a.scheduler == "step") epoch_schedule = std::make_shared<optim::StepLR>(*optimizer, a.step_size, a.gamma);
+  if (a.scheduler == "cosine") epoch_schedule = std::make_shared<optim::CosineAnnealingLR>(*optimizer, a.epochs);
+  if (a.scheduler == "plateau")
+    plateau = std::make_shared<optim::ReduceLROnPlateau>(*optimizer, optim::ReduceLROnPlateauOptions().factor(a.gamma));
+  trainer.on_epoch_end([&](const train::EpochMetrics& m) {
+    if (epoch_schedule) epoch_schedule->step();
+    if (plateau) plateau->step(m.test_loss);
+    return true;
+  });
   const auto history = trainer.fit(train_loader, &test_loader);
 
   const train::EpochMetrics& last = history.back();
@@ -148,7 +159,7 @@ int run_train(const TrainArgs& a) {
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "train"}, {"model", a.model}, {"dataset", a.dataset},
                                       {"epochs", a.epochs}, {"batch_size", a.batch_size},
-                                      {"optimizer", a.optimizer}, {"lr", a.lr}, {"seed", a.seed},
+                                      {"optimizer", a.optimizer}, {"lr", a.lr}, {"scheduler", a.scheduler}, {"seed", a.seed},
                                       {"threads", get_num_threads()}, {"test_accuracy", last.test_accuracy},
                                       {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},

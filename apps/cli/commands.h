@@ -27,6 +27,9 @@ struct TrainArgs : CommonArgs {
   std::string save;         // safetensors weights
   std::string log;          // JSON lines, one per epoch
   std::string progress = "auto";
+  std::string scheduler = "none";  // none, step, cosine, plateau (epoch-wise)
+  int64_t step_size = 10;          // step: epochs between decays
+  double gamma = 0.1;              // step, plateau: decay factor
 };
 
 struct EvalArgs : CommonArgs {

@@ -48,6 +48,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))
       ->capture_default_str();
 
+  train->add_option("--scheduler", train_args.scheduler,
+                    "learning-rate schedule per epoch: none, step, cosine (to 0 over --epochs) or plateau (on test loss)")
+      ->check(CLI::IsMember({"none", "step", "cosine", "plateau"}))
+      ->capture_default_str();
+  train->add_option("--step-size", train_args.step_size, "epochs between decays (--scheduler step)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--gamma", train_args.gamma, "decay factor (--scheduler step, plateau)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+
   EvalArgs eval_args;
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");
   add_common(eval, eval_args);
