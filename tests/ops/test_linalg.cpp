@@ -197,3 +197,45 @@ TEST(Linear, Errors) {
   EXPECT_THAT(error_of([&] { linear(zeros({2, 3}, kFloat64), w, b); }), HasSubstr("linear: dtypes differ"));
   EXPECT_THAT(error_of([&] { linear(scalar_tensor(1.0), w, b); }), HasSubstr("linear(in_features=3"));
 }
+
+TEST(Matmul, Float32BackwardMatchesFloat64) {
+  // gradcheck runs in float64 (reference GEMM); this checks the float32 path (oneDNN sgemm with
+  // transposed operands in backward) on sizes large enough for threaded kernels.
+  auto grads = [](DType dt, const Shape& sa, const Shape& sb, bool transpose_a) {
+    Tensor a = values(sa, 31, kFloat64).to(dt).set_requires_grad();
+    Tensor b = values(sb, 32, kFloat64).to(dt).set_requires_grad();
+    Tensor y = matmul(transpose_a ? a.transpose(-1, -2) : a, b);
+    sum(mul(y, values(y.shape(), 34, dt))).backward();
+    return std::make_pair(a.grad().to(kFloat64).to_vector<double>(), b.grad().to(kFloat64).to_vector<double>());
+  };
+  const std::vector<std::tuple<Shape, Shape, bool>> cases = {
+      {{96, 80}, {80, 70}, false}, {{3, 40, 50}, {50, 30}, false}, {{2, 1, 20, 30}, {3, 30, 25}, false},
+      {{80, 96}, {80, 70}, true},
+  };
+  for (const auto& [sa, sb, ta] : cases) {
+    const auto f = grads(kFloat32, sa, sb, ta), d = grads(kFloat64, sa, sb, ta);
+    for (size_t i = 0; i < d.first.size(); ++i) ASSERT_NEAR(f.first[i], d.first[i], 1e-4 * (1 + std::abs(d.first[i]))) << sa;
+    for (size_t i = 0; i < d.second.size(); ++i)
+      ASSERT_NEAR(f.second[i], d.second[i], 1e-4 * (1 + std::abs(d.second[i]))) << sb;
+  }
+}
+
+TEST(Linear, Float32BackwardMatchesFloat64) {
+  auto grads = [](DType dt) {
+    Tensor x = values({64, 100}, 41, kFloat64).to(dt).set_requires_grad();
+    Tensor w = values({50, 100}, 42, kFloat64).to(dt).set_requires_grad();
+    Tensor b = values({50}, 43, kFloat64).to(dt).set_requires_grad();
+    manual_seed(44);
+    Tensor t = randint(0, 50, {64});
+    cross_entropy(relu(linear(x, w, b)), t).backward();
+    std::vector<double> all;
+    for (const Tensor& p : {x, w, b}) {
+      const auto v = p.grad().to_vector<double>();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
+  };
+  const auto f = grads(kFloat32), d = grads(kFloat64);
+  ASSERT_EQ(f.size(), d.size());
+  for (size_t i = 0; i < d.size(); ++i) ASSERT_NEAR(f[i], d[i], 1e-5 + 1e-4 * std::abs(d[i])) << i;
+}
