@@ -215,3 +215,18 @@ TEST(Gradcheck, CatchesAWrongBackward) {
               }),
               HasSubstr("gradcheck: inputs must be contiguous float64 leaves that require grad"));
 }
+
+TEST(Autograd, BackwardFreesSavedTensors) {
+  // exp saves its (2000-element) output; once backward has run, the graph must let it go even
+  // while the loss tensor is still alive, leaving only x's gradient.
+  Allocator& a = cpu_allocator();
+  Tensor x = values({1000}, 15).set_requires_grad();
+  const size_t base = a.stats().bytes_in_use;
+  Tensor loss = sum(exp(concat({x, x}, 0)));
+  const size_t with_graph = a.stats().bytes_in_use;
+  EXPECT_EQ(with_graph - base, allocation_size_class(16000) + allocation_size_class(8));
+  loss.backward();
+  EXPECT_EQ(a.stats().bytes_in_use, base + allocation_size_class(8) + allocation_size_class(8000));
+  loss = Tensor();
+  EXPECT_EQ(a.stats().bytes_in_use, base + allocation_size_class(8000));
+}
