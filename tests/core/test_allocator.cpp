@@ -25,7 +25,9 @@ void counting_free(void* p) {
   ++g_raw_frees;
   std::free(p);
 }
-void* failing_alloc(size_t) { return nullptr; }
+void* failing_alloc(size_t) {
+  return nullptr;
+}
 
 class CachingAllocatorTest : public ::testing::Test {
  protected:
@@ -59,9 +61,9 @@ TEST_F(CachingAllocatorTest, FreedBlockIsReusedForSameSizeClass) {
 TEST_F(CachingAllocatorTest, StatisticsAreExact) {
   CachingAllocator a(Device::cpu(), counting_alloc, counting_free);
   EXPECT_EQ(a.device(), Device::cpu());
-  void* p1 = a.allocate(100);        // class 512
-  void* p2 = a.allocate(3000);       // class 3072
-  void* p3 = a.allocate(1u << 20);   // class 1 MiB
+  void* p1 = a.allocate(100);       // class 512
+  void* p2 = a.allocate(3000);      // class 3072
+  void* p3 = a.allocate(1u << 20);  // class 1 MiB
   MemoryStats s = a.stats();
   EXPECT_EQ(s.bytes_in_use, 512u + 3072u + (1u << 20));
   EXPECT_EQ(s.peak_bytes_in_use, s.bytes_in_use);
@@ -119,7 +121,8 @@ TEST_F(CachingAllocatorTest, OutOfMemoryIsAnErrorWithNumbers) {
     a.allocate(5000);
     FAIL() << "expected an out-of-memory error";
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("out of memory on cpu: requested 5120 bytes with 0 bytes in use"));
+    EXPECT_THAT(e.what(),
+                ::testing::HasSubstr("out of memory on cpu: requested 5120 bytes with 0 bytes in use"));
   }
 }
 
@@ -145,8 +148,10 @@ TEST(AllocationSizeClass, FollowsTheDocumentedRule) {
     ASSERT_GE(c, bytes);
     ASSERT_EQ(allocation_size_class(c), c) << bytes;
     ASSERT_EQ(c % 512, 0u);
-    if (bytes > MiB) ASSERT_LE(c - bytes, bytes / 4) << bytes;
-    else ASSERT_LT(c - bytes, 512u);
+    if (bytes > MiB)
+      ASSERT_LE(c - bytes, bytes / 4) << bytes;
+    else
+      ASSERT_LT(c - bytes, 512u);
   }
 }
 
@@ -154,7 +159,8 @@ TEST(CpuAllocator, BlocksAre64ByteAligned) {
   Allocator& a = cpu_allocator();
   EXPECT_EQ(a.device(), Device::cpu());
   std::vector<std::pair<void*, size_t>> blocks;
-  for (size_t bytes : {1u, 63u, 65u, 511u, 4097u, 100000u, 3000000u}) blocks.push_back({a.allocate(bytes), bytes});
+  for (size_t bytes : {1u, 63u, 65u, 511u, 4097u, 100000u, 3000000u})
+    blocks.push_back({a.allocate(bytes), bytes});
   for (auto [p, bytes] : blocks) {
     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u) << bytes;
     std::memset(p, 0xab, allocation_size_class(bytes));  // the whole class is usable

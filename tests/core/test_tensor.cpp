@@ -73,7 +73,9 @@ TEST(TensorCreate, FromVector) {
   EXPECT_EQ(from_vector<uint8_t>({1, 2, 3}).dtype(), kUInt8);
   EXPECT_EQ(from_vector<int32_t>({1}).dtype(), kInt32);
   EXPECT_EQ(tensor({1.f, 2.f}).dtype(), kFloat32);
-  EXPECT_THAT(error_of([] { from_vector<float>({1, 2, 3}, {2, 2}); }),
+  EXPECT_THAT(error_of([] {
+                from_vector<float>({1, 2, 3}, {2, 2});
+              }),
               HasSubstr("from_vector: 3 values do not fill shape (2, 2)"));
 }
 
@@ -158,7 +160,8 @@ TEST(TensorDType, Conversions) {
   EXPECT_THAT(f.to(kFloat64).to_vector<double>(), ElementsAre(-1.75, 0.5, 2.25, 255.0));
   EXPECT_THAT(f.to(kInt64).to_vector<int64_t>(), ElementsAre(-1, 0, 2, 255));  // truncates toward zero
   EXPECT_THAT(f.to(kInt32).to_vector<int32_t>(), ElementsAre(-1, 0, 2, 255));
-  EXPECT_THAT(from_vector<uint8_t>({0, 128, 255}).to(kFloat32).to_vector<float>(), ElementsAre(0.f, 128.f, 255.f));
+  EXPECT_THAT(from_vector<uint8_t>({0, 128, 255}).to(kFloat32).to_vector<float>(),
+              ElementsAre(0.f, 128.f, 255.f));
   EXPECT_THAT(from_vector<int64_t>({3, 9}).to(kUInt8).to_vector<uint8_t>(), ElementsAre(3, 9));
   // to() the same dtype is the same handle; a different dtype is a new storage.
   EXPECT_TRUE(f.to(kFloat32).shares_storage(f));
@@ -172,7 +175,8 @@ TEST(TensorDType, Conversions) {
 
 TEST(TensorDType, TypedDataChecksDType) {
   Tensor t = zeros({2}, kInt32);
-  EXPECT_THAT(error_of([&] { t.data<float>(); }), HasSubstr("Tensor::data<float32>(): tensor has dtype int32"));
+  EXPECT_THAT(error_of([&] { t.data<float>(); }),
+              HasSubstr("Tensor::data<float32>(): tensor has dtype int32"));
 }
 
 // ------------------------------------------------------------------------------ views
@@ -211,7 +215,10 @@ TEST(TensorView, TransposePermuteShareStorage) {
   EXPECT_EQ(b3.permute({-1, 0, 1}).shape(), Shape({4, 2, 3}));
   EXPECT_EQ(b3.transpose(0, -1).shape(), Shape({4, 3, 2}));
   EXPECT_THAT(error_of([&] { b3.permute({0, 0, 1}); }), HasSubstr("permute: dimension 0 repeated"));
-  EXPECT_THAT(error_of([&] { b3.permute({0, 1}); }), HasSubstr("permute: got 2 dimensions for a tensor of shape (2, 3, 4)"));
+  EXPECT_THAT(error_of([&] {
+                b3.permute({0, 1});
+              }),
+              HasSubstr("permute: got 2 dimensions for a tensor of shape (2, 3, 4)"));
   EXPECT_THAT(error_of([&] { zeros({3}).t(); }), HasSubstr("t(): expected a 2-D tensor, got shape (3)"));
 }
 
@@ -238,7 +245,8 @@ TEST(TensorView, SliceWithStepSelectNarrow) {
   EXPECT_THAT(col.to_vector<float>(), ElementsAre(2, 7, 12, 17));
   col.fill_(100);
   EXPECT_FLOAT_EQ(base.to_vector<float>()[12], 100);
-  EXPECT_THAT(error_of([&] { base.select(0, 4); }), HasSubstr("select: index 4 out of range for dimension 0"));
+  EXPECT_THAT(error_of([&] { base.select(0, 4); }),
+              HasSubstr("select: index 4 out of range for dimension 0"));
 
   Tensor n = base.narrow(0, 1, 2);
   EXPECT_EQ(n.shape(), Shape({2, 5}));
@@ -270,7 +278,10 @@ TEST(TensorView, SqueezeUnsqueezeExpand) {
   EXPECT_FLOAT_EQ(e.to_vector<float>()[1 * 12 + 2 * 4 + 3], 3);
   col.fill_(5);  // writing the base is visible through the broadcast view
   EXPECT_FLOAT_EQ(e.to_vector<float>()[7], 5);
-  EXPECT_THAT(error_of([&] { col.expand({2, 2}); }), HasSubstr("expand: cannot expand shape (3, 1) to (2, 2)"));
+  EXPECT_THAT(error_of([&] {
+                col.expand({2, 2});
+              }),
+              HasSubstr("expand: cannot expand shape (3, 1) to (2, 2)"));
   EXPECT_THAT(error_of([&] { col.expand({4}); }), HasSubstr("expand: cannot expand shape (3, 1) to (4)"));
 }
 
@@ -287,7 +298,8 @@ TEST(TensorView, ContiguousCopiesOnlyWhenNeeded) {
   Tensor r = t.reshape({6});
   EXPECT_FALSE(r.shares_storage(base));
   EXPECT_THAT(r.to_vector<float>(), ElementsAre(0, 3, 1, 4, 2, 5));
-  EXPECT_THAT(error_of([&] { t.view({6}); }), HasSubstr("view: tensor of shape (3, 2) is not contiguous; use reshape()"));
+  EXPECT_THAT(error_of([&] { t.view({6}); }),
+              HasSubstr("view: tensor of shape (3, 2) is not contiguous; use reshape()"));
   // A slice along the first dim of a contiguous tensor is still contiguous.
   EXPECT_TRUE(base.narrow(0, 1, 1).contiguous().shares_storage(base));
 }
@@ -324,7 +336,9 @@ TEST(TensorAccess, ItemAndToVector) {
               HasSubstr("item(): expected a tensor with one element, got shape (2)"));
   EXPECT_THAT(error_of([] { Tensor().shape(); }), HasSubstr("use of an undefined tensor"));
   EXPECT_EQ(zeros({2, 3}).size(-1), 3);
-  EXPECT_THAT(error_of([] { zeros({2, 3}).size(2); }),
+  EXPECT_THAT(error_of([] {
+                zeros({2, 3}).size(2);
+              }),
               HasSubstr("Tensor::size: dimension 2 out of range for a tensor with 2 dimensions"));
 }
 
@@ -374,17 +388,23 @@ TEST(Device, ParseAndPrint) {
 
 TEST(Device, NoBackendForCudaInCpuBuild) {
   if (has_backend(DeviceType::CUDA)) GTEST_SKIP() << "this build has a CUDA backend";
-  EXPECT_THAT(error_of([] { zeros({2}, kFloat32, Device::cuda(0)); }), HasSubstr("no backend for device cuda:0"));
+  EXPECT_THAT(error_of([] { zeros({2}, kFloat32, Device::cuda(0)); }),
+              HasSubstr("no backend for device cuda:0"));
   EXPECT_THAT(error_of([] { ones({2}).to(Device::cuda(0)); }), HasSubstr("no backend for device cuda:0"));
-  EXPECT_THAT(error_of([] { from_vector<float>({1}, {}, Device::cuda(1)); }), HasSubstr("no backend for device cuda:1"));
+  EXPECT_THAT(error_of([] { from_vector<float>({1}, {}, Device::cuda(1)); }),
+              HasSubstr("no backend for device cuda:1"));
 }
 
 // ------------------------------------------------------------------------------ shape errors
 
 TEST(TensorErrors, ReshapeNamesBothShapes) {
   Tensor t = zeros({2, 3});
-  EXPECT_THAT(error_of([&] { t.reshape({4}); }), HasSubstr("reshape: cannot reshape (2, 3) (6 elements) into (4)"));
-  EXPECT_THAT(error_of([&] { t.reshape({4, -1}); }), HasSubstr("reshape: cannot reshape (2, 3) into (4, -1)"));
+  EXPECT_THAT(error_of([&] { t.reshape({4}); }),
+              HasSubstr("reshape: cannot reshape (2, 3) (6 elements) into (4)"));
+  EXPECT_THAT(error_of([&] {
+                t.reshape({4, -1});
+              }),
+              HasSubstr("reshape: cannot reshape (2, 3) into (4, -1)"));
   EXPECT_THAT(error_of([&] { t.reshape({-1, -1}); }), HasSubstr("only one dimension can be -1"));
   EXPECT_THAT(error_of([&] { t.reshape({-2, -3}); }), HasSubstr("reshape: invalid size -2 in (-2, -3)"));
   EXPECT_EQ(zeros({0, 3}).reshape({-1, 3}).shape(), Shape({0, 3}));
@@ -406,7 +426,9 @@ TEST(Shape, BroadcastAndHelpers) {
   EXPECT_EQ(broadcast_shapes({2, 3, 4}, {4}, "t"), Shape({2, 3, 4}));
   EXPECT_EQ(broadcast_shapes({}, {2, 2}, "t"), Shape({2, 2}));
   EXPECT_EQ(broadcast_shapes({5, 1, 0}, {3, 1}, "t"), Shape({5, 3, 0}));
-  EXPECT_THAT(error_of([] { broadcast_shapes({2, 3}, {4}, "add"); }),
+  EXPECT_THAT(error_of([] {
+                broadcast_shapes({2, 3}, {4}, "add");
+              }),
               HasSubstr("add: shapes (2, 3) and (4) cannot be broadcast together"));
   EXPECT_EQ(Shape({2, 3, 4}).numel(), 24);
   EXPECT_EQ(Shape{}.numel(), 1);
@@ -429,19 +451,24 @@ TEST(ErrorType, CarriesLocation) {
 TEST(TensorErrors, ScalarsHaveNoDimensionToIndex) {
   // A 0-dim tensor accepts dim 0/-1 in reductions, but has no size, stride or row to select.
   Tensor s = scalar_tensor(2.0);
-  EXPECT_THAT(error_of([&] { s.size(0); }), HasSubstr("Tensor::size: dimension 0 out of range for a tensor with 0 dimensions"));
+  EXPECT_THAT(error_of([&] { s.size(0); }),
+              HasSubstr("Tensor::size: dimension 0 out of range for a tensor with 0 dimensions"));
   EXPECT_THAT(error_of([&] { s.stride(-1); }), HasSubstr("Tensor::stride: dimension -1 out of range"));
   EXPECT_THAT(error_of([&] { Shape{}.at(0); }), HasSubstr("Shape::at: dimension 0 out of range"));
-  EXPECT_THAT(error_of([&] { s.select(0, 0); }), HasSubstr("select: cannot select from a 0-dimensional tensor"));
+  EXPECT_THAT(error_of([&] { s.select(0, 0); }),
+              HasSubstr("select: cannot select from a 0-dimensional tensor"));
   EXPECT_EQ(s.transpose(0, -1).dim(), 0);  // as PyTorch
   EXPECT_THAT(error_of([&] { s.transpose(0, 1); }), HasSubstr("transpose: dimension 1 out of range"));
 }
 
 TEST(TensorErrors, OverflowingShapeIsRejected) {
   const int64_t big = int64_t(1) << 40;
-  EXPECT_THAT(error_of([&] { zeros({big, big}); }),
+  EXPECT_THAT(error_of([&] {
+                zeros({big, big});
+              }),
               HasSubstr("empty: shape (1099511627776, 1099511627776) has too many elements for float32"));
-  EXPECT_THAT(error_of([&] { empty({int64_t(1) << 61}, kFloat64); }), HasSubstr("has too many elements for float64"));
+  EXPECT_THAT(error_of([&] { empty({int64_t(1) << 61}, kFloat64); }),
+              HasSubstr("has too many elements for float64"));
 }
 
 TEST(TensorCopy, OverlappingContiguousCopy) {

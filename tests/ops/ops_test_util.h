@@ -36,7 +36,8 @@ inline Tensor leaf(const Shape& shape, uint64_t seed, double lo = -1.0, double h
 }
 
 // Values in [lo, hi) with the given dtype, no grad.
-inline Tensor values(const Shape& shape, uint64_t seed, DType dtype = kFloat64, double lo = -1.0, double hi = 1.0) {
+inline Tensor values(const Shape& shape, uint64_t seed, DType dtype = kFloat64, double lo = -1.0,
+                     double hi = 1.0) {
   manual_seed(seed);
   return uniform(shape, lo, hi, dtype);
 }
@@ -71,7 +72,8 @@ inline Shape ref_broadcast_shape(const Shape& a, const Shape& b) {
 }
 
 // Reference elementwise binary op with broadcasting.
-inline std::vector<double> ref_binary(const Tensor& a, const Tensor& b, const std::function<double(double, double)>& f,
+inline std::vector<double> ref_binary(const Tensor& a, const Tensor& b,
+                                      const std::function<double(double, double)>& f,
                                       Shape* out_shape = nullptr) {
   const Shape s = ref_broadcast_shape(a.shape(), b.shape());
   const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
@@ -91,15 +93,16 @@ inline std::vector<double> ref_unary(const Tensor& x, const std::function<double
 }
 
 // Every element within atol + rtol * |expected|.
-inline ::testing::AssertionResult values_near(const Tensor& t, const std::vector<double>& expected, double atol = 1e-12,
-                                              double rtol = 1e-12) {
+inline ::testing::AssertionResult values_near(const Tensor& t, const std::vector<double>& expected,
+                                              double atol = 1e-12, double rtol = 1e-12) {
   const auto v = t.to_vector<double>();
   if (v.size() != expected.size())
     return ::testing::AssertionFailure() << "got " << v.size() << " values, expected " << expected.size();
   for (size_t i = 0; i < v.size(); ++i) {
     const bool both_nan = std::isnan(v[i]) && std::isnan(expected[i]);
     if (!both_nan && !(std::abs(v[i] - expected[i]) <= atol + rtol * std::abs(expected[i])))
-      return ::testing::AssertionFailure() << "element " << i << ": got " << v[i] << ", expected " << expected[i];
+      return ::testing::AssertionFailure()
+             << "element " << i << ": got " << v[i] << ", expected " << expected[i];
   }
   return ::testing::AssertionSuccess();
 }

@@ -14,11 +14,14 @@ struct ActCase {
 std::vector<ActCase> act_cases() {
   return {
       {"relu", [](const Tensor& x) { return relu(x); }, [](double v) { return v > 0 ? v : 0.0; }},
-      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); }, [](double v) { return v > 0 ? v : 0.01 * v; }},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x); },
+       [](double v) { return v > 0 ? v : 0.01 * v; }},
       {"leaky_relu_0.2", [](const Tensor& x) { return leaky_relu(x, 0.2); },
        [](double v) { return v > 0 ? v : 0.2 * v; }},
-      {"leaky_relu_0", [](const Tensor& x) { return leaky_relu(x, 0.0); }, [](double v) { return v > 0 ? v : 0.0; }},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"leaky_relu_0", [](const Tensor& x) { return leaky_relu(x, 0.0); },
+       [](double v) { return v > 0 ? v : 0.0; }},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); },
+       [](double v) { return 1 / (1 + std::exp(-v)); }},
       {"tanh", [](const Tensor& x) { return tanh(x); }, [](double v) { return std::tanh(v); }},
       {"gelu", [](const Tensor& x) { return gelu(x); },
        [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
@@ -45,7 +48,8 @@ TEST(Activation, ForwardMatchesReference) {
 TEST(Activation, Gradcheck) {
   for (const ActCase& c : act_cases()) {
     // Away from relu's kink at 0, where finite differences are undefined.
-    Tensor x = from_vector<double>({-2.5, -1.1, -0.4, -0.05, 0.07, 0.3, 0.8, 1.6, 3.0}, {3, 3}).set_requires_grad();
+    Tensor x =
+        from_vector<double>({-2.5, -1.1, -0.4, -0.05, 0.07, 0.3, 0.8, 1.6, 3.0}, {3, 3}).set_requires_grad();
     EXPECT_TRUE(gradcheck_ok([&c](const std::vector<Tensor>& in) { return c.op(in[0]); }, {x})) << c.name;
   }
 }
@@ -65,7 +69,8 @@ TEST(Activation, Errors) {
   EXPECT_THAT(error_of([] { leaky_relu(zeros({2}), -0.1); }),
               HasSubstr("leaky_relu: negative_slope must be non-negative, got -0.1"));
   EXPECT_THAT(error_of([] { softmax(zeros({2, 3}), 2); }), HasSubstr("softmax: dimension 2 out of range"));
-  EXPECT_THAT(error_of([] { log_softmax(zeros({2}, kInt32), 0); }), HasSubstr("log_softmax: expected a float32"));
+  EXPECT_THAT(error_of([] { log_softmax(zeros({2}, kInt32), 0); }),
+              HasSubstr("log_softmax: expected a float32"));
 }
 
 // ------------------------------------------------------------------------------ softmax
@@ -132,17 +137,23 @@ TEST(Softmax, Gradcheck) {
 namespace {
 // The fixture of the golden numbers below.
 Tensor ce_logits() {
-  return from_vector<double>({1.0, 2.0, 0.5, -1.0, 0.0, 0.3, -0.2, 2.5, 1.1, -3.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {3, 5});
+  return from_vector<double>({1.0, 2.0, 0.5, -1.0, 0.0, 0.3, -0.2, 2.5, 1.1, -3.0, 0.0, 0.0, 0.0, 0.0, 0.0},
+                             {3, 5});
 }
-Tensor ce_target() { return from_vector<int64_t>({1, 2, 4}); }
-Tensor ce_weight() { return from_vector<double>({0.5, 1.0, 2.0, 1.5, 3.0}); }
+Tensor ce_target() {
+  return from_vector<int64_t>({1, 2, 4});
+}
+Tensor ce_weight() {
+  return from_vector<double>({0.5, 1.0, 2.0, 1.5, 3.0});
+}
 }  // namespace
 
 TEST(CrossEntropy, MatchesTorchGoldenValues) {
   // From torch 1.13 (python3-torch), float64:
-  //   x = torch.tensor([[1.0, 2.0, 0.5, -1.0, 0.0], [0.3, -0.2, 2.5, 1.1, -3.0], [0.0] * 5], dtype=torch.float64)
-  //   t = torch.tensor([1, 2, 4]); w = torch.tensor([0.5, 1.0, 2.0, 1.5, 3.0], dtype=torch.float64)
-  //   F.cross_entropy(x, t, reduction=r) and F.cross_entropy(x, t, weight=w, reduction=r), r in mean/sum/none
+  //   x = torch.tensor([[1.0, 2.0, 0.5, -1.0, 0.0], [0.3, -0.2, 2.5, 1.1, -3.0], [0.0] * 5],
+  //   dtype=torch.float64) t = torch.tensor([1, 2, 4]); w = torch.tensor([0.5, 1.0, 2.0, 1.5, 3.0],
+  //   dtype=torch.float64) F.cross_entropy(x, t, reduction=r) and F.cross_entropy(x, t, weight=w,
+  //   reduction=r), r in mean/sum/none
   Tensor x = ce_logits(), t = ce_target(), w = ce_weight();
   EXPECT_NEAR(cross_entropy(x, t).item<double>(), 0.8468784923175345, 1e-13);
   EXPECT_NEAR(cross_entropy(x, t, Tensor(), Reduction::Sum).item<double>(), 2.5406354769526036, 1e-13);
@@ -153,7 +164,8 @@ TEST(CrossEntropy, MatchesTorchGoldenValues) {
   EXPECT_TRUE(values_near(cross_entropy(x, t, w, Reduction::None),
                           {0.5744379396277962, 0.7135192497814146, 4.828313737302301}, 1e-13));
   // A row of equal logits costs log(C), by hand.
-  EXPECT_NEAR(cross_entropy(zeros({1, 5}, kFloat64), from_vector<int64_t>({3})).item<double>(), std::log(5.0), 1e-15);
+  EXPECT_NEAR(cross_entropy(zeros({1, 5}, kFloat64), from_vector<int64_t>({3})).item<double>(), std::log(5.0),
+              1e-15);
   // float32 gives the same numbers to float precision.
   EXPECT_NEAR(cross_entropy(x.to(kFloat32), t, w.to(kFloat32)).item<float>(), 1.019378487785252, 1e-6);
   EXPECT_EQ(cross_entropy(x, t).shape(), Shape{});
@@ -164,11 +176,12 @@ TEST(CrossEntropy, GradientMatchesTorch) {
   // torch 1.13: F.cross_entropy(x, t, weight=w).backward(); x.grad (same fixture as above).
   Tensor x = ce_logits().set_requires_grad();
   cross_entropy(x, ce_target(), ce_weight()).backward();
-  EXPECT_TRUE(values_near(x.grad(),
-                          {0.03452065602124321, -0.07282979469763592, 0.020937836270277538, 0.0046718627601486295,
-                           0.012699439645966539, 0.02585188102995583, 0.015679958455911622, -0.100019758052217,
-                           0.05753441931068474, 0.000953499255664802, 0.1, 0.1, 0.1, 0.1, -0.4},
-                          1e-13, 1e-12));
+  EXPECT_TRUE(
+      values_near(x.grad(),
+                  {0.03452065602124321, -0.07282979469763592, 0.020937836270277538, 0.0046718627601486295,
+                   0.012699439645966539, 0.02585188102995583, 0.015679958455911622, -0.100019758052217,
+                   0.05753441931068474, 0.000953499255664802, 0.1, 0.1, 0.1, 0.1, -0.4},
+                  1e-13, 1e-12));
 }
 
 TEST(CrossEntropy, Gradcheck) {
@@ -176,13 +189,16 @@ TEST(CrossEntropy, Gradcheck) {
   Tensor w = from_vector<double>({0.2, 1.0, 2.5, 0.7});
   for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
     Tensor x = leaf({4, 4}, 9, -2, 2);
-    EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, Tensor(), r); }, {x}))
+    EXPECT_TRUE(gradcheck_ok(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, Tensor(), r); }, {x}))
         << static_cast<int>(r);
-    EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, w, r); }, {x}))
+    EXPECT_TRUE(
+        gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, w, r); }, {x}))
         << static_cast<int>(r) << " weighted";
     // Non-contiguous logits.
     Tensor xt = leaf({4, 4}, 10, -2, 2);
-    EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0].t(), t, w, r); }, {xt}))
+    EXPECT_TRUE(
+        gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0].t(), t, w, r); }, {xt}))
         << static_cast<int>(r) << " transposed";
   }
 }
@@ -201,21 +217,35 @@ TEST(CrossEntropy, EqualsLogSoftmaxPlusNll) {
 
 TEST(CrossEntropy, Errors) {
   Tensor x = zeros({3, 5});
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<int64_t>({0, 7, 1})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<int64_t>({0, 7, 1}));
+              }),
               HasSubstr("cross_entropy: target 7 at position 1 is out of range for 5 classes"));
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<int64_t>({0, 1, -1})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<int64_t>({0, 1, -1}));
+              }),
               HasSubstr("cross_entropy: target -1 at position 2 is out of range for 5 classes"));
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<int32_t>({0, 1, 2})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<int32_t>({0, 1, 2}));
+              }),
               HasSubstr("cross_entropy: expected int64 class indices as target, got int32 of shape (3)"));
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<float>({0, 1, 2})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<float>({0, 1, 2}));
+              }),
               HasSubstr("cross_entropy: expected int64 class indices as target, got float32"));
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<int64_t>({0, 1})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<int64_t>({0, 1}));
+              }),
               HasSubstr("cross_entropy: logits (3, 5) need a target of shape (3), got (2)"));
   EXPECT_THAT(error_of([&] { cross_entropy(zeros({3}), from_vector<int64_t>({0})); }),
               HasSubstr("cross_entropy: expected logits (N, C), got (3)"));
-  EXPECT_THAT(error_of([&] { cross_entropy(x, from_vector<int64_t>({0, 1, 2}), zeros({4})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(x, from_vector<int64_t>({0, 1, 2}), zeros({4}));
+              }),
               HasSubstr("cross_entropy: expected class weights of shape (5), got (4)"));
-  EXPECT_THAT(error_of([&] { cross_entropy(zeros({3, 5}, kInt64), from_vector<int64_t>({0, 1, 2})); }),
+  EXPECT_THAT(error_of([&] {
+                cross_entropy(zeros({3, 5}, kInt64), from_vector<int64_t>({0, 1, 2}));
+              }),
               HasSubstr("cross_entropy: expected a float32 or float64 tensor, got int64"));
 }
 
@@ -236,14 +266,20 @@ TEST(RegressionLosses, Values) {
 TEST(RegressionLosses, Gradcheck) {
   for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
     Tensor a = leaf({3, 4}, 13), b = leaf({3, 4}, 14);
-    EXPECT_TRUE(gradcheck_ok([r](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], r); }, {a, b}));
-    EXPECT_TRUE(gradcheck_ok([r](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1], r); }, {a, b}));
+    EXPECT_TRUE(
+        gradcheck_ok([r](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], r); }, {a, b}));
+    EXPECT_TRUE(
+        gradcheck_ok([r](const std::vector<Tensor>& in) { return l1_loss(in[0], in[1], r); }, {a, b}));
   }
 }
 
 TEST(RegressionLosses, Errors) {
-  EXPECT_THAT(error_of([] { mse_loss(zeros({2, 3}), zeros({3})); }),
+  EXPECT_THAT(error_of([] {
+                mse_loss(zeros({2, 3}), zeros({3}));
+              }),
               HasSubstr("mse_loss: input shape (2, 3) differs from target (3)"));
-  EXPECT_THAT(error_of([] { l1_loss(zeros({2}), zeros({3})); }), HasSubstr("l1_loss: input shape (2) differs from target (3)"));
-  EXPECT_THAT(error_of([] { mse_loss(zeros({2}), zeros({2}, kFloat64)); }), HasSubstr("mse_loss: dtypes differ"));
+  EXPECT_THAT(error_of([] { l1_loss(zeros({2}), zeros({3})); }),
+              HasSubstr("l1_loss: input shape (2) differs from target (3)"));
+  EXPECT_THAT(error_of([] { mse_loss(zeros({2}), zeros({2}, kFloat64)); }),
+              HasSubstr("mse_loss: dtypes differ"));
 }

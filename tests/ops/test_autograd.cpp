@@ -28,7 +28,8 @@ TEST(Autograd, AccumulatesOverTwoBackwardCalls) {
   sum(square(x)).backward();
   EXPECT_TRUE(values_near(x.grad(), {3 + 2, 3 + 4}));
   // Two leaves fed the same gradient tensor keep separate gradients that accumulate independently.
-  Tensor a = from_vector<double>({1, 1}).set_requires_grad(), b = from_vector<double>({1, 1}).set_requires_grad();
+  Tensor a = from_vector<double>({1, 1}).set_requires_grad(),
+         b = from_vector<double>({1, 1}).set_requires_grad();
   sum(add(a, b)).backward();
   sum(add(a, b)).backward();
   sum(b).backward();
@@ -63,7 +64,9 @@ TEST(Autograd, BackwardErrors) {
               HasSubstr("backward(): gradient shape (3) differs from tensor shape (2)"));
   EXPECT_THAT(error_of([&] { y.backward(ones({2}, kFloat32)); }),
               HasSubstr("backward(): gradient dtype float32 differs from tensor dtype float64"));
-  EXPECT_THAT(error_of([] { sum(from_vector<double>({1, 2})).backward(); }),
+  EXPECT_THAT(error_of([] {
+                sum(from_vector<double>({1, 2})).backward();
+              }),
               HasSubstr("backward(): tensor does not require grad and has no grad_fn"));
 }
 
@@ -71,7 +74,8 @@ TEST(Autograd, SecondBackwardThroughFreedGraphIsAnError) {
   Tensor x = from_vector<double>({1, 2}).set_requires_grad();
   Tensor loss = sum(exp(x));
   loss.backward();
-  EXPECT_THAT(error_of([&] { loss.backward(); }), HasSubstr("backward: the graph was already freed by an earlier backward()"));
+  EXPECT_THAT(error_of([&] { loss.backward(); }),
+              HasSubstr("backward: the graph was already freed by an earlier backward()"));
   // Also when a new op sits on top of the freed part.
   Tensor e = exp(x);
   Tensor first = sum(e);
@@ -89,9 +93,7 @@ TEST(Autograd, NoGradGuardStopsRecording) {
     EXPECT_FALSE(y.requires_grad());
     EXPECT_EQ(y.grad_fn(), nullptr);
     EXPECT_TRUE(values_near(y, {2, 4}));
-    {
-      NoGradGuard nested;
-    }
+    { NoGradGuard nested; }
     EXPECT_FALSE(autograd::grad_mode_enabled());  // nested guard restores "off", not "on"
     // Grad mode is per thread: another thread still records.
     bool other_thread_records = false;
@@ -192,7 +194,8 @@ TEST(Autograd, CustomRecordedOp) {
   autograd::record("broken", {x}, out, [](const Tensor& g, const autograd::NeedsGrad&) {
     return std::vector<Tensor>{g, g};
   });
-  EXPECT_THAT(error_of([&] { sum(out).backward(); }), HasSubstr("broken backward: returned 2 gradients for 1 inputs"));
+  EXPECT_THAT(error_of([&] { sum(out).backward(); }),
+              HasSubstr("broken backward: returned 2 gradients for 1 inputs"));
 }
 
 TEST(Gradcheck, CatchesAWrongBackward) {
@@ -205,7 +208,8 @@ TEST(Gradcheck, CatchesAWrongBackward) {
     return out;
   };
   Tensor x = from_vector<double>({0.5, -1.0, 2.0}).set_requires_grad();
-  const autograd::GradcheckResult r = autograd::gradcheck([&](const std::vector<Tensor>& in) { return bad_square(in[0]); }, {x});
+  const autograd::GradcheckResult r =
+      autograd::gradcheck([&](const std::vector<Tensor>& in) { return bad_square(in[0]); }, {x});
   EXPECT_FALSE(r.ok);
   EXPECT_THAT(r.message, HasSubstr("input 0 element 0"));
   EXPECT_GT(r.max_abs_error, 0.1);

@@ -9,8 +9,12 @@
 using namespace optest;
 
 namespace {
-void* host_alloc(size_t bytes) { return std::malloc(bytes); }
-void host_free(void* p) { std::free(p); }
+void* host_alloc(size_t bytes) {
+  return std::malloc(bytes);
+}
+void host_free(void* p) {
+  std::free(p);
+}
 
 // The CPU backend under another name and allocator: enough for tensors to live on cuda:0.
 // (Deriving from CpuBackend keeps this fake in step with the growing Backend interface.)
@@ -26,7 +30,8 @@ class FakeCudaBackend : public cpu::CpuBackend {
 class MixedDevices : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!has_backend(DeviceType::CUDA)) register_backend(DeviceType::CUDA, std::make_unique<FakeCudaBackend>());
+    if (!has_backend(DeviceType::CUDA))
+      register_backend(DeviceType::CUDA, std::make_unique<FakeCudaBackend>());
   }
 };
 }  // namespace
@@ -36,18 +41,30 @@ TEST_F(MixedDevices, BinaryOpsNameBothDevicesAndShapes) {
   Tensor c = zeros({2, 3});
   Tensor g = empty({3}, kFloat32, Device::cuda(0));
   EXPECT_EQ(g.device(), Device::cuda(0));
-  EXPECT_THAT(error_of([&] { add(c, g); }),
-              HasSubstr("add: tensors are on different devices (cpu for shape (2, 3), cuda:0 for shape (3))"));
-  EXPECT_THAT(error_of([&] { mul(g, c); }), HasSubstr("mul: tensors are on different devices (cuda:0 for shape (3), cpu"));
-  EXPECT_THAT(error_of([&] { matmul(c, empty({3, 4}, kFloat32, Device::cuda(0))); }),
+  EXPECT_THAT(
+      error_of([&] { add(c, g); }),
+      HasSubstr("add: tensors are on different devices (cpu for shape (2, 3), cuda:0 for shape (3))"));
+  EXPECT_THAT(error_of([&] { mul(g, c); }),
+              HasSubstr("mul: tensors are on different devices (cuda:0 for shape (3), cpu"));
+  EXPECT_THAT(error_of([&] {
+                matmul(c, empty({3, 4}, kFloat32, Device::cuda(0)));
+              }),
               HasSubstr("matmul: tensors are on different devices"));
-  EXPECT_THAT(error_of([&] { concat({c, empty({1, 3}, kFloat32, Device::cuda(0))}, 0); }),
+  EXPECT_THAT(error_of([&] {
+                concat({c, empty({1, 3}, kFloat32, Device::cuda(0))}, 0);
+              }),
               HasSubstr("concat: tensors are on different devices"));
-  EXPECT_THAT(error_of([&] { linear(c, empty({4, 3}, kFloat32, Device::cuda(0)), Tensor()); }),
+  EXPECT_THAT(error_of([&] {
+                linear(c, empty({4, 3}, kFloat32, Device::cuda(0)), Tensor());
+              }),
               HasSubstr("linear: tensors are on different devices"));
-  EXPECT_THAT(error_of([&] { linear(c, zeros({4, 3}), empty({4}, kFloat32, Device::cuda(0))); }),
+  EXPECT_THAT(error_of([&] {
+                linear(c, zeros({4, 3}), empty({4}, kFloat32, Device::cuda(0)));
+              }),
               HasSubstr("linear: tensors are on different devices"));
-  EXPECT_THAT(error_of([&] { mse_loss(c, empty({2, 3}, kFloat32, Device::cuda(0))); }),
+  EXPECT_THAT(error_of([&] {
+                mse_loss(c, empty({2, 3}, kFloat32, Device::cuda(0)));
+              }),
               HasSubstr("mse_loss: tensors are on different devices"));
 }
 
@@ -55,8 +72,11 @@ TEST_F(MixedDevices, IndexAndTargetTensorsOnAnotherDevice) {
   if (backend_for(Device::cuda(0)).name() != "fake-cuda") GTEST_SKIP() << "a real CUDA backend is registered";
   Tensor c = zeros({3, 5});
   Tensor idx = empty({2}, kInt64, Device::cuda(0));
-  EXPECT_THAT(error_of([&] { index_select(c, 0, idx); }), HasSubstr("index_select: index is on cuda:0 but input is on cpu"));
-  EXPECT_THAT(error_of([&] { gather(c, 1, empty({3, 1}, kInt64, Device::cuda(0))); }),
+  EXPECT_THAT(error_of([&] { index_select(c, 0, idx); }),
+              HasSubstr("index_select: index is on cuda:0 but input is on cpu"));
+  EXPECT_THAT(error_of([&] {
+                gather(c, 1, empty({3, 1}, kInt64, Device::cuda(0)));
+              }),
               HasSubstr("gather: index is on cuda:0 but input is on cpu"));
   EXPECT_THAT(error_of([&] { cross_entropy(c, empty({3}, kInt64, Device::cuda(0))); }),
               HasSubstr("cross_entropy: target is on cuda:0 but logits are on cpu"));

@@ -16,10 +16,14 @@ struct BinaryCase {
 
 std::vector<BinaryCase> binary_cases() {
   return {
-      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, [](double x, double y) { return x + y; }, false},
-      {"sub", [](const Tensor& a, const Tensor& b) { return sub(a, b); }, [](double x, double y) { return x - y; }, false},
-      {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }, [](double x, double y) { return x * y; }, false},
-      {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); }, [](double x, double y) { return x / y; }, false},
+      {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); },
+       [](double x, double y) { return x + y; }, false},
+      {"sub", [](const Tensor& a, const Tensor& b) { return sub(a, b); },
+       [](double x, double y) { return x - y; }, false},
+      {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); },
+       [](double x, double y) { return x * y; }, false},
+      {"div", [](const Tensor& a, const Tensor& b) { return div(a, b); },
+       [](double x, double y) { return x / y; }, false},
       {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); },
        [](double x, double y) { return std::pow(x, y); }, true},
       {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); },
@@ -31,8 +35,8 @@ std::vector<BinaryCase> binary_cases() {
 
 // Shape pairs: equal, (3,1)+(1,4), trailing vector, scalar tensor on either side, size-1 middle dims.
 const std::vector<std::pair<Shape, Shape>> kShapePairs = {
-    {{2, 3}, {2, 3}},       {{3, 1}, {1, 4}}, {{2, 3, 4}, {4}}, {{}, {2, 3}},
-    {{2, 3}, {}},           {{2, 1, 3}, {4, 1}}, {{1}, {5}},    {{4, 1, 2}, {1, 3, 1}},
+    {{2, 3}, {2, 3}}, {{3, 1}, {1, 4}},    {{2, 3, 4}, {4}}, {{}, {2, 3}},
+    {{2, 3}, {}},     {{2, 1, 3}, {4, 1}}, {{1}, {5}},       {{4, 1, 2}, {1, 3, 1}},
 };
 
 // Second operand bounded away from zero (div) and ties (maximum/minimum).
@@ -65,7 +69,7 @@ TEST(Binary, ForwardMatchesReferenceWithBroadcasting) {
 TEST(Binary, StridedAndOffsetOperands) {
   // Transposed, sliced-with-step and expanded operands go through the strided loop.
   Tensor base = values({4, 6}, 3, kFloat32, -1, 1);
-  Tensor a = base.t();                         // (6, 4), strides (1, 6)
+  Tensor a = base.t();  // (6, 4), strides (1, 6)
   Tensor b = values({8, 4}, 4, kFloat32, 0.5, 1.5).slice(0, 1, 8, 1).slice(0, 0, 7, 1).slice(0, 0, 6, 1);
   Tensor c = values({12, 4}, 5, kFloat32, 0.5, 1.5).slice(0, 1, 12, 2);  // (6, 4), row stride 8
   for (const BinaryCase& bc : binary_cases()) {
@@ -77,8 +81,8 @@ TEST(Binary, StridedAndOffsetOperands) {
   // Large enough to take the parallel paths.
   Tensor big = values({300, 200}, 6, kFloat32);
   Tensor row = values({200}, 7, kFloat32, 0.5, 1.5);
-  EXPECT_TRUE(values_near(div(big.t().contiguous().t(), row), ref_binary(big, row, [](double x, double y) { return x / y; }),
-                          1e-6, 1e-6));
+  EXPECT_TRUE(values_near(div(big.t().contiguous().t(), row),
+                          ref_binary(big, row, [](double x, double y) { return x / y; }), 1e-6, 1e-6));
 }
 
 TEST(Binary, Comparisons) {
@@ -133,7 +137,8 @@ TEST(Binary, GradientOnlyToInputsThatRequireIt) {
   y.backward();
   EXPECT_TRUE(a.grad().defined());
   EXPECT_FALSE(b.grad().defined());
-  EXPECT_TRUE(values_near(a.grad(), ref_binary(ones({2, 3}, kFloat64), b, [](double, double y) { return y; })));
+  EXPECT_TRUE(
+      values_near(a.grad(), ref_binary(ones({2, 3}, kFloat64), b, [](double, double y) { return y; })));
 }
 
 TEST(Binary, MaximumMinimumSplitTies) {
@@ -157,11 +162,16 @@ TEST(Binary, MaximumMinimumSplitTies) {
 
 TEST(Binary, ScalarFormsGradcheck) {
   const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> fns = {
-      {"add", [](const Tensor& x) { return x + 2.5; }},    {"sub", [](const Tensor& x) { return x - 1.0; }},
-      {"mul", [](const Tensor& x) { return x * -3.0; }},   {"div", [](const Tensor& x) { return x / 4.0; }},
-      {"rsub", [](const Tensor& x) { return 2.0 - x; }},   {"rdiv", [](const Tensor& x) { return 3.0 / x; }},
-      {"radd", [](const Tensor& x) { return 2.0 + x; }},   {"rmul", [](const Tensor& x) { return 2.0 * x; }},
-      {"pow2", [](const Tensor& x) { return pow(x, 2.0); }}, {"pow1.5", [](const Tensor& x) { return pow(x, 1.5); }},
+      {"add", [](const Tensor& x) { return x + 2.5; }},
+      {"sub", [](const Tensor& x) { return x - 1.0; }},
+      {"mul", [](const Tensor& x) { return x * -3.0; }},
+      {"div", [](const Tensor& x) { return x / 4.0; }},
+      {"rsub", [](const Tensor& x) { return 2.0 - x; }},
+      {"rdiv", [](const Tensor& x) { return 3.0 / x; }},
+      {"radd", [](const Tensor& x) { return 2.0 + x; }},
+      {"rmul", [](const Tensor& x) { return 2.0 * x; }},
+      {"pow2", [](const Tensor& x) { return pow(x, 2.0); }},
+      {"pow1.5", [](const Tensor& x) { return pow(x, 1.5); }},
       {"pow-2", [](const Tensor& x) { return pow(x, -2.0); }},
   };
   for (const auto& [name, fn] : fns) {
@@ -214,7 +224,8 @@ TEST(Unary, ForwardMatchesReference) {
       EXPECT_TRUE(values_near(c.op(xt), ref_unary(xt, c.ref), tol, tol)) << c.name << " transposed";
     }
   }
-  EXPECT_TRUE(values_near(clamp(from_vector<double>({-1, 0.5, 3}), std::nullopt, std::nullopt), {-1, 0.5, 3}));
+  EXPECT_TRUE(
+      values_near(clamp(from_vector<double>({-1, 0.5, 3}), std::nullopt, std::nullopt), {-1, 0.5, 3}));
   EXPECT_TRUE(values_near(abs(from_vector<double>({-0.0, 0.0})), {0, 0}));
 }
 
@@ -251,8 +262,11 @@ TEST(Unary, ClampGradientIsZeroOutsideTheBounds) {
 
 TEST(ElementwiseErrors, ShapesDtypesAndUndefined) {
   Tensor a = zeros({2, 3}), b = zeros({4});
-  EXPECT_THAT(error_of([&] { add(a, b); }), HasSubstr("add: shapes (2, 3) and (4) cannot be broadcast together"));
-  EXPECT_THAT(error_of([&] { mul(zeros({2, 3, 4}), zeros({3, 1, 5})); }),
+  EXPECT_THAT(error_of([&] { add(a, b); }),
+              HasSubstr("add: shapes (2, 3) and (4) cannot be broadcast together"));
+  EXPECT_THAT(error_of([&] {
+                mul(zeros({2, 3, 4}), zeros({3, 1, 5}));
+              }),
               HasSubstr("mul: shapes (2, 3, 4) and (3, 1, 5) cannot be broadcast together"));
   EXPECT_THAT(error_of([&] { div(a, zeros({3}, kFloat64)); }),
               HasSubstr("div: dtypes differ (float32 for shape (2, 3), float64 for shape (3))"));
@@ -260,10 +274,12 @@ TEST(ElementwiseErrors, ShapesDtypesAndUndefined) {
               HasSubstr("sub: expected a float32 or float64 tensor, got int64 of shape (2)"));
   EXPECT_THAT(error_of([&] { exp(zeros({2}, kInt32)); }),
               HasSubstr("exp: expected a float32 or float64 tensor, got int32 of shape (2)"));
-  EXPECT_THAT(error_of([&] { mul(zeros({2}, kUInt8), 2.0); }), HasSubstr("mul: expected a float32 or float64 tensor"));
+  EXPECT_THAT(error_of([&] { mul(zeros({2}, kUInt8), 2.0); }),
+              HasSubstr("mul: expected a float32 or float64 tensor"));
   EXPECT_THAT(error_of([&] { add(Tensor(), a); }), HasSubstr("add: got an undefined tensor"));
   EXPECT_THAT(error_of([&] { clamp(a, 1.0, 0.0); }), HasSubstr("clamp: min 1 is greater than max 0"));
-  EXPECT_THAT(error_of([&] { pow(a, zeros({5})); }), HasSubstr("pow: shapes (2, 3) and (5) cannot be broadcast"));
+  EXPECT_THAT(error_of([&] { pow(a, zeros({5})); }),
+              HasSubstr("pow: shapes (2, 3) and (5) cannot be broadcast"));
   EXPECT_THAT(error_of([&] { maximum(a, b); }), HasSubstr("maximum: shapes (2, 3) and (4)"));
   EXPECT_THAT(error_of([&] { gt(a, b); }), HasSubstr("gt: shapes (2, 3) and (4)"));
 }

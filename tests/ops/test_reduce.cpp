@@ -11,19 +11,27 @@ enum class Kind { Sum, Mean, Max, Min };
 
 Tensor run(Kind k, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool all) {
   switch (k) {
-    case Kind::Sum: return all ? sum(x) : sum(x, dims, keepdim);
-    case Kind::Mean: return all ? mean(x) : mean(x, dims, keepdim);
-    case Kind::Max: return all ? max(x) : max(x, dims, keepdim);
-    case Kind::Min: return all ? min(x) : min(x, dims, keepdim);
+    case Kind::Sum:
+      return all ? sum(x) : sum(x, dims, keepdim);
+    case Kind::Mean:
+      return all ? mean(x) : mean(x, dims, keepdim);
+    case Kind::Max:
+      return all ? max(x) : max(x, dims, keepdim);
+    case Kind::Min:
+      return all ? min(x) : min(x, dims, keepdim);
   }
   return {};
 }
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Sum: return "sum";
-    case Kind::Mean: return "mean";
-    case Kind::Max: return "max";
-    case Kind::Min: return "min";
+    case Kind::Sum:
+      return "sum";
+    case Kind::Mean:
+      return "mean";
+    case Kind::Max:
+      return "max";
+    case Kind::Min:
+      return "min";
   }
   return "";
 }
@@ -47,9 +55,12 @@ std::vector<double> ref_reduce(Kind k, const Tensor& x, std::vector<int64_t> axe
     for (int64_t a : axes) idx[a] = 0;
     int64_t o = 0;
     for (int64_t d = 0; d < ks.dim(); ++d) o = o * ks[d] + idx[d];
-    if (k == Kind::Max) out[o] = std::max(out[o], v[i]);
-    else if (k == Kind::Min) out[o] = std::min(out[o], v[i]);
-    else out[o] += v[i];
+    if (k == Kind::Max)
+      out[o] = std::max(out[o], v[i]);
+    else if (k == Kind::Min)
+      out[o] = std::min(out[o], v[i]);
+    else
+      out[o] += v[i];
     ++count[o];
   }
   if (k == Kind::Mean)
@@ -67,7 +78,8 @@ Shape dropped(const Shape& kept, const Shape& full, std::vector<int64_t> axes) {
   return Shape(out);
 }
 
-const std::vector<std::vector<int64_t>> kAxes = {{0}, {1}, {2}, {-1}, {0, 1}, {0, 2}, {1, 2}, {2, 0}, {0, 1, 2}};
+const std::vector<std::vector<int64_t>> kAxes = {{0},    {1},    {2},    {-1},     {0, 1},
+                                                 {0, 2}, {1, 2}, {2, 0}, {0, 1, 2}};
 const Kind kKinds[] = {Kind::Sum, Kind::Mean, Kind::Max, Kind::Min};
 
 }  // namespace
@@ -136,14 +148,18 @@ TEST(Reduce, Gradcheck) {
     Tensor x = leaf({2, 3, 4}, 11, -2, 2);
     for (const auto& axes : kAxes)
       for (bool keepdim : {false, true})
-        EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return run(k, in[0], axes, keepdim, false); },
-                                 {x}))
+        EXPECT_TRUE(gradcheck_ok(
+            [&](const std::vector<Tensor>& in) { return run(k, in[0], axes, keepdim, false); }, {x}))
             << kind_name(k) << " axes " << Shape(axes) << " keepdim " << keepdim;
-    EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return run(k, in[0], {}, false, true); }, {x}))
+    EXPECT_TRUE(
+        gradcheck_ok([&](const std::vector<Tensor>& in) { return run(k, in[0], {}, false, true); }, {x}))
         << kind_name(k) << " all";
     // Through a permuted view.
     EXPECT_TRUE(gradcheck_ok(
-        [&](const std::vector<Tensor>& in) { return run(k, in[0].permute({2, 0, 1}), {0, 2}, false, false); }, {x}))
+        [&](const std::vector<Tensor>& in) {
+          return run(k, in[0].permute({2, 0, 1}), {0, 2}, false, false);
+        },
+        {x}))
         << kind_name(k) << " permuted";
   }
 }
@@ -205,11 +221,17 @@ TEST(ReduceErrors, Messages) {
   EXPECT_THAT(error_of([&] { sum(x, {0, -2}); }), HasSubstr("sum: repeated dimension in reduction"));
   EXPECT_THAT(error_of([&] { mean(x, {2}); }),
               HasSubstr("mean: dimension 2 out of range for a tensor with 2 dimensions"));
-  EXPECT_THAT(error_of([&] { max(zeros({2, 0}), {1}); }),
+  EXPECT_THAT(error_of([&] {
+                max(zeros({2, 0}), {1});
+              }),
               HasSubstr("max: cannot reduce over empty dimension 1 of shape (2, 0)"));
-  EXPECT_THAT(error_of([&] { min(zeros({0})); }), HasSubstr("min: cannot reduce over empty dimension 0 of shape (0)"));
+  EXPECT_THAT(error_of([&] { min(zeros({0})); }),
+              HasSubstr("min: cannot reduce over empty dimension 0 of shape (0)"));
   EXPECT_THAT(error_of([&] { sum(zeros({2}, kInt64)); }),
               HasSubstr("sum: expected a float32 or float64 tensor, got int64 of shape (2)"));
-  EXPECT_THAT(error_of([&] { argmax(zeros({2, 0}), 1); }), HasSubstr("argmax: cannot reduce over empty dimension 1"));
+  EXPECT_THAT(error_of([&] {
+                argmax(zeros({2, 0}), 1);
+              }),
+              HasSubstr("argmax: cannot reduce over empty dimension 1"));
   EXPECT_THAT(error_of([&] { argmax(x, 3); }), HasSubstr("argmax: dimension 3 out of range"));
 }

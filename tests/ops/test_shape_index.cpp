@@ -8,9 +8,15 @@ using namespace optest;
 TEST(ShapeOps, ViewsGradcheck) {
   Tensor x = leaf({2, 3, 4}, 1);
   const std::vector<std::pair<const char*, Fn>> fns = {
-      {"reshape", [](const std::vector<Tensor>& in) { return reshape(in[0], {4, -1}); }},
+      {"reshape",
+       [](const std::vector<Tensor>& in) {
+         return reshape(in[0], {4, -1});
+       }},
       {"transpose", [](const std::vector<Tensor>& in) { return transpose(in[0], 0, 2); }},
-      {"permute", [](const std::vector<Tensor>& in) { return permute(in[0], {1, 2, 0}); }},
+      {"permute",
+       [](const std::vector<Tensor>& in) {
+         return permute(in[0], {1, 2, 0});
+       }},
       {"slice", [](const std::vector<Tensor>& in) { return slice(in[0], 2, 1, 4); }},
       {"slice_step", [](const std::vector<Tensor>& in) { return slice(in[0], -1, 0, 4, 3); }},
       {"slice_neg", [](const std::vector<Tensor>& in) { return slice(in[0], 1, -2, 3); }},
@@ -21,9 +27,18 @@ TEST(ShapeOps, ViewsGradcheck) {
       {"flatten", [](const std::vector<Tensor>& in) { return flatten(in[0], 1); }},
       {"flatten_all", [](const std::vector<Tensor>& in) { return in[0].flatten(); }},
       {"contiguous", [](const std::vector<Tensor>& in) { return contiguous(transpose(in[0], 0, 1)); }},
-      {"expand", [](const std::vector<Tensor>& in) { return expand(slice(in[0], 0, 0, 1), {3, 3, 4}); }},
-      {"expand_new_dim", [](const std::vector<Tensor>& in) { return expand(in[0], {2, 2, 3, 4}); }},
-      {"reshape_of_transposed", [](const std::vector<Tensor>& in) { return reshape(transpose(in[0], 1, 2), {8, 3}); }},
+      {"expand",
+       [](const std::vector<Tensor>& in) {
+         return expand(slice(in[0], 0, 0, 1), {3, 3, 4});
+       }},
+      {"expand_new_dim",
+       [](const std::vector<Tensor>& in) {
+         return expand(in[0], {2, 2, 3, 4});
+       }},
+      {"reshape_of_transposed",
+       [](const std::vector<Tensor>& in) {
+         return reshape(transpose(in[0], 1, 2), {8, 3});
+       }},
       {"squeeze_all", [](const std::vector<Tensor>& in) { return in[0].narrow(0, 1, 1).squeeze(); }},
       {"clone", [](const std::vector<Tensor>& in) { return in[0].clone(); }},
       {"to_float64", [](const std::vector<Tensor>& in) { return in[0].to(kFloat64); }},
@@ -40,7 +55,9 @@ TEST(ShapeOps, ViewChainGradient) {
   y.backward(from_vector<double>({1, 2, 3, 4, 5, 6}, {2, 3}));
   EXPECT_TRUE(values_near(x.grad(), {0, 1, 0, 4, 0, 2, 0, 5, 0, 3, 0, 6}));
   EXPECT_TRUE(gradcheck_ok(
-      [](const std::vector<Tensor>& in) { return in[0].reshape({3, 4}).transpose(0, 1).slice(0, 1, 4, 2); },
+      [](const std::vector<Tensor>& in) {
+        return in[0].reshape({3, 4}).transpose(0, 1).slice(0, 1, 4, 2);
+      },
       {leaf({12}, 2)}));
 }
 
@@ -77,9 +94,17 @@ TEST(Stack, ValuesAlongEachDim) {
 TEST(ConcatStack, Gradcheck) {
   Tensor a = leaf({2, 3}, 3), b = leaf({1, 3}, 4), c = leaf({2, 2}, 5), d = leaf({2, 3}, 6);
   EXPECT_TRUE(gradcheck_ok([](const std::vector<Tensor>& in) { return concat({in[0], in[1]}, 0); }, {a, b}));
-  EXPECT_TRUE(gradcheck_ok([](const std::vector<Tensor>& in) { return concat({in[0], in[1], in[0]}, 1); }, {a, c}));
+  EXPECT_TRUE(gradcheck_ok(
+      [](const std::vector<Tensor>& in) {
+        return concat({in[0], in[1], in[0]}, 1);
+      },
+      {a, c}));
   EXPECT_TRUE(gradcheck_ok([](const std::vector<Tensor>& in) { return stack({in[0], in[1]}, 1); }, {a, d}));
-  EXPECT_TRUE(gradcheck_ok([](const std::vector<Tensor>& in) { return stack({in[0], in[1], in[0]}, -1); }, {a, d}));
+  EXPECT_TRUE(gradcheck_ok(
+      [](const std::vector<Tensor>& in) {
+        return stack({in[0], in[1], in[0]}, -1);
+      },
+      {a, d}));
   // Only one input requires grad.
   Tensor e = values({2, 3}, 7);
   EXPECT_TRUE(gradcheck_ok([&e](const std::vector<Tensor>& in) { return concat({e, in[0]}, 0); }, {a}));
@@ -87,16 +112,27 @@ TEST(ConcatStack, Gradcheck) {
 
 TEST(ConcatStack, Errors) {
   EXPECT_THAT(error_of([] { concat({}, 0); }), HasSubstr("concat: expected at least one tensor"));
-  EXPECT_THAT(error_of([] { concat({zeros({2, 3}), zeros({2, 4})}, 0); }),
+  EXPECT_THAT(error_of([] {
+                concat({zeros({2, 3}), zeros({2, 4})}, 0);
+              }),
               HasSubstr("concat: tensor 1 has shape (2, 4), incompatible with (2, 3) along dimension 0"));
-  EXPECT_THAT(error_of([] { concat({zeros({2, 3}), zeros({3})}, 0); }),
+  EXPECT_THAT(error_of([] {
+                concat({zeros({2, 3}), zeros({3})}, 0);
+              }),
               HasSubstr("concat: tensor 1 has shape (3), incompatible with (2, 3)"));
-  EXPECT_THAT(error_of([] { concat({zeros({2}), zeros({2}, kFloat64)}, 0); }), HasSubstr("concat: dtypes differ"));
+  EXPECT_THAT(error_of([] {
+                concat({zeros({2}), zeros({2}, kFloat64)}, 0);
+              }),
+              HasSubstr("concat: dtypes differ"));
   EXPECT_THAT(error_of([] { concat({zeros({2})}, 1); }), HasSubstr("concat: dimension 1 out of range"));
-  EXPECT_THAT(error_of([] { stack({zeros({2}), zeros({3})}, 0); }),
+  EXPECT_THAT(error_of([] {
+                stack({zeros({2}), zeros({3})}, 0);
+              }),
               HasSubstr("stack: tensor 1 has shape (3), expected (2)"));
   EXPECT_THAT(error_of([] { stack({}, 0); }), HasSubstr("stack: expected at least one tensor"));
-  EXPECT_THAT(error_of([] { concat({scalar_tensor(1.0), scalar_tensor(2.0)}, 0); }),
+  EXPECT_THAT(error_of([] {
+                concat({scalar_tensor(1.0), scalar_tensor(2.0)}, 0);
+              }),
               HasSubstr("concat: 0-dimensional tensors cannot be concatenated; use stack"));
 }
 
@@ -111,8 +147,9 @@ TEST(IndexSelect, ValuesWithRepeatedIndices) {
   EXPECT_TRUE(values_near(index_select(x.t(), 0, from_vector<int64_t>({1})), {1, 5, 9}));  // strided input
   EXPECT_EQ(index_select(x, 0, zeros({0}, kInt64)).shape(), Shape({0, 4}));
   // Integer data can be selected too (labels).
-  EXPECT_THAT(index_select(from_vector<int64_t>({5, 6, 7}), 0, from_vector<int64_t>({2, 2, 1})).to_vector<int64_t>(),
-              ::testing::ElementsAre(7, 7, 6));
+  EXPECT_THAT(
+      index_select(from_vector<int64_t>({5, 6, 7}), 0, from_vector<int64_t>({2, 2, 1})).to_vector<int64_t>(),
+      ::testing::ElementsAre(7, 7, 6));
 }
 
 TEST(IndexSelect, GradientAccumulatesRepeats) {
@@ -121,9 +158,15 @@ TEST(IndexSelect, GradientAccumulatesRepeats) {
   EXPECT_TRUE(values_near(x.grad(), {1, 1, 0, 0, 3, 3}));
   Tensor y = leaf({2, 3, 4}, 9);
   EXPECT_TRUE(gradcheck_ok(
-      [](const std::vector<Tensor>& in) { return index_select(in[0], 1, from_vector<int64_t>({1, 1, 0, 2})); }, {y}));
+      [](const std::vector<Tensor>& in) {
+        return index_select(in[0], 1, from_vector<int64_t>({1, 1, 0, 2}));
+      },
+      {y}));
   EXPECT_TRUE(gradcheck_ok(
-      [](const std::vector<Tensor>& in) { return index_select(in[0], -1, from_vector<int64_t>({3, 0, 3})); }, {y}));
+      [](const std::vector<Tensor>& in) {
+        return index_select(in[0], -1, from_vector<int64_t>({3, 0, 3}));
+      },
+      {y}));
 }
 
 TEST(Gather, ValuesWithRepeatedIndices) {
@@ -163,23 +206,35 @@ TEST(Gather, GradientAccumulatesRepeats) {
 
 TEST(IndexErrors, Messages) {
   Tensor x = zeros({3, 4});
-  EXPECT_THAT(error_of([&] { index_select(x, 0, from_vector<int64_t>({0, 3})); }),
+  EXPECT_THAT(error_of([&] {
+                index_select(x, 0, from_vector<int64_t>({0, 3}));
+              }),
               HasSubstr("index_select: index 3 is out of range for a dimension of size 3"));
   EXPECT_THAT(error_of([&] { index_select(x, 0, from_vector<int64_t>({-1})); }),
               HasSubstr("index_select: index -1 is out of range"));
   EXPECT_THAT(error_of([&] { index_select(x, 0, from_vector<int32_t>({0})); }),
               HasSubstr("index_select: expected an int64 index tensor, got int32 of shape (1)"));
-  EXPECT_THAT(error_of([&] { index_select(x, 0, zeros({2, 2}, kInt64)); }),
+  EXPECT_THAT(error_of([&] {
+                index_select(x, 0, zeros({2, 2}, kInt64));
+              }),
               HasSubstr("index_select: expected a 1-D index, got shape (2, 2)"));
   EXPECT_THAT(error_of([&] { index_select(x, 2, from_vector<int64_t>({0})); }),
               HasSubstr("index_select: dimension 2 out of range"));
-  EXPECT_THAT(error_of([&] { gather(x, 1, from_vector<int64_t>({0, 4}, {1, 2})); }),
+  EXPECT_THAT(error_of([&] {
+                gather(x, 1, from_vector<int64_t>({0, 4}, {1, 2}));
+              }),
               HasSubstr("gather: index 4 is out of range for a dimension of size 4"));
-  EXPECT_THAT(error_of([&] { gather(x, 1, zeros({3}, kInt64)); }),
-              HasSubstr("gather: index of shape (3) must have as many dimensions as the input of shape (3, 4)"));
-  EXPECT_THAT(error_of([&] { gather(x, 1, zeros({4, 1}, kInt64)); }),
-              HasSubstr("gather: index of shape (4, 1) is larger than the input of shape (3, 4) in dimension 0"));
-  EXPECT_THAT(error_of([&] { gather(x, 1, zeros({3, 1}, kFloat32)); }),
+  EXPECT_THAT(
+      error_of([&] { gather(x, 1, zeros({3}, kInt64)); }),
+      HasSubstr("gather: index of shape (3) must have as many dimensions as the input of shape (3, 4)"));
+  EXPECT_THAT(
+      error_of([&] {
+        gather(x, 1, zeros({4, 1}, kInt64));
+      }),
+      HasSubstr("gather: index of shape (4, 1) is larger than the input of shape (3, 4) in dimension 0"));
+  EXPECT_THAT(error_of([&] {
+                gather(x, 1, zeros({3, 1}, kFloat32));
+              }),
               HasSubstr("gather: expected an int64 index tensor, got float32"));
   EXPECT_THAT(error_of([&] { gather(scalar_tensor(1.0), 0, scalar_tensor(0, kInt64)); }),
               HasSubstr("gather: expected an input with at least one dimension"));
@@ -199,12 +254,22 @@ TEST(SumTo, InverseOfBroadcasting) {
   EXPECT_DOUBLE_EQ(sum_to(g, {}).item<double>(), 276.0);
   EXPECT_EQ(sum_to(g, {1, 1, 4}).shape(), Shape({1, 1, 4}));
   EXPECT_THAT(error_of([&] { sum_to(g, {5}); }), HasSubstr("sum_to: cannot sum shape (2, 3, 4) to (5)"));
-  EXPECT_THAT(error_of([&] { sum_to(g, {1, 2, 3, 4}); }), HasSubstr("sum_to: cannot sum shape (2, 3, 4) to (1, 2, 3, 4)"));
+  EXPECT_THAT(error_of([&] {
+                sum_to(g, {1, 2, 3, 4});
+              }),
+              HasSubstr("sum_to: cannot sum shape (2, 3, 4) to (1, 2, 3, 4)"));
 }
 
 TEST(ShapeOpErrors, Messages) {
-  EXPECT_THAT(error_of([] { expand(zeros({2, 3}), {3, 3}); }), HasSubstr("expand: cannot expand shape (2, 3) to (3, 3)"));
-  EXPECT_THAT(error_of([] { flatten(zeros({2, 3, 4}), 2, 1); }), HasSubstr("flatten: start_dim 2 is after end_dim 1"));
-  EXPECT_THAT(error_of([] { slice(scalar_tensor(1.0), 0, 0, 1); }), HasSubstr("slice: cannot slice a 0-dimensional tensor"));
+  EXPECT_THAT(error_of([] {
+                expand(zeros({2, 3}), {3, 3});
+              }),
+              HasSubstr("expand: cannot expand shape (2, 3) to (3, 3)"));
+  EXPECT_THAT(error_of([] {
+                flatten(zeros({2, 3, 4}), 2, 1);
+              }),
+              HasSubstr("flatten: start_dim 2 is after end_dim 1"));
+  EXPECT_THAT(error_of([] { slice(scalar_tensor(1.0), 0, 0, 1); }),
+              HasSubstr("slice: cannot slice a 0-dimensional tensor"));
   EXPECT_THAT(error_of([] { reshape(Tensor(), {1}); }), HasSubstr("reshape: got an undefined tensor"));
 }
