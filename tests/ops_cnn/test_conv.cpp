@@ -71,6 +71,8 @@ std::vector<ConvCase> cases() {
       {{3, 1, 12, 12}, {8, 1, 5, 5}, true, args(1, 0)},         // LeNet-like first layer
       {{2, 16, 6, 6}, {32, 16, 1, 1}, false, args(2, 0)},       // ResNet downsample shortcut
       {{2, 16, 8, 8}, {16, 16, 3, 3}, true, args(1, 1)},        // blocked layouts in oneDNN
+      {{2, 32, 9, 9}, {48, 32, 3, 3}, true, args(1, 1)},        // Winograd in oneDNN
+      {{2, 32, 6, 6}, {32, 32, 3, 3}, false, args(1, 0)},       // Winograd, no padding
   };
 }
 
@@ -86,9 +88,16 @@ TEST(Conv2d, ForwardMatchesLoopReference) {
     Tensor y64 = conv2d(x, w, b, c.a);
     EXPECT_EQ(y64.shape(), s);
     EXPECT_TRUE(values_near(y64, ref, 1e-12, 1e-12)) << "float64, x " << c.x << " w " << c.w;
-    Tensor y32 = conv2d(x.to(kFloat32), w.to(kFloat32), c.bias ? b.to(kFloat32) : Tensor(), c.a);
-    EXPECT_EQ(y32.dtype(), kFloat32);
-    EXPECT_TRUE(values_near(y32, ref, 1e-5, 1e-5)) << "float32, x " << c.x << " w " << c.w;
+    // Direct convolution rounds like a float32 dot product; Winograd (3x3, >= 32 channels) within
+    // ~1e-6 of the output magnitude.
+    for (bool winograd : {false, true}) {
+      set_conv_winograd(winograd);
+      Tensor y32 = conv2d(x.to(kFloat32), w.to(kFloat32), c.bias ? b.to(kFloat32) : Tensor(), c.a);
+      EXPECT_EQ(y32.dtype(), kFloat32);
+      const double atol = winograd ? 5e-5 : 1e-5;
+      EXPECT_TRUE(values_near(y32, ref, atol, 1e-5)) << "float32, x " << c.x << " w " << c.w << " winograd " << winograd;
+    }
+    set_conv_winograd(true);
   }
 }
 
