@@ -111,17 +111,13 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight, const Tensor& bias, cons
                      Backend& be = backend_for(g_in.device());
                      Tensor g = g_in.contiguous();
                      Tensor gx, gw, gb;
-                     if (n[0]) {
-                       gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
-                       be.conv2d_backward_data(g, wc, gx, p);
-                     }
+                     if (n[0]) gx = Tensor::empty(xc.shape(), xc.dtype(), xc.device());
                      if (n[1]) {
                        gw = Tensor::empty(wc.shape(), wc.dtype(), wc.device());
                        if (has_bias && n[2]) gb = Tensor::empty({wc.size(0)}, wc.dtype(), wc.device());
-                       be.conv2d_backward_weights(xc, g, gw, gb, p);
-                     } else if (has_bias && n[2]) {
-                       gb = sum(g, {0, 2, 3});
                      }
+                     if (gx.defined() || gw.defined()) be.conv2d_backward(xc, g, wc, gx, gw, gb, p);
+                     if (has_bias && n[2] && !n[1]) gb = sum(g, {0, 2, 3});
                      return std::vector<Tensor>{gx, gw, gb};
                    });
   return y;

@@ -149,6 +149,13 @@ class Backend {
   // grad_bias may be undefined (no bias); both outputs are overwritten, not accumulated.
   virtual void conv2d_backward_weights(const Tensor& x, const Tensor& grad_out, Tensor& grad_weight,
                                        Tensor& grad_bias, const Conv2dParams& p) = 0;
+  // Both gradients in one call (grad_x or grad_weight may be undefined when not needed), so a
+  // backend can share work such as re-laying out grad_out; the default runs the two kernels.
+  virtual void conv2d_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
+                               Tensor& grad_weight, Tensor& grad_bias, const Conv2dParams& p) {
+    if (grad_x.defined()) conv2d_backward_data(grad_out, weight, grad_x, p);
+    if (grad_weight.defined()) conv2d_backward_weights(x, grad_out, grad_weight, grad_bias, p);
+  }
   // x (N, C, H, W) -> out (N, C, OH, OW). For Max the kernel sets `workspace` to an opaque
   // tensor (argmax record) that pool2d_backward needs back.
   virtual void pool2d(const Tensor& x, Tensor& out, Tensor& workspace, const Pool2dParams& p) = 0;

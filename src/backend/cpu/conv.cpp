@@ -132,8 +132,8 @@ void conv_forward_f32(const Tensor& x, const Tensor& w, const Tensor& b, Tensor&
   ex.finish();
 }
 
-void conv_backward_data_f32(const Tensor& gy, const Tensor& w, Tensor& gx, const ConvGeom& g) {
-  auto e = bwd_data_cache.get(g.key(1, false), [&] {
+std::shared_ptr<ConvBackwardData> bwd_data_entry(const ConvGeom& g) {
+  return bwd_data_cache.get(g.key(1, false), [&] {
     auto pd = with_algorithm(g, [&](algorithm alg) {
       auto hint = g.forward_pd(false, alg);
       dnnl::convolution_backward_data::desc d(alg, g.src(tag::any), g.wei(true), g.dst(tag::any), g.strides(),
@@ -144,8 +144,14 @@ void conv_backward_data_f32(const Tensor& gy, const Tensor& w, Tensor& gx, const
                             Edge(g.dst(tag::nchw), pd.diff_dst_desc(), true), Edge(g.wei(false), pd.weights_desc(), true),
                             Edge(g.src(tag::nchw), pd.diff_src_desc(), false)};
   });
+}
+
+// diff_dst: grad_out already in the primitive's layout (shared with the weights pass), or null.
+void conv_backward_data_f32(const Tensor& gy, const Tensor& w, Tensor& gx, const ConvGeom& g,
+                            const dnnl::memory* diff_dst = nullptr) {
+  auto e = bwd_data_entry(g);
   Exec ex;
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DIFF_DST, ex.input(e->diff_dst, gy.raw_data())},
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DIFF_DST, diff_dst ? *diff_dst : ex.input(e->diff_dst, gy.raw_data())},
                                              {DNNL_ARG_WEIGHTS, ex.input(e->wei, w.raw_data())},
                                              {DNNL_ARG_DIFF_SRC, ex.output(e->diff_src, gx.raw_data())}};
   ex.add_scratchpad(args, e->scratch);
@@ -153,9 +159,8 @@ void conv_backward_data_f32(const Tensor& gy, const Tensor& w, Tensor& gx, const
   ex.finish();
 }
 
-void conv_backward_weights_f32(const Tensor& x, const Tensor& gy, Tensor& gw, Tensor& gb, const ConvGeom& g) {
-  const bool has_bias = gb.defined();
-  auto e = bwd_weights_cache.get(g.key(2, has_bias), [&] {
+std::shared_ptr<ConvBackwardWeights> bwd_weights_entry(const ConvGeom& g, bool has_bias) {
+  return bwd_weights_cache.get(g.key(2, has_bias), [&] {
     auto pd = with_algorithm(g, [&](algorithm alg) {
       auto hint = g.forward_pd(has_bias, alg);
       dnnl::convolution_backward_weights::desc d =
@@ -171,9 +176,15 @@ void conv_backward_weights_f32(const Tensor& x, const Tensor& gy, Tensor& gw, Te
                                Edge(g.dst(tag::nchw), pd.diff_dst_desc(), true),
                                Edge(g.wei(false), pd.diff_weights_desc(), false)};
   });
+}
+
+void conv_backward_weights_f32(const Tensor& x, const Tensor& gy, Tensor& gw, Tensor& gb, const ConvGeom& g,
+                               const dnnl::memory* diff_dst = nullptr) {
+  const bool has_bias = gb.defined();
+  auto e = bwd_weights_entry(g, has_bias);
   Exec ex;
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ex.input(e->src, x.raw_data())},
-                                             {DNNL_ARG_DIFF_DST, ex.input(e->diff_dst, gy.raw_data())},
+                                             {DNNL_ARG_DIFF_DST, diff_dst ? *diff_dst : ex.input(e->diff_dst, gy.raw_data())},
                                              {DNNL_ARG_DIFF_WEIGHTS, ex.output(e->diff_wei, gw.raw_data())}};
   if (has_bias) args.insert({DNNL_ARG_DIFF_BIAS, dnnl::memory(g.bias(), engine(), gb.raw_data())});
   ex.add_scratchpad(args, e->scratch);
@@ -319,6 +330,27 @@ void CpuBackend::conv2d_backward_data(const Tensor& gy, const Tensor& w, Tensor&
     using T = decltype(tag_);
     conv_backward_data_ref<T>(gy.data<T>(), w.data<T>(), gx.data<T>(), g);
   });
+}
+
+void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& gy, const Tensor& w, Tensor& gx, Tensor& gw,
+                                 Tensor& gb, const Conv2dParams& p) {
+  // When both passes want grad_out in the same non-plain layout, reorder it once.
+  if (x.dtype() == kFloat32 && gx.defined() && gw.defined() && gy.numel() > 0 && gx.numel() > 0) {
+    check_conv_operands("conv2d_backward", {&x, &gy, &w, &gx, &gw, &gb});
+    const ConvGeom g(x, w, gy, p);
+    auto ed = bwd_data_entry(g);
+    auto ew = bwd_weights_entry(g, gb.defined());
+    if (!ed->diff_dst.same && ed->diff_dst.prim == ew->diff_dst.prim) {
+      Exec ex;
+      dnnl::memory shared = ex.input(ew->diff_dst, gy.raw_data());
+      stream().wait();
+      conv_backward_weights_f32(x, gy, gw, gb, g, &shared);
+      conv_backward_data_f32(gy, w, gx, g, &shared);
+      return;
+    }
+  }
+  if (gx.defined()) conv2d_backward_data(gy, w, gx, p);
+  if (gw.defined()) conv2d_backward_weights(x, gy, gw, gb, p);
 }
 
 void CpuBackend::conv2d_backward_weights(const Tensor& x, const Tensor& gy, Tensor& gw, Tensor& gb,

@@ -56,6 +56,8 @@ class CpuBackend : public Backend {
                             const Conv2dParams& p) override;
   void conv2d_backward_weights(const Tensor& x, const Tensor& grad_out, Tensor& grad_weight, Tensor& grad_bias,
                                const Conv2dParams& p) override;
+  void conv2d_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
+                       Tensor& grad_weight, Tensor& grad_bias, const Conv2dParams& p) override;
   void pool2d(const Tensor& x, Tensor& out, Tensor& workspace, const Pool2dParams& p) override;
   void pool2d_backward(const Tensor& grad_out, const Tensor& workspace, Tensor& grad_x, const Pool2dParams& p) override;
   void adaptive_avg_pool2d(const Tensor& x, Tensor& out) override;
