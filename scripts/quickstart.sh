@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMAGMADNN_BUILD_TESTS=OFF -DMAGMADNN_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target magmadnn_cli
-./build/magmadnn train --model mlp --dataset fashion-mnist --epochs "${EPOCHS:-5}" --save build/mlp.safetensors "$@"
+./build/magmadnn train --model mlp --dataset fashion-mnist --epochs "${EPOCHS:-5}" --scheduler cosine \
+  --save build/mlp.safetensors "$@"

@@ -86,6 +86,9 @@ std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::
   const bool fashion = a.dataset == "fashion-mnist";
   data::normalize_inplace(*ds, data::Normalize({fashion ? data::kFashionMnistMean : data::kMnistMean},
                                                {fashion ? data::kFashionMnistStd : data::kMnistStd}));
+  // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
+  // return them to the OS, they are never needed again.
+  cpu_allocator().empty_cache();
   return ds;
 }
 
