@@ -61,67 +61,59 @@ void CpuBackend::index_add(Tensor& out, int64_t axis, const Tensor& index_in, co
   });
 }
 
-void CpuBackend::gather(const Tensor& x_in, int64_t axis, const Tensor& index_in, Tensor& out) {
-  Tensor x = contiguous_copy(*this, x_in), index = contiguous_copy(*this, index_in);
-  const int64_t size = x.shape()[axis], m = index.shape()[axis];
-  const int64_t* idx = index.data<int64_t>();
-  check_indices(idx, index.numel(), size, "gather");
+// gather and scatter_add walk the index tensor (outer, m, inner) around `axis`; `data` (the
+// gathered-from or scattered-into tensor) may be larger than the index in non-axis dims.
+// f(flat, base) gets the flat position in index/src/out and the element offset in `data` of
+// the index's (outer, inner) position with the axis coordinate 0.
+namespace {
+template <typename F>
+void for_each_index_position(const Tensor& index, const Tensor& data, int64_t axis, F&& f) {
   int64_t outer = 1, inner = 1;
   for (int64_t d = 0; d < axis; ++d) outer *= index.shape()[d];
   for (int64_t d = axis + 1; d < index.dim(); ++d) inner *= index.shape()[d];
-  const int64_t x_inner = x.strides()[axis];
+  const int64_t m = index.shape()[axis];
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < m; ++j)
+      for (int64_t k = 0; k < inner; ++k) {
+        int64_t base = 0, rem_o = o, rem_k = k;
+        for (int64_t d = index.dim() - 1; d > axis; --d) {
+          base += (rem_k % index.shape()[d]) * data.strides()[d];
+          rem_k /= index.shape()[d];
+        }
+        for (int64_t d = axis - 1; d >= 0; --d) {
+          base += (rem_o % index.shape()[d]) * data.strides()[d];
+          rem_o /= index.shape()[d];
+        }
+        f((o * m + j) * inner + k, base);
+      }
+}
+}  // namespace
+
+void CpuBackend::gather(const Tensor& x_in, int64_t axis, const Tensor& index_in, Tensor& out) {
+  Tensor x = contiguous_copy(*this, x_in), index = contiguous_copy(*this, index_in);
+  const int64_t* idx = index.data<int64_t>();
+  check_indices(idx, index.numel(), x.shape()[axis], "gather");
+  const int64_t step = x.strides()[axis];
   dispatch_all(x.dtype(), "gather", [&](auto tag_) {
     using scalar_t = decltype(tag_);
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < m; ++j)
-        for (int64_t k = 0; k < inner; ++k) {
-          // index/out have their own inner extents; x may be larger in non-axis dims.
-          const int64_t flat = (o * m + j) * inner + k;
-          int64_t xo = 0, rem_o = o, rem_k = k;
-          // Map (o, k) in index coordinates to x offsets.
-          for (int64_t d = index.dim() - 1; d > axis; --d) {
-            xo += (rem_k % index.shape()[d]) * x.strides()[d];
-            rem_k /= index.shape()[d];
-          }
-          for (int64_t d = axis - 1; d >= 0; --d) {
-            xo += (rem_o % index.shape()[d]) * x.strides()[d];
-            rem_o /= index.shape()[d];
-          }
-          po[flat] = px[xo + idx[flat] * x_inner];
-        }
+    for_each_index_position(index, x, axis, [&](int64_t flat, int64_t base) { po[flat] = px[base + idx[flat] * step]; });
   });
 }
 
 void CpuBackend::scatter_add(Tensor& out, int64_t axis, const Tensor& index_in, const Tensor& src_in) {
   MAGMADNN_CHECK(out.is_contiguous(), "scatter_add kernel: output must be contiguous");
   Tensor src = contiguous_copy(*this, src_in), index = contiguous_copy(*this, index_in);
-  const int64_t size = out.shape()[axis], m = index.shape()[axis];
   const int64_t* idx = index.data<int64_t>();
-  check_indices(idx, index.numel(), size, "scatter_add");
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= index.shape()[d];
-  for (int64_t d = axis + 1; d < index.dim(); ++d) inner *= index.shape()[d];
+  check_indices(idx, index.numel(), out.shape()[axis], "scatter_add");
+  const int64_t step = out.strides()[axis];
   dispatch_float(out.dtype(), "scatter_add", [&](auto tag_) {
     using scalar_t = decltype(tag_);
     const scalar_t* ps = src.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < m; ++j)
-        for (int64_t k = 0; k < inner; ++k) {
-          const int64_t flat = (o * m + j) * inner + k;
-          int64_t xo = 0, rem_o = o, rem_k = k;
-          for (int64_t d = index.dim() - 1; d > axis; --d) {
-            xo += (rem_k % index.shape()[d]) * out.strides()[d];
-            rem_k /= index.shape()[d];
-          }
-          for (int64_t d = axis - 1; d >= 0; --d) {
-            xo += (rem_o % index.shape()[d]) * out.strides()[d];
-            rem_o /= index.shape()[d];
-          }
-          po[xo + idx[flat] * out.strides()[axis]] += ps[flat];
-        }
+    for_each_index_position(index, out, axis,
+                            [&](int64_t flat, int64_t base) { po[base + idx[flat] * step] += ps[flat]; });
   });
 }
 
