@@ -252,4 +252,19 @@ std::ostream& operator<<(std::ostream& os, const Module& module) {
   return os << module.summary();
 }
 
+void Module::fuse_for_inference() {
+  for (auto& [name, child] : children_) child->fuse_for_inference();
+}
+
+void Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
+  MAGMADNN_CHECK(module != nullptr, name_for_errors(), ": replace_module('", name, "') got a null module");
+  for (auto& [child_name, child] : children_) {
+    if (child_name == name) {
+      child = std::move(module);
+      return;
+    }
+  }
+  MAGMADNN_ERROR(name_for_errors(), ": replace_module: no child named '", name, "'");
+}
+
 }  // namespace magmadnn::nn

@@ -65,11 +65,18 @@ class Module : public std::enable_shared_from_this<Module> {
   // PyTorch-like tree: "Sequential(\n  (0): Linear(...)\n  ...\n)".
   std::string summary() const;
 
+  // Rewrites the module for inference (see nn/fusion.h): folds BatchNorm into the preceding
+  // convolution, fuses bias + ReLU. The default recurses into the children.
+  virtual void fuse_for_inference();
+
  protected:
   // Registers a tensor as a trainable parameter (sets requires_grad); the returned reference
   // stays valid for the module's lifetime.
   Tensor& register_parameter(std::string name, Tensor tensor);
   Tensor& register_buffer(std::string name, Tensor tensor);
+  // Swaps the child registered as `name` for another module (used by inference fusion).
+  void replace_module(const std::string& name, std::shared_ptr<Module> module);
+
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     MAGMADNN_CHECK(module != nullptr, name_for_errors(), ": register_module('", name, "') got a null module");

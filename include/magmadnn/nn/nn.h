@@ -2,8 +2,11 @@
 #pragma once
 
 #include "magmadnn/nn/activation.h"
+#include "magmadnn/nn/conv.h"
 #include "magmadnn/nn/dropout.h"
 #include "magmadnn/nn/init.h"
 #include "magmadnn/nn/linear.h"
 #include "magmadnn/nn/module.h"
+#include "magmadnn/nn/normalization.h"
+#include "magmadnn/nn/pooling.h"
 #include "magmadnn/nn/sequential.h"

@@ -22,6 +22,9 @@ class Sequential : public Module {
   void push_back(std::shared_ptr<Module> module);
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Sequential"; }
+  // Folds each BatchNorm2d that follows a Conv2d into it and fuses a following ReLU into the
+  // convolution (the replaced modules become Identity), after fusing inside the children.
+  void fuse_for_inference() override;
 
   size_t size() const { return modules_.size(); }
   bool empty() const { return modules_.empty(); }

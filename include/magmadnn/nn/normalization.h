@@ -1,0 +1,72 @@
+// Batch normalisation modules with PyTorch's semantics: affine weight and bias, running mean and
+// variance (momentum convention running = (1 - momentum) * running + momentum * batch), batch
+// statistics in train mode and running statistics in eval mode. State-dict keys as PyTorch:
+// weight, bias, running_mean, running_var, num_batches_tracked.
+#pragma once
+
+#include "magmadnn/nn/module.h"
+
+namespace magmadnn::nn {
+
+struct BatchNormOptions {
+  explicit BatchNormOptions(int64_t num_features) : num_features_(num_features) {}
+  BatchNormOptions& eps(double v) { eps_ = v; return *this; }
+  BatchNormOptions& momentum(double v) { momentum_ = v; return *this; }
+  BatchNormOptions& affine(bool v) { affine_ = v; return *this; }
+  BatchNormOptions& track_running_stats(bool v) { track_running_stats_ = v; return *this; }
+
+  int64_t num_features() const { return num_features_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  bool affine() const { return affine_; }
+  bool track_running_stats() const { return track_running_stats_; }
+
+ private:
+  int64_t num_features_;
+  double eps_ = 1e-5, momentum_ = 0.1;
+  bool affine_ = true, track_running_stats_ = true;
+};
+
+// Shared by BatchNorm1d and BatchNorm2d, which differ in the input ranks they accept.
+class BatchNormBase : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override;
+  void reset_parameters();  // weight 1, bias 0, running mean 0, running var 1
+
+  const BatchNormOptions& options() const { return options_; }
+  Tensor& weight() { return weight_; }
+  Tensor& bias() { return bias_; }
+  Tensor& running_mean() { return running_mean_; }
+  Tensor& running_var() { return running_var_; }
+
+ protected:
+  BatchNormBase(const char* kind, const BatchNormOptions& options);
+  virtual void check_input(const Tensor& x) const = 0;
+
+  const char* kind_;
+  BatchNormOptions options_;
+  Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
+};
+
+// Input (N, C) or (N, C, L).
+class BatchNorm1d : public BatchNormBase {
+ public:
+  explicit BatchNorm1d(const BatchNormOptions& options) : BatchNormBase("BatchNorm1d", options) {}
+  explicit BatchNorm1d(int64_t num_features) : BatchNorm1d(BatchNormOptions(num_features)) {}
+
+ private:
+  void check_input(const Tensor& x) const override;
+};
+
+// Input (N, C, H, W).
+class BatchNorm2d : public BatchNormBase {
+ public:
+  explicit BatchNorm2d(const BatchNormOptions& options) : BatchNormBase("BatchNorm2d", options) {}
+  explicit BatchNorm2d(int64_t num_features) : BatchNorm2d(BatchNormOptions(num_features)) {}
+
+ private:
+  void check_input(const Tensor& x) const override;
+};
+
+}  // namespace magmadnn::nn

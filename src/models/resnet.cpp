@@ -1,0 +1,80 @@
+// ResNet-18/34 for the model zoo; see models/resnet.h.
+#include "models/resnet.h"
+
+#include "magmadnn/nn/fusion.h"
+#include "magmadnn/ops/ops.h"
+
+namespace magmadnn::models {
+
+namespace {
+std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+  return std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+}
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
+  conv1_ = register_module("conv1", conv(in, out, 3, stride, 1));
+  bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm2d>(out));
+  conv2_ = register_module("conv2", conv(out, out, 3, 1, 1));
+  bn2_ = register_module("bn2", std::make_shared<nn::BatchNorm2d>(out));
+  shortcut_ = register_module("shortcut", std::make_shared<nn::Sequential>());
+  if (stride != 1 || in != out) {
+    shortcut_->push_back(conv(in, out, 1, stride, 0));
+    shortcut_->push_back(std::make_shared<nn::BatchNorm2d>(out));
+  }
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  // x: (N, in, H, W) -> (N, out, H / stride, W / stride)
+  Tensor y = conv1_->forward(x);
+  if (!fused_) y = bn1_->forward(y);
+  y = conv1_->fused_relu() ? y : relu(y);
+  y = conv2_->forward(y);
+  if (!fused_) y = bn2_->forward(y);
+  Tensor skip = shortcut_->empty() ? x : shortcut_->forward(x);
+  return relu(add(y, skip));
+}
+
+void BasicBlock::fuse_for_inference() {
+  shortcut_->fuse_for_inference();  // its Conv2d + BatchNorm2d fold like any Sequential
+  if (fused_) return;
+  nn::fold_batch_norm(*conv1_, *bn1_);
+  nn::fold_batch_norm(*conv2_, *bn2_);
+  conv1_->set_fused_relu(true);
+  fused_ = true;
+}
+
+ResNet::ResNet(const std::vector<int>& blocks, const ModelConfig& c) {
+  stem_ = register_module("stem", std::make_shared<nn::Sequential>());
+  if (c.imagenet_stem) {
+    stem_->push_back(conv(c.in_channels, 64, 7, 2, 3));
+    stem_->push_back(std::make_shared<nn::BatchNorm2d>(64));
+    stem_->push_back(std::make_shared<nn::ReLU>());
+    stem_->push_back(std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(3).stride(2).padding(1)));
+  } else {
+    stem_->push_back(conv(c.in_channels, 64, 3, 1, 1));
+    stem_->push_back(std::make_shared<nn::BatchNorm2d>(64));
+    stem_->push_back(std::make_shared<nn::ReLU>());
+  }
+  layers_ = register_module("layers", std::make_shared<nn::Sequential>());
+  const int64_t widths[4] = {64, 128, 256, 512};
+  int64_t in = 64;
+  for (size_t stage = 0; stage < blocks.size(); ++stage) {
+    for (int b = 0; b < blocks[stage]; ++b) {
+      const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
+      layers_->push_back(std::make_shared<BasicBlock>(in, widths[stage], stride));
+      in = widths[stage];
+    }
+  }
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(512, c.num_classes));
+}
+
+Tensor ResNet::forward(const Tensor& x) {
+  // x: (N, C, H, W) -> features (N, 512, h, w) -> global average (N, 512) -> logits (N, classes)
+  MAGMADNN_CHECK(x.defined() && x.dim() == 4, "ResNet: expected input (N, C, H, W), got ",
+                 x.defined() ? x.shape().str() : "an undefined tensor");
+  Tensor features = layers_->forward(stem_->forward(x));
+  return fc_->forward(adaptive_avg_pool2d(features, Size2(1)).flatten(1));
+}
+
+}  // namespace magmadnn::models

@@ -1,0 +1,68 @@
+// BatchNorm1d / BatchNorm2d: parameters, buffers and the forward pass over ops::batch_norm.
+#include "magmadnn/nn/normalization.h"
+
+#include "magmadnn/autograd/autograd.h"
+#include "magmadnn/ops/ops.h"
+
+namespace magmadnn::nn {
+
+BatchNormBase::BatchNormBase(const char* kind, const BatchNormOptions& o) : kind_(kind), options_(o) {
+  const int64_t c = o.num_features();
+  MAGMADNN_CHECK(c > 0, kind, ": num_features must be positive, got ", c);
+  MAGMADNN_CHECK(o.eps() > 0 && o.momentum() >= 0 && o.momentum() <= 1, kind, "(", c,
+                 "): eps must be positive and momentum in [0, 1], got eps=", o.eps(), ", momentum=", o.momentum());
+  if (o.affine()) {
+    weight_ = register_parameter("weight", Tensor::empty({c}));
+    bias_ = register_parameter("bias", Tensor::empty({c}));
+  }
+  if (o.track_running_stats()) {
+    running_mean_ = register_buffer("running_mean", Tensor::empty({c}));
+    running_var_ = register_buffer("running_var", Tensor::empty({c}));
+    num_batches_tracked_ = register_buffer("num_batches_tracked", zeros({}, kInt64));
+  }
+  reset_parameters();
+}
+
+void BatchNormBase::reset_parameters() {
+  NoGradGuard no_grad;
+  if (weight_.defined()) weight_.fill_(1.0);
+  if (bias_.defined()) bias_.fill_(0.0);
+  if (running_mean_.defined()) running_mean_.fill_(0.0);
+  if (running_var_.defined()) running_var_.fill_(1.0);
+  if (num_batches_tracked_.defined()) num_batches_tracked_.fill_(0.0);
+}
+
+std::string BatchNormBase::name() const {
+  return detail::str_cat(kind_, "(", options_.num_features(), ", eps=", options_.eps(),
+                         ", momentum=", options_.momentum(), ", affine=", options_.affine() ? "true" : "false",
+                         ", track_running_stats=", options_.track_running_stats() ? "true" : "false", ")");
+}
+
+Tensor BatchNormBase::forward(const Tensor& x) {
+  MAGMADNN_CHECK(x.defined(), kind_, "(", options_.num_features(), "): got an undefined input");
+  check_input(x);
+  // Without running statistics, batch statistics are used in eval mode too (as PyTorch).
+  const bool use_batch_stats = is_training() || !options_.track_running_stats();
+  if (is_training() && num_batches_tracked_.defined())
+    num_batches_tracked_.fill_(static_cast<double>(num_batches_tracked_.item<int64_t>() + 1));
+  if (x.dim() == 3) {  // (N, C, L) is normalised per channel like (N, C, L, 1)
+    Tensor y = batch_norm(x.unsqueeze(3), running_mean_, running_var_, weight_, bias_, use_batch_stats,
+                          options_.momentum(), options_.eps());
+    return y.squeeze(3);
+  }
+  return batch_norm(x, running_mean_, running_var_, weight_, bias_, use_batch_stats, options_.momentum(),
+                    options_.eps());
+}
+
+void BatchNorm1d::check_input(const Tensor& x) const {
+  MAGMADNN_CHECK((x.dim() == 2 || x.dim() == 3) && x.size(1) == options_.num_features(), "BatchNorm1d(",
+                 options_.num_features(), "): expected input (N, ", options_.num_features(), ") or (N, ",
+                 options_.num_features(), ", L), got ", x.shape());
+}
+
+void BatchNorm2d::check_input(const Tensor& x) const {
+  MAGMADNN_CHECK(x.dim() == 4 && x.size(1) == options_.num_features(), "BatchNorm2d(", options_.num_features(),
+                 "): expected input (N, ", options_.num_features(), ", H, W), got ", x.shape());
+}
+
+}  // namespace magmadnn::nn
