@@ -13,67 +13,9 @@ namespace magmadnn::data {
 
 namespace {
 
-bool is_gzip(const std::vector<uint8_t>& bytes) {
-  return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-}
-
 std::string hex_byte(uint8_t b) {
   static const char* digits = "0123456789abcdef";
   return std::string("0x") + digits[b >> 4] + digits[b & 15];
-}
-
-// Inflates every gzip member of `in` (files made by concatenation have several).
-std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& path) {
-  std::vector<uint8_t> out;
-  // The trailer holds the uncompressed size mod 2^32: a good first guess for the buffer.
-  if (in.size() >= 18) {
-    const size_t n = in.size();
-    const uint32_t isize = uint32_t(in[n - 4]) | uint32_t(in[n - 3]) << 8 | uint32_t(in[n - 2]) << 16 |
-                           uint32_t(in[n - 1]) << 24;
-    out.reserve(isize);
-  }
-  z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-    MAGMADNN_ERROR("read_idx: ", path, ": cannot initialise zlib");
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  size_t produced = 0;
-  for (;;) {
-    if (out.size() - produced < (1u << 16))
-      out.resize(std::max<size_t>(out.size() * 2, produced + (1u << 20)));
-    const size_t chunk = std::min<size_t>(out.size() - produced, std::numeric_limits<uInt>::max());
-    zs.next_out = out.data() + produced;
-    zs.avail_out = static_cast<uInt>(chunk);
-    const int rc = inflate(&zs, Z_NO_FLUSH);
-    produced += chunk - zs.avail_out;
-    if (rc == Z_STREAM_END) {
-      // Another member follows unless only padding zeros remain.
-      const uint8_t* rest = zs.next_in;
-      size_t left = zs.avail_in;
-      while (left > 0 && *rest == 0) ++rest, --left;
-      if (left == 0) break;
-      if (left < 2 || rest[0] != 0x1f || rest[1] != 0x8b) {
-        inflateEnd(&zs);
-        MAGMADNN_ERROR("read_idx: ", path, ": corrupt gzip data: ", left,
-                       " unexpected bytes after the compressed stream");
-      }
-      inflateReset(&zs);
-      zs.next_in = const_cast<Bytef*>(rest);
-      zs.avail_in = static_cast<uInt>(left);
-      continue;
-    }
-    if (rc == Z_OK) continue;
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
-      inflateEnd(&zs);
-      MAGMADNN_ERROR("read_idx: ", path, ": corrupt gzip data: the compressed stream is truncated");
-    }
-    const std::string msg = zs.msg ? zs.msg : ("zlib error " + std::to_string(rc));
-    inflateEnd(&zs);
-    MAGMADNN_ERROR("read_idx: ", path, ": corrupt gzip data: ", msg);
-  }
-  inflateEnd(&zs);
-  out.resize(produced);
-  return out;
 }
 
 struct IdxType {
@@ -129,7 +71,7 @@ void copy_big_endian(uint8_t* dst, const uint8_t* src, size_t n, size_t size) {
 
 Tensor read_idx(const std::string& path) {
   std::vector<uint8_t> bytes = io::detail::read_file(path, "read_idx");
-  if (is_gzip(bytes)) bytes = gunzip(bytes, path);
+  if (io::detail::is_gzip(bytes)) bytes = io::detail::gunzip(bytes, path, "read_idx");
   MAGMADNN_CHECK(bytes.size() >= 4, "read_idx: ", path, ": file too small for an IDX header (", bytes.size(),
                  " bytes)");
   MAGMADNN_CHECK(bytes[0] == 0 && bytes[1] == 0, "read_idx: ", path,

@@ -13,6 +13,12 @@ namespace magmadnn::io::detail {
 // The whole file as bytes; throws "<op>: <path>: <reason>" when it is missing or unreadable.
 std::vector<uint8_t> read_file(const std::string& path, const char* op);
 
+// True when `bytes` start with the gzip magic 1f 8b (detected from content, not the file name).
+bool is_gzip(const std::vector<uint8_t>& bytes);
+// Inflates every gzip member of `in` (files made by concatenation have several); corrupt or
+// truncated data throws "<op>: <path>: corrupt gzip data: <reason>".
+std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& path, const char* op);
+
 // Receives the bytes of a file being written; each call appends.
 using ByteSink = std::function<void(const void* data, size_t size)>;
 
