@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "magmadnn/magmadnn.h"
+#include "magmadnn/nn/fusion.h"
 
 namespace magmadnn::cli {
 
@@ -30,7 +31,7 @@ void setup(const CommonArgs& a) {
 std::string data_dir(const CommonArgs& a) {
   if (!a.data_dir.empty()) return a.data_dir;
   MAGMADNN_CHECK(a.dataset == "fashion-mnist", "--dataset ", a.dataset, " needs --data-dir DIR (a folder with ",
-                 "the MNIST IDX files)");
+                 a.dataset == "cifar10" ? "the CIFAR-10 binary batches" : "the MNIST IDX files", ")");
   return data::kFashionMnistDir;
 }
 
@@ -79,17 +80,33 @@ double peak_rss_mb() {
   return -1;
 }
 
-// The train and test splits, normalised with the training set's per-pixel mean and std (the
+// The train or test split, normalised with the training set's per-channel mean and std (the
 // usual torchvision preprocessing; eval must apply the same).
 std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
-  auto ds = data::load_mnist(dir, train);
-  const bool fashion = a.dataset == "fashion-mnist";
-  data::normalize_inplace(*ds, data::Normalize({fashion ? data::kFashionMnistMean : data::kMnistMean},
-                                               {fashion ? data::kFashionMnistStd : data::kMnistStd}));
+  std::shared_ptr<data::TensorDataset> ds;
+  if (a.dataset == "cifar10") {
+    ds = data::load_cifar10(dir, train);
+    data::normalize_inplace(*ds, data::Normalize(data::kCifar10Mean, data::kCifar10Std));
+  } else {
+    ds = data::load_mnist(dir, train);
+    const bool fashion = a.dataset == "fashion-mnist";
+    data::normalize_inplace(*ds, data::Normalize({fashion ? data::kFashionMnistMean : data::kMnistMean},
+                                                 {fashion ? data::kFashionMnistStd : data::kMnistStd}));
+  }
   // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
   // return them to the OS, they are never needed again.
   cpu_allocator().empty_cache();
   return ds;
+}
+
+// The input shape of a data set, without loading it (for bench).
+models::ModelConfig config_for_dataset(const std::string& dataset) {
+  models::ModelConfig c;
+  if (dataset == "cifar10") {
+    c.in_channels = 3;
+    c.height = c.width = 32;
+  }
+  return c;
 }
 
 models::ModelConfig config_for(const data::TensorDataset& ds) {
@@ -179,13 +196,14 @@ int run_eval(const EvalArgs& a) {
   io::load_module(*model, a.weights);
   data::DataLoader loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
   const auto t0 = std::chrono::steady_clock::now();
+  if (a.fuse) nn::fuse_for_inference(*model);
   const train::EvalMetrics m = train::evaluate(*model, loader);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
             << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "eval"}, {"model", a.model}, {"weights", a.weights},
-                                      {"test_accuracy", m.accuracy}, {"test_loss", m.loss},
+                                      {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
                                       {"samples", m.samples}, {"eval_seconds", seconds}});
   }
   return 0;
@@ -193,7 +211,7 @@ int run_eval(const EvalArgs& a) {
 
 int run_bench(const BenchArgs& a) {
   setup(a);
-  models::ModelConfig config;  // 1x28x28 inputs, 10 classes: the Fashion-MNIST shape
+  const models::ModelConfig config = config_for_dataset(a.dataset);  // the data set's input shape
   auto model = models::make_model(a.model, config);
   optim::SGD opt(model->parameters(), optim::SGDOptions(a.lr).momentum(a.momentum));
   Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width});

@@ -34,6 +34,7 @@ struct TrainArgs : CommonArgs {
 
 struct EvalArgs : CommonArgs {
   std::string weights;
+  bool fuse = false;  // fold BatchNorm into convolutions, fuse bias + ReLU
 };
 
 struct BenchArgs : CommonArgs {

@@ -10,13 +10,15 @@
 namespace {
 
 void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset = true) {
-  cmd->add_option("--model", a.model, "model: mlp")->capture_default_str();
+  cmd->add_option("--model", a.model, "mlp, lenet, resnet18 or resnet34")->capture_default_str();
+  cmd->add_option("--dataset", a.dataset,
+                  with_dataset ? "fashion-mnist, mnist or cifar10" : "input shape of: fashion-mnist, mnist or cifar10")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))
+      ->capture_default_str();
   if (with_dataset) {
-    cmd->add_option("--dataset", a.dataset, "fashion-mnist or mnist")
-        ->check(CLI::IsMember({"fashion-mnist", "mnist"}))
-        ->capture_default_str();
     cmd->add_option("--data-dir", a.data_dir,
-                    "folder with the IDX files (default /usr/share/datasets/fashion-mnist for fashion-mnist)");
+                    "folder with the IDX files or CIFAR-10 batches (default /usr/share/datasets/fashion-mnist "
+                    "for fashion-mnist)");
   }
   cmd->add_option("--batch-size", a.batch_size, "samples per batch")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");
   add_common(eval, eval_args);
   eval->add_option("--weights", eval_args.weights, "weights saved by `magmadnn train --save`")->required();
+  eval->add_flag("--fuse", eval_args.fuse, "fold BatchNorm into convolutions and fuse bias+ReLU before evaluating");
 
   BenchArgs bench_args;
   CLI::App* bench = app.add_subcommand("bench", "time training steps on synthetic inputs");

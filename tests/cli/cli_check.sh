@@ -47,6 +47,14 @@ expect_error "corrupt weights" "$tmp/corrupt.safetensors" "$bin" eval --weights 
 if "$bin" bench --model mlp --batch-size 64 --batches 5 --warmup 1 --metrics-out "$tmp/bench.json" >"$tmp/out" 2>&1 &&
    [[ -n "$(json_number "$tmp/bench.json" samples_per_second)" ]]; then ok "bench"; else bad "bench: $(cat "$tmp/out")"; fi
 
+for m in lenet resnet18 resnet34; do
+  "$bin" bench --model $m --batch-size 4 --batches 1 --warmup 0 >"$tmp/out" 2>&1 && ok "bench $m" || bad "bench $m: $(cat "$tmp/out")"
+done
+"$bin" bench --model resnet18 --dataset cifar10 --batch-size 2 --batches 1 --warmup 0 >"$tmp/out" 2>&1 &&
+  ok "bench resnet18 on cifar10-shaped input" || bad "bench resnet18 cifar10: $(cat "$tmp/out")"
+expect_error "cifar10 needs a folder" "needs --data-dir" "$bin" train --dataset cifar10
+expect_error "missing cifar10 batches" "data_batch_1.bin" "$bin" train --dataset cifar10 --data-dir "$tmp"
+
 # One epoch on Fashion-MNIST, then eval of the saved weights.
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   if "$bin" train --model mlp --epochs 1 --batch-size 128 --lr 0.05 --momentum 0.9 --seed 0 --progress lines \
@@ -58,6 +66,7 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
     if "$bin" eval --model mlp --weights "$tmp/mlp.safetensors" --metrics-out "$tmp/eval.json" >"$tmp/eval.out" 2>&1; then
       eacc=$(json_number "$tmp/eval.json" test_accuracy)
       [[ "$eacc" == "$acc" ]] && ok "eval reproduces $acc" || bad "eval accuracy $eacc != train $acc"
+      expect_error "weights of another model" "mismatches with the model" "$bin" eval --model lenet --weights "$tmp/mlp.safetensors"
     else bad "eval: $(cat "$tmp/eval.out")"; fi
   else
     bad "train: $(tail -5 "$tmp/train.out")"
