@@ -144,6 +144,7 @@ int run_train(const TrainArgs& a) {
   opts.epochs = a.epochs;
   opts.progress = train::parse_progress_mode(a.progress);
   opts.metrics_log = a.log;
+  opts.max_batches = a.max_batches;
   train::Trainer trainer(model, optimizer, opts);
   std::shared_ptr<optim::LRScheduler> epoch_schedule;
   std::shared_ptr<optim::ReduceLROnPlateau> plateau;

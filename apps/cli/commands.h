@@ -30,6 +30,7 @@ struct TrainArgs : CommonArgs {
   std::string scheduler = "none";  // none, step, cosine, plateau (epoch-wise)
   int64_t step_size = 10;          // step: epochs between decays
   double gamma = 0.1;              // step, plateau: decay factor
+  int64_t max_batches = 0;         // per epoch, 0 = all
 };
 
 struct EvalArgs : CommonArgs {

@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
   train->add_option("--gamma", train_args.gamma, "decay factor (--scheduler step, plateau)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
+  train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
+      ->check(CLI::NonNegativeNumber);
+
   EvalArgs eval_args;
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");
   add_common(eval, eval_args);

@@ -84,13 +84,16 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
   for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
     model_->train();
     train_loader.set_epoch(epoch - 1);
-    progress.start_epoch(epoch, options_.epochs, train_loader.num_batches());
+    const int64_t num_batches = options_.max_batches > 0 ? std::min(options_.max_batches, train_loader.num_batches())
+                                                         : train_loader.num_batches();
+    progress.start_epoch(epoch, options_.epochs, num_batches);
     EpochMetrics m;
     m.epoch = epoch;
     m.lr = optimizer_->lr();
     double loss_sum = 0, seconds = 0;
     int64_t correct = 0, samples = 0, batch_index = 0;
     for (const data::Example& batch : train_loader) {
+      if (batch_index == num_batches) break;
       const auto t0 = std::chrono::steady_clock::now();
       int64_t hits = 0;
       const double loss = train_step(batch, &hits);

@@ -41,6 +41,7 @@ struct TrainerOptions {
   std::ostream* out = nullptr;   // progress and summaries; std::cout when null
   std::string metrics_log;       // JSON-lines file, one object per epoch; none when empty
   LossFn loss;                   // cross-entropy when empty
+  int64_t max_batches = 0;       // per epoch; 0 means the whole loader
 };
 
 class Trainer {
