@@ -18,6 +18,7 @@
 #include "magmadnn/data/idx.h"
 #include "magmadnn/data/mnist.h"
 #include "magmadnn/data/transforms.h"
+#include "magmadnn/dist/ddp.h"
 #include "magmadnn/dist/process_group.h"
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/io/safetensors.h"

@@ -73,8 +73,25 @@ std::vector<Tensor> AccumulateGrad::apply(const Tensor& grad_output) {
     Tensor acc(leaf->grad);
     backend_for(acc.device()).binary(BinaryOp::Add, acc, g, acc);
   }
+  if (!leaf->post_accumulate_grad_hooks.empty()) {
+    const Tensor leaf_tensor(leaf);
+    for (auto& hook : leaf->post_accumulate_grad_hooks) hook(leaf_tensor);
+  }
   return {};
 }
+
+}  // namespace magmadnn::autograd
+
+namespace magmadnn {
+void Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) {
+  MAGMADNN_CHECK(is_leaf() && requires_grad(),
+                 "register_post_accumulate_grad_hook: needs a leaf tensor that requires grad, got shape ", shape(),
+                 is_leaf() ? " without requires_grad" : " computed by an op");
+  impl().post_accumulate_grad_hooks.push_back(std::move(hook));
+}
+}  // namespace magmadnn
+
+namespace magmadnn::autograd {
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!g_grad_mode) return false;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -36,6 +37,8 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_accumulator;  // created on first use, for leaves
+  // Called by AccumulateGrad with the leaf after it updated .grad (DDP starts its all-reduces here).
+  std::vector<std::function<void(const Tensor&)>> post_accumulate_grad_hooks;
 };
 
 class Tensor {
@@ -113,6 +116,9 @@ class Tensor {
   Tensor grad() const;  // undefined until a backward pass reaches this leaf
   void set_grad(const Tensor& grad);
   void zero_grad();  // drops the gradient (like PyTorch's set_to_none)
+  // For a leaf that requires grad: `hook(leaf)` runs each time backward has accumulated into
+  // leaf.grad(). Hooks live as long as the leaf.
+  void register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook);
   void backward() const;  // for a one-element tensor
   void backward(const Tensor& gradient) const;
   Tensor detach() const;  // same storage, no history
