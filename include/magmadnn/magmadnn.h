@@ -23,6 +23,7 @@
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/io/safetensors.h"
 #include "magmadnn/models/models.h"
+#include "magmadnn/models/resnet.h"
 #include "magmadnn/nn/nn.h"
 #include "magmadnn/ops/ops.h"
 #include "magmadnn/optim/optim.h"

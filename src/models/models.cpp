@@ -1,8 +1,8 @@
 // The model zoo; see models/models.h. ResNets are in resnet.cpp.
 #include "magmadnn/models/models.h"
 
+#include "magmadnn/models/resnet.h"
 #include "magmadnn/nn/nn.h"
-#include "models/resnet.h"
 
 namespace magmadnn::models {
 
@@ -25,14 +25,16 @@ std::shared_ptr<Module> lenet(const ModelConfig& c) {
   const int64_t h = ((c.height - 2) / 2 - 2) / 2, w = ((c.width - 2) / 2 - 2) / 2;
   MAGMADNN_CHECK(h > 0 && w > 0, "lenet: input ", c.height, "x", c.width, " is too small (at least 10x10)");
   return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<Module>>{
-      make<nn::Conv2d>(nn::Conv2dOptions(c.in_channels, 32, 3)), make<nn::ReLU>(), make<nn::MaxPool2d>(Size2(2)),
-      make<nn::Conv2d>(nn::Conv2dOptions(32, 64, 3)), make<nn::ReLU>(), make<nn::MaxPool2d>(Size2(2)),
-      make<nn::Flatten>(), make<nn::Linear>(64 * h * w, 128), make<nn::ReLU>(), make<nn::Dropout>(0.5),
-      make<nn::Linear>(128, c.num_classes)});
+      make<nn::Conv2d>(nn::Conv2dOptions(c.in_channels, 32, 3)), make<nn::ReLU>(),
+      make<nn::MaxPool2d>(Size2(2)), make<nn::Conv2d>(nn::Conv2dOptions(32, 64, 3)), make<nn::ReLU>(),
+      make<nn::MaxPool2d>(Size2(2)), make<nn::Flatten>(), make<nn::Linear>(64 * h * w, 128), make<nn::ReLU>(),
+      make<nn::Dropout>(0.5), make<nn::Linear>(128, c.num_classes)});
 }
 }  // namespace
 
-std::vector<std::string> model_names() { return {"mlp", "lenet", "resnet18", "resnet34"}; }
+std::vector<std::string> model_names() {
+  return {"mlp", "lenet", "resnet18", "resnet34"};
+}
 
 std::shared_ptr<nn::Module> make_model(const std::string& name, const ModelConfig& config) {
   MAGMADNN_CHECK(config.in_channels > 0 && config.height > 0 && config.width > 0 && config.num_classes > 0,

@@ -1,5 +1,7 @@
-// ResNet-18/34 for the model zoo; see models/resnet.h.
-#include "models/resnet.h"
+// ResNet-18/34 for the model zoo; see models/resnet.h. The layer layout and names follow
+// ../shared/bench/torch_ref.py's ResNet18 (and torchvision for the ImageNet stem), so parameter
+// counts and state dicts line up with PyTorch's.
+#include "magmadnn/models/resnet.h"
 
 #include "magmadnn/nn/fusion.h"
 #include "magmadnn/ops/ops.h"
@@ -8,11 +10,15 @@ namespace magmadnn::models {
 
 namespace {
 std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
-  return std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
+  return std::make_shared<nn::Conv2d>(
+      nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(false));
 }
 }  // namespace
 
-BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) : in_(in), out_(out), stride_(stride) {
+  MAGMADNN_CHECK(in > 0 && out > 0 && stride > 0,
+                 "BasicBlock: channels and stride must be positive, got in=", in, ", out=", out,
+                 ", stride=", stride);
   conv1_ = register_module("conv1", conv(in, out, 3, stride, 1));
   bn1_ = register_module("bn1", std::make_shared<nn::BatchNorm2d>(out));
   conv2_ = register_module("conv2", conv(out, out, 3, 1, 1));
@@ -24,11 +30,14 @@ BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride) {
   }
 }
 
+std::string BasicBlock::name() const {
+  return detail::str_cat("BasicBlock(", in_, ", ", out_, ", stride=", stride_, ")");
+}
+
 Tensor BasicBlock::forward(const Tensor& x) {
   // x: (N, in, H, W) -> (N, out, H / stride, W / stride)
   Tensor y = conv1_->forward(x);
-  if (!fused_) y = bn1_->forward(y);
-  y = conv1_->fused_relu() ? y : relu(y);
+  if (!fused_) y = relu(bn1_->forward(y));  // fused: bn1 is in conv1's weights, the ReLU in conv1
   y = conv2_->forward(y);
   if (!fused_) y = bn2_->forward(y);
   Tensor skip = shortcut_->empty() ? x : shortcut_->forward(x);
@@ -36,15 +45,25 @@ Tensor BasicBlock::forward(const Tensor& x) {
 }
 
 void BasicBlock::fuse_for_inference() {
-  shortcut_->fuse_for_inference();  // its Conv2d + BatchNorm2d fold like any Sequential
   if (fused_) return;
+  shortcut_->fuse_for_inference();  // its Conv2d + BatchNorm2d fold like any Sequential's
   nn::fold_batch_norm(*conv1_, *bn1_);
   nn::fold_batch_norm(*conv2_, *bn2_);
   conv1_->set_fused_relu(true);
+  // The folded BatchNorms no longer take part; drop them from the tree (and the state dict), as
+  // PyTorch's fuse_modules does.
+  replace_module("bn1", std::make_shared<nn::Identity>());
+  replace_module("bn2", std::make_shared<nn::Identity>());
   fused_ = true;
 }
 
-ResNet::ResNet(const std::vector<int>& blocks, const ModelConfig& c) {
+ResNet::ResNet(const std::vector<int>& blocks, const ModelConfig& c) : blocks_(blocks), config_(c) {
+  MAGMADNN_CHECK(!blocks.empty() && blocks.size() <= 4, "ResNet: expected 1 to 4 stages, got ",
+                 blocks.size());
+  for (int b : blocks) MAGMADNN_CHECK(b > 0, "ResNet: every stage needs at least one block, got ", b);
+  MAGMADNN_CHECK(c.in_channels > 0 && c.num_classes > 0,
+                 "ResNet: in_channels and num_classes must be positive, got ", c.in_channels, " and ",
+                 c.num_classes);
   stem_ = register_module("stem", std::make_shared<nn::Sequential>());
   if (c.imagenet_stem) {
     stem_->push_back(conv(c.in_channels, 64, 7, 2, 3));
@@ -66,12 +85,21 @@ ResNet::ResNet(const std::vector<int>& blocks, const ModelConfig& c) {
       in = widths[stage];
     }
   }
-  fc_ = register_module("fc", std::make_shared<nn::Linear>(512, c.num_classes));
+  fc_ = register_module("fc", std::make_shared<nn::Linear>(in, c.num_classes));
+}
+
+std::string ResNet::name() const {
+  std::string stages;
+  for (int b : blocks_) stages += (stages.empty() ? "" : ", ") + std::to_string(b);
+  return detail::str_cat("ResNet(blocks=[", stages, "], in_channels=", config_.in_channels,
+                         ", num_classes=", config_.num_classes,
+                         ", stem=", config_.imagenet_stem ? "imagenet" : "cifar", ")");
 }
 
 Tensor ResNet::forward(const Tensor& x) {
   // x: (N, C, H, W) -> features (N, 512, h, w) -> global average (N, 512) -> logits (N, classes)
-  MAGMADNN_CHECK(x.defined() && x.dim() == 4, "ResNet: expected input (N, C, H, W), got ",
+  MAGMADNN_CHECK(x.defined() && x.dim() == 4 && x.size(1) == config_.in_channels, name(),
+                 ": expected input (N, ", config_.in_channels, ", H, W), got ",
                  x.defined() ? x.shape().str() : "an undefined tensor");
   Tensor features = layers_->forward(stem_->forward(x));
   return fc_->forward(adaptive_avg_pool2d(features, Size2(1)).flatten(1));

@@ -4,7 +4,7 @@
 //             fc(->128) ReLU dropout(0.5) fc(->classes)
 //   resnet18, resnet34   basic blocks [2,2,2,2] / [3,4,6,3], widths 64..512, 1x1 projection
 //             shortcuts where the shape changes; CIFAR-style stem (3x3 conv, no max-pool) or
-//             ImageNet-style stem (7x7 stride 2 + max-pool 3x3 stride 2)
+//             ImageNet-style stem (7x7 stride 2 + max-pool 3x3 stride 2); see models/resnet.h
 #pragma once
 
 #include <memory>
