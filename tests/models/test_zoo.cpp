@@ -1,0 +1,199 @@
+// The model zoo: names, output shapes for each model and stem, state-dict keys and shapes equal
+// to PyTorch's models (torch_ref.py's cnn and ResNet18, the [3, 4, 6, 3] variant, torchvision-
+// style ImageNet stems; fixture from tests/golden/gen_nn_cnn.py), parameter counts, gradients
+// through the residual additions, train/eval behaviour and errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "golden/golden.h"
+#include "nn_cnn/nn_cnn_test_util.h"
+
+using namespace magmadnn;
+using nn_cnn_test::error_of;
+using nn_cnn_test::max_abs_diff;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+namespace {
+// Keys and shapes in the same order as PyTorch's state_dict (registration order).
+void expect_state_dict_like_pytorch(const nn::Module& model, const nlohmann::json& entry) {
+  std::vector<std::pair<std::string, Tensor>> ours = model.named_parameters();
+  const auto buffers = model.named_buffers();
+  std::map<std::string, Shape> shapes;
+  for (const auto& [k, v] : ours) shapes[k] = v.shape();
+  for (const auto& [k, v] : buffers) shapes[k] = v.shape();
+  const auto keys = entry["keys"].get<std::vector<std::string>>();
+  const auto expected_shapes = entry["shapes"].get<std::vector<std::vector<int64_t>>>();
+  EXPECT_EQ(shapes.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    SCOPED_TRACE(keys[i]);
+    ASSERT_TRUE(shapes.count(keys[i]));
+    EXPECT_EQ(shapes[keys[i]], Shape(expected_shapes[i]));
+  }
+  EXPECT_EQ(model.num_parameters(), entry["num_parameters"].get<int64_t>());
+}
+
+models::ModelConfig imagenet_config(int64_t channels, int64_t size, int64_t classes) {
+  models::ModelConfig c;
+  c.in_channels = channels;
+  c.height = c.width = size;
+  c.num_classes = classes;
+  c.imagenet_stem = true;
+  return c;
+}
+}  // namespace
+
+TEST(ModelZoo, Names) {
+  EXPECT_THAT(models::model_names(), ElementsAre("mlp", "lenet", "resnet18", "resnet34"));
+  for (const auto& name : models::model_names()) EXPECT_NE(models::make_model(name), nullptr) << name;
+  EXPECT_THAT(error_of([] { models::make_model("vgg"); }),
+              HasSubstr("unknown model 'vgg': expected one of mlp, lenet, resnet18, resnet34"));
+}
+
+TEST(ModelZoo, StateDictsAndParameterCountsMatchPyTorch) {
+  manual_seed(60);
+  const auto fixture = golden::load("nn_cnn_zoo.json");
+  {
+    SCOPED_TRACE("lenet");
+    expect_state_dict_like_pytorch(*models::make_model("lenet"), fixture["lenet"]);
+  }
+  {
+    SCOPED_TRACE("resnet18");
+    expect_state_dict_like_pytorch(*models::make_model("resnet18"), fixture["resnet18"]);
+  }
+  {
+    SCOPED_TRACE("resnet34");
+    expect_state_dict_like_pytorch(*models::make_model("resnet34"), fixture["resnet34"]);
+  }
+  {
+    SCOPED_TRACE("resnet18 ImageNet");
+    expect_state_dict_like_pytorch(*models::make_model("resnet18", imagenet_config(3, 224, 1000)),
+                                   fixture["resnet18_imagenet_3x1000"]);
+  }
+  // The numbers themselves (torch 1.13), so a regenerated fixture cannot drift silently; the
+  // ImageNet ones are torchvision's resnet18 / resnet34.
+  EXPECT_EQ(fixture["lenet"]["num_parameters"].get<int64_t>(), 225034);
+  EXPECT_EQ(fixture["resnet18"]["num_parameters"].get<int64_t>(), 11172810);
+  EXPECT_EQ(fixture["resnet34"]["num_parameters"].get<int64_t>(), 21280970);
+  EXPECT_EQ(fixture["resnet18_imagenet_3x1000"]["num_parameters"].get<int64_t>(), 11689512);
+  EXPECT_EQ(fixture["resnet34_imagenet_3x1000"]["num_parameters"].get<int64_t>(), 21797672);
+}
+
+TEST(ModelZoo, OutputShapes) {
+  manual_seed(61);
+  auto lenet = models::make_model("lenet");
+  EXPECT_EQ((*lenet)(randn({2, 1, 28, 28})).shape(), Shape({2, 10}));
+  models::ModelConfig cifar;
+  cifar.in_channels = 3;
+  cifar.height = cifar.width = 32;
+  cifar.num_classes = 100;
+  EXPECT_EQ((*models::make_model("lenet", cifar))(randn({2, 3, 32, 32})).shape(), Shape({2, 100}));
+  EXPECT_EQ((*models::make_model("mlp", cifar))(randn({2, 3, 32, 32})).shape(), Shape({2, 100}));
+  auto r18 = models::make_model("resnet18");
+  EXPECT_EQ((*r18)(randn({2, 1, 28, 28})).shape(), Shape({2, 10}));
+  auto r18i = models::make_model("resnet18", imagenet_config(3, 64, 5));
+  r18i->eval();
+  EXPECT_EQ((*r18i)(randn({1, 3, 64, 64})).shape(), Shape({1, 5}));
+  auto r34 = models::make_model("resnet34", imagenet_config(3, 32, 4));
+  {
+    NoGradGuard g;
+    r34->eval();
+    EXPECT_EQ((*r34)(randn({2, 3, 32, 32})).shape(), Shape({2, 4}));
+  }
+  EXPECT_EQ(r34->num_parameters(),
+            21797672 - 996 * 513);  // torchvision resnet34 with a 4-class fc (512 + 1 each)
+}
+
+TEST(ModelZoo, ResNetStructureAndNames) {
+  auto model = models::make_model("resnet18");
+  auto* resnet = dynamic_cast<models::ResNet*>(model.get());
+  ASSERT_NE(resnet, nullptr);
+  EXPECT_EQ(resnet->name(), "ResNet(blocks=[2, 2, 2, 2], in_channels=1, num_classes=10, stem=cifar)");
+  EXPECT_EQ(resnet->layers().size(), 8u);
+  EXPECT_EQ(resnet->stem().size(), 3u);
+  const char* names[8] = {"BasicBlock(64, 64, stride=1)",   "BasicBlock(64, 64, stride=1)",
+                          "BasicBlock(64, 128, stride=2)",  "BasicBlock(128, 128, stride=1)",
+                          "BasicBlock(128, 256, stride=2)", "BasicBlock(256, 256, stride=1)",
+                          "BasicBlock(256, 512, stride=2)", "BasicBlock(512, 512, stride=1)"};
+  for (size_t i = 0; i < 8; ++i) {
+    auto block = resnet->layers().at<models::BasicBlock>(i);
+    EXPECT_EQ(block->name(), names[i]);
+    EXPECT_EQ(block->shortcut().empty(), i % 2 == 1 || i == 0);  // projections where the shape changes
+  }
+  const auto sd = model->state_dict();
+  for (const char* key :
+       {"stem.0.weight", "stem.1.running_mean", "layers.0.conv1.weight", "layers.0.bn1.running_mean",
+        "layers.0.bn2.num_batches_tracked", "layers.2.shortcut.0.weight", "layers.2.shortcut.1.running_var",
+        "fc.weight", "fc.bias"})
+    EXPECT_EQ(sd.count(key), 1u) << key;
+  EXPECT_EQ(sd.count("stem.0.bias"), 0u);  // convolutions before BatchNorm have no bias
+  EXPECT_THAT(model->summary(), HasSubstr("(2): BasicBlock(64, 128, stride=2)"));
+  EXPECT_EQ(models::make_model("resnet34", imagenet_config(3, 224, 10))->name(),
+            "ResNet(blocks=[3, 4, 6, 3], in_channels=3, num_classes=10, stem=imagenet)");
+  // Other depths through the public class.
+  models::ResNet tiny({1, 1}, models::ModelConfig{});
+  EXPECT_EQ(tiny.fc().weight().shape(), Shape({10, 128}));
+  EXPECT_EQ(tiny(randn({2, 1, 12, 12})).shape(), Shape({2, 10}));
+}
+
+TEST(ModelZoo, GradientsReachEveryParameterThroughTheResidualAdditions) {
+  manual_seed(62);
+  auto model = models::make_model("resnet18");
+  Tensor x = randn({2, 1, 12, 12}).set_requires_grad();
+  Tensor loss = cross_entropy((*model)(x), from_vector<int64_t>({3, 7}, {2}));
+  loss.backward();
+  for (const auto& [name, p] : model->named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_GT(nn_cnn_test::max_abs(p.grad()), 0.0) << name;
+  }
+  EXPECT_GT(nn_cnn_test::max_abs(x.grad()), 0.0);
+  // Training updated every BatchNorm's statistics once.
+  for (const auto& [name, t] : model->state_dict())
+    if (name.find("num_batches_tracked") != std::string::npos) EXPECT_EQ(t.item<int64_t>(), 1) << name;
+}
+
+TEST(ModelZoo, LeNetDropoutOnlyInTraining) {
+  manual_seed(63);
+  auto lenet = models::make_model("lenet");
+  Tensor x = randn({4, 1, 28, 28});
+  lenet->eval();
+  EXPECT_EQ((*lenet)(x).to_vector<float>(), (*lenet)(x).to_vector<float>());
+  lenet->train();
+  EXPECT_GT(max_abs_diff((*lenet)(x), (*lenet)(x)), 0.0);
+}
+
+TEST(ModelZoo, Errors) {
+  models::ModelConfig small;
+  small.height = small.width = 8;
+  EXPECT_THAT(error_of([&] { models::make_model("lenet", small); }),
+              HasSubstr("lenet: input 8x8 is too small"));
+  models::ModelConfig bad;
+  bad.num_classes = 0;
+  EXPECT_THAT(error_of([&] { models::make_model("resnet18", bad); }),
+              HasSubstr("make_model(resnet18): sizes must be positive"));
+  auto lenet = models::make_model("lenet");
+  EXPECT_THAT(error_of([&] {
+                (*lenet)(randn({64, 3, 28, 28}));
+              }),
+              HasSubstr("Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1)): expected input (N, 1, H, W), got "
+                        "(64, 3, 28, 28)"));
+  EXPECT_THAT(error_of([&] { (*lenet)(randn({2, 1, 32, 32})); }), HasSubstr("Linear"));  // trained for 28x28
+  auto r18 = models::make_model("resnet18");
+  EXPECT_THAT(
+      error_of([&] {
+        (*r18)(randn({2, 3, 28, 28}));
+      }),
+      HasSubstr(
+          "ResNet(blocks=[2, 2, 2, 2], in_channels=1, num_classes=10, stem=cifar): expected input (N, 1, "
+          "H, W), got (2, 3, 28, 28)"));
+  EXPECT_THAT(error_of([] {
+                models::ResNet({2, 0}, models::ModelConfig{});
+              }),
+              HasSubstr("at least one block"));
+  EXPECT_THAT(error_of([] {
+                models::ResNet({1, 1, 1, 1, 1}, models::ModelConfig{});
+              }),
+              HasSubstr("expected 1 to 4 stages, got 5"));
+}
