@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 using namespace magmadnn;
@@ -16,17 +17,7 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 namespace {
-// Runs f, expects a magmadnn::Error, returns its message.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected magmadnn::Error";
-  return "";
-}
+using magmadnn::testing::error_of;
 }  // namespace
 
 // ------------------------------------------------------------------------------ creation

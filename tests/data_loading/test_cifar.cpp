@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/magmadnn.h"
 
@@ -74,14 +75,7 @@ void write_dataset(const std::string& dir, bool gz_test = false) {
     write_bytes(dir + "/test_batch.bin", test);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 // Every pixel of inputs (N, 3, 32, 32) float32 against pixel(ids[n], ...) / 255.
 void expect_images(const Tensor& inputs, const std::vector<int64_t>& ids) {

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 using namespace magmadnn;
@@ -57,14 +58,7 @@ std::vector<int64_t> flat(const std::vector<std::vector<int64_t>>& bs) {
   return v;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 // A dataset through the default get_batch (stacking single examples), with hooks for tests.
 class SlowDataset : public Dataset {

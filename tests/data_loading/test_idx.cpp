@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/magmadnn.h"
 
@@ -47,14 +48,7 @@ std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/magmadnn.h"
 
@@ -13,14 +14,7 @@ using magmadnn::testing::TempDir;
 using ::testing::HasSubstr;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 // n images of 28x28 whose pixel p of image i is (i * 7 + p) % 256, labels i % 10.
 void write_split(const std::string& dir, const std::string& prefix, int64_t n, bool gz,

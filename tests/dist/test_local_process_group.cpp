@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
 #include "magmadnn/dist/process_group.h"
 #include "magmadnn/magmadnn.h"
 
@@ -10,14 +11,7 @@ using namespace magmadnn;
 using ::testing::HasSubstr;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using magmadnn::testing::error_of;
 }  // namespace
 
 TEST(LocalProcessGroup, CollectivesOverOneRank) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/magmadnn.h"
@@ -14,14 +15,7 @@ using magmadnn::testing::TempDir;
 using ::testing::HasSubstr;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 }  // namespace
 
 TEST(Checkpoint, MismatchesListsEveryProblem) {

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/magmadnn.h"
 
@@ -20,14 +21,7 @@ using magmadnn::testing::write_bytes;
 using ::testing::HasSubstr;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 std::vector<uint8_t> le64(uint64_t n) {
   std::vector<uint8_t> b;

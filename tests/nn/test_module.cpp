@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 using namespace magmadnn;
@@ -12,15 +13,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using magmadnn::testing::error_of;
 
 std::shared_ptr<nn::Sequential> mlp() {
   return std::make_shared<nn::Sequential>(

@@ -7,18 +7,12 @@
 #include <functional>
 #include <string>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 namespace nn_cnn_test {
 
-inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const magmadnn::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using magmadnn::testing::error_of;
 
 inline double max_abs_diff(const magmadnn::Tensor& a, const magmadnn::Tensor& b) {
   const auto va = a.to(magmadnn::kFloat64).to_vector<double>(),

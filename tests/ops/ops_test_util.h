@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 namespace optest {
@@ -17,17 +18,7 @@ namespace optest {
 using namespace magmadnn;
 using ::testing::HasSubstr;
 
-// Runs f, expects a magmadnn::Error, returns its message.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected magmadnn::Error";
-  return "";
-}
+using magmadnn::testing::error_of;
 
 // A float64 leaf with values in [lo, hi) that requires grad, for gradchecks.
 inline Tensor leaf(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0) {

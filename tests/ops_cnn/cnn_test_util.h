@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 namespace cnntest {
@@ -20,16 +21,7 @@ namespace cnntest {
 using namespace magmadnn;
 using ::testing::HasSubstr;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected magmadnn::Error";
-  return "";
-}
+using magmadnn::testing::error_of;
 
 inline Tensor values(const Shape& shape, uint64_t seed, DType dtype = kFloat64, double lo = -1.0, double hi = 1.0) {
   manual_seed(seed);

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/error_of.h"
 #include "magmadnn/magmadnn.h"
 
 using namespace magmadnn;
@@ -11,15 +12,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using magmadnn::testing::error_of;
 
 Tensor param(const Shape& s, double v = 1.0) {
   return full(s, v).set_requires_grad();
