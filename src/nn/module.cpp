@@ -167,13 +167,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& sd, bool stric
     for (const auto& [n, _] : sd)
       if (!own_names.count(n)) problems.push_back("unexpected key '" + n + "'");
 
-  if (!problems.empty()) {
-    std::ostringstream msg;
-    msg << name() << ": load_state_dict found " << problems.size() << " problem"
-        << (problems.size() > 1 ? "s" : "") << ", nothing was loaded:";
-    for (const auto& p : problems) msg << "\n  " << p;
-    MAGMADNN_ERROR(msg.str());
-  }
+  throw_if_load_problems(name(), problems);
 
   NoGradGuard no_grad;
   for (auto& [n, t] : own) {

@@ -194,13 +194,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& sd) {
     if (!has_step.count(gi))
       problems.push_back(detail::str_cat("missing key 'state.", gi.first, ".", gi.second, ".step'"));
 
-  if (!problems.empty()) {
-    std::ostringstream msg;
-    msg << name() << ": load_state_dict found " << problems.size() << " problem"
-        << (problems.size() > 1 ? "s" : "") << ", nothing was loaded:";
-    for (const auto& p : problems) msg << "\n  " << p;
-    MAGMADNN_ERROR(msg.str());
-  }
+  throw_if_load_problems(name(), problems);
 
   NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) {

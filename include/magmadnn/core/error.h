@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace magmadnn {
 
@@ -32,6 +33,11 @@ std::string str_cat(const Args&... args) {
 }
 [[noreturn]] void throw_error(const char* file, int line, const std::string& message);
 }  // namespace detail
+
+// Throws one Error listing every problem found while loading a state dict:
+// "<owner>: load_state_dict found 2 problems, nothing was loaded:\n  a\n  b". Does nothing when
+// `problems` is empty.
+void throw_if_load_problems(const std::string& owner, const std::vector<std::string>& problems);
 
 }  // namespace magmadnn
 
