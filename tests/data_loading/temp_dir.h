@@ -1,7 +1,10 @@
-// A scratch directory for tests that write files, removed with everything in it at scope exit.
+// File fixtures for tests: a scratch directory removed with everything in it at scope exit,
+// byte-level read/write, and gzip compression through zlib (independent of the library).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -39,6 +42,21 @@ inline void write_bytes(const std::string& path, const std::vector<uint8_t>& byt
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// gzip (level 9) with zlib directly, so readers are tested against an independent writer.
+inline std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {
+  std::vector<uint8_t> out(compressBound(in.size()) + 64);
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  zs.next_in = const_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(out.size() - zs.avail_out);
+  deflateEnd(&zs);
+  return out;
 }
 
 }  // namespace magmadnn::testing

@@ -13,6 +13,7 @@
 #include "magmadnn/magmadnn.h"
 
 using namespace magmadnn;
+using magmadnn::testing::gzip;
 using magmadnn::testing::TempDir;
 using magmadnn::testing::write_bytes;
 using ::testing::HasSubstr;
@@ -40,21 +41,6 @@ std::vector<uint8_t> records(int64_t first_id, const std::vector<int>& labels) {
         for (int64_t w = 0; w < 32; ++w) b.push_back(pixel(id, c, h, w));
   }
   return b;
-}
-
-// gzip with zlib directly, independent of the library.
-std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {
-  std::vector<uint8_t> out(compressBound(in.size()) + 64);
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - zs.avail_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 // Five training batches of 2, 3, 1, 2 and 4 images (ids 0..11, label id % 10) and a test batch

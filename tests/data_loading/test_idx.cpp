@@ -13,6 +13,7 @@
 
 using namespace magmadnn;
 using magmadnn::testing::read_bytes;
+using magmadnn::testing::gzip;
 using magmadnn::testing::TempDir;
 using magmadnn::testing::write_bytes;
 using ::testing::HasSubstr;
@@ -31,21 +32,6 @@ void append_big_endian(std::vector<uint8_t>& b, T value) {
   uint8_t raw[sizeof(T)];
   std::memcpy(raw, &value, sizeof(T));
   for (size_t i = 0; i < sizeof(T); ++i) b.push_back(raw[sizeof(T) - 1 - i]);
-}
-
-// gzip with zlib directly, independent of the library's writer.
-std::vector<uint8_t> gzip(const std::vector<uint8_t>& in) {
-  std::vector<uint8_t> out(compressBound(in.size()) + 64);
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = out.data();
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - zs.avail_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 using magmadnn::testing::error_of;
