@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "ising/ising_cli.h"
 #include "magmadnn/core/error.h"
 
 namespace {
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
 
   CLI::App* info = app.add_subcommand("info", "version, backends, threads, library versions");
 
+  std::function<int()> run_ising;  // set when an `ising ...` subcommand is parsed
+  magmadnn::cli::ising::add_ising_commands(app, run_ising);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
     if (*eval) return run_eval(eval_args);
     if (*bench) return run_bench(bench_args);
     if (*info) return run_info();
+    if (run_ising) return run_ising();
   } catch (const magmadnn::Error& e) {
     std::cerr << "magmadnn: error: " << e.what() << std::endl;
     return 1;
