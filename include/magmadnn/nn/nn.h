@@ -5,6 +5,7 @@
 #include "magmadnn/nn/conv.h"
 #include "magmadnn/nn/dropout.h"
 #include "magmadnn/nn/fusion.h"
+#include "magmadnn/nn/graph.h"
 #include "magmadnn/nn/init.h"
 #include "magmadnn/nn/linear.h"
 #include "magmadnn/nn/module.h"

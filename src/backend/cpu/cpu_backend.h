@@ -67,6 +67,10 @@ class CpuBackend : public Backend {
   void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
                            const Tensor& var, bool training, double eps, Tensor& grad_x, Tensor& grad_weight,
                            Tensor& grad_bias) override;
+
+  // --- sparse (sparse.cpp) ---
+  void spmm_csr(const Tensor& row_offsets, const Tensor& col_indices, const Tensor& values, const Tensor& x,
+                Tensor& out, bool accumulate) override;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
