@@ -21,21 +21,20 @@ namespace magmadnn::data {
 namespace {
 constexpr size_t kPrefetchDepth = 2;
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
+// Validates the options before they build the sampler, so errors name the DataLoader's options.
+const DataLoaderOptions& checked(const DataLoaderOptions& o) {
+  MAGMADNN_CHECK(o.batch_size() >= 1, "DataLoader: batch_size must be at least 1, got ", o.batch_size());
+  MAGMADNN_CHECK(o.num_shards() >= 1, "DataLoader: num_shards must be at least 1, got ", o.num_shards());
+  MAGMADNN_CHECK(o.shard() >= 0 && o.shard() < o.num_shards(), "DataLoader: shard ", o.shard(),
+                 " is out of range for ", o.num_shards(), " shards");
+  return o;
 }
 
-// Uniform in [0, range) without the implementation-defined std::uniform_int_distribution, so
-// the order is the same with every standard library.
-uint64_t bounded(std::mt19937_64& eng, uint64_t range) {
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
-  uint64_t r;
-  do r = eng();
-  while (r >= limit);
-  return r % range;
+DistributedSamplerOptions sampler_options(const DataLoaderOptions& o, uint64_t seed) {
+  return DistributedSamplerOptions(o.num_shards(), o.shard())
+      .shuffle(o.shuffle())
+      .seed(seed)
+      .remainder(o.shard_remainder());
 }
 }  // namespace
 
@@ -45,6 +44,16 @@ struct DataLoader::Epoch {
   int64_t batch_size = 1;
   int64_t num_batches = 0;
   std::function<Example(Example)> transform;
+  // Advanced as batches reach the consumer: order starts at sample start_index of epoch `epoch`.
+  std::shared_ptr<SamplerPosition> position;
+  int64_t epoch = 0, start_index = 0;
+
+  void delivered(int64_t b) {
+    if (b + 1 >= num_batches)
+      *position = SamplerPosition{epoch + 1, 0};
+    else
+      *position = SamplerPosition{epoch, start_index + (b + 1) * batch_size};
+  }
 
   std::mutex mutex;
   std::condition_variable cv;
@@ -121,6 +130,7 @@ DataLoader::Iterator::Iterator(std::shared_ptr<Epoch> epoch) : epoch_(std::move(
     return;
   }
   current_ = epoch_->next(0);
+  epoch_->delivered(0);
 }
 
 bool DataLoader::Iterator::done() const {
@@ -138,27 +148,23 @@ DataLoader::Iterator& DataLoader::Iterator::operator++() {
   }
   current_ = epoch_->next(index_ + 1);
   ++index_;
+  epoch_->delivered(index_);
   return *this;
 }
 
 DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options)
-    : dataset_(std::move(dataset)), options_(std::move(options)) {
+    : dataset_(std::move(dataset)),
+      options_(checked(options)),
+      seed_(options_.seed() ? *options_.seed() : default_generator().next_u64()),
+      sampler_(dataset_ ? dataset_->size() : 0, sampler_options(options_, seed_)),
+      position_(std::make_shared<SamplerPosition>()) {
   MAGMADNN_CHECK(dataset_ != nullptr, "DataLoader: the dataset is null");
-  MAGMADNN_CHECK(options_.batch_size() >= 1, "DataLoader: batch_size must be at least 1, got ",
-                 options_.batch_size());
-  MAGMADNN_CHECK(options_.num_shards() >= 1, "DataLoader: num_shards must be at least 1, got ",
-                 options_.num_shards());
-  MAGMADNN_CHECK(options_.shard() >= 0 && options_.shard() < options_.num_shards(), "DataLoader: shard ",
-                 options_.shard(), " is out of range for ", options_.num_shards(), " shards");
-  seed_ = options_.seed() ? *options_.seed() : default_generator().next_u64();
 }
 
 DataLoader::~DataLoader() = default;
 
 int64_t DataLoader::num_samples() const {
-  const int64_t n = dataset_->size(), shards = options_.num_shards();
-  if (n == 0) return 0;
-  return (n + shards - 1) / shards;
+  return sampler_.num_samples();
 }
 
 int64_t DataLoader::num_batches() const {
@@ -167,30 +173,57 @@ int64_t DataLoader::num_batches() const {
 }
 
 std::vector<int64_t> DataLoader::epoch_indices(int64_t epoch) const {
-  const int64_t n = dataset_->size();
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), int64_t{0});
-  if (options_.shuffle() && n > 1) {
-    std::mt19937_64 eng(splitmix64(seed_ ^ splitmix64(static_cast<uint64_t>(epoch))));
-    for (int64_t i = n - 1; i > 0; --i)
-      std::swap(order[i], order[bounded(eng, static_cast<uint64_t>(i) + 1)]);
-  }
-  const int64_t shards = options_.num_shards();
-  if (shards == 1 || n == 0) return order;
-  const int64_t per_shard = num_samples();
-  std::vector<int64_t> mine;
-  mine.reserve(per_shard);
-  for (int64_t k = 0; k < per_shard; ++k) mine.push_back(order[(k * shards + options_.shard()) % n]);
-  return mine;
+  return sampler_.indices(epoch);
+}
+
+void DataLoader::set_epoch(int64_t epoch) {
+  set_position(SamplerPosition{epoch, 0});
+}
+
+void DataLoader::set_position(const SamplerPosition& p) {
+  MAGMADNN_CHECK(p.epoch >= 0 && p.index >= 0 && p.index <= num_samples(), "DataLoader: position (epoch ",
+                 p.epoch, ", index ", p.index, ") is out of range for an epoch of ", num_samples(),
+                 " samples");
+  // A finished epoch continues with the next one.
+  const bool finished = p.index > 0 && p.index == num_samples();
+  next_epoch_ = finished ? p.epoch + 1 : p.epoch;
+  resume_index_ = finished ? 0 : p.index;
+  *position_ = SamplerPosition{next_epoch_, resume_index_};
+}
+
+std::map<std::string, Tensor> DataLoader::state_dict() const {
+  return {{"epoch", from_vector<int64_t>({position_->epoch})},
+          {"index", from_vector<int64_t>({position_->index})},
+          {"seed", from_vector<int64_t>({static_cast<int64_t>(seed_)})}};
+}
+
+void DataLoader::load_state_dict(const std::map<std::string, Tensor>& state) {
+  auto get = [&](const char* key) {
+    auto it = state.find(key);
+    MAGMADNN_CHECK(it != state.end(), "DataLoader::load_state_dict: missing key '", key, "'");
+    MAGMADNN_CHECK(it->second.defined() && it->second.numel() == 1 && it->second.dtype() == kInt64,
+                   "DataLoader::load_state_dict: '", key, "' must be one int64 value");
+    return it->second.contiguous().to_vector<int64_t>()[0];
+  };
+  const int64_t epoch = get("epoch"), index = get("index"), seed = get("seed");
+  seed_ = static_cast<uint64_t>(seed);
+  sampler_ = DistributedSampler(dataset_->size(), sampler_options(options_, seed_));
+  set_position(SamplerPosition{epoch, index});
 }
 
 DataLoader::Iterator DataLoader::begin() {
-  const int64_t epoch = next_epoch_++;
+  const int64_t epoch = next_epoch_++, start = resume_index_;
+  resume_index_ = 0;
   auto state = std::make_shared<Epoch>();
   state->dataset = dataset_;
-  state->order = epoch_indices(epoch);
+  state->order = sampler_.indices(SamplerPosition{epoch, start});
   state->batch_size = options_.batch_size();
-  state->num_batches = num_batches();
+  const int64_t m = static_cast<int64_t>(state->order.size()), bs = options_.batch_size();
+  state->num_batches = options_.drop_last() ? m / bs : (m + bs - 1) / bs;
+  state->position = position_;
+  state->epoch = epoch;
+  state->start_index = start;
+  *position_ = state->num_batches == 0 ? SamplerPosition{epoch + 1, 0} : SamplerPosition{epoch, start};
   state->transform = options_.transform();
   if (options_.prefetch() && state->num_batches > 0) state->start_worker();
   return Iterator(std::move(state));

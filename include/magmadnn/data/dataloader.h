@@ -2,17 +2,20 @@
 // The order of an epoch is a pure function of (seed, epoch), so a run can be reproduced or
 // resumed with set_epoch(); with prefetch a background thread assembles the next batch while
 // the current one is in use. Sharding (num_shards/shard) gives each distributed rank a disjoint
-// part of the same permutation, like PyTorch's DistributedSampler.
+// part of the same permutation through a DistributedSampler (data/sampler.h); position() /
+// state_dict() record how far the run has read, so a resumed run continues with the next batch.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "magmadnn/data/dataset.h"
+#include "magmadnn/data/sampler.h"
 
 namespace magmadnn::data {
 
@@ -48,14 +51,19 @@ class DataLoaderOptions {
     transform_ = std::move(f);
     return *this;
   }
-  // This loader sees only shard `shard` of `num_shards` (one per rank); the permutation is padded
-  // by wrapping around so every shard has the same number of samples.
+  // This loader sees only shard `shard` of `num_shards` (one per rank). By default the
+  // permutation is padded by wrapping around so every shard has the same number of samples;
+  // shard_remainder(ShardRemainder::Drop) drops the last dataset_size % num_shards instead.
   DataLoaderOptions& num_shards(int64_t v) {
     num_shards_ = v;
     return *this;
   }
   DataLoaderOptions& shard(int64_t v) {
     shard_ = v;
+    return *this;
+  }
+  DataLoaderOptions& shard_remainder(ShardRemainder v) {
+    shard_remainder_ = v;
     return *this;
   }
 
@@ -67,6 +75,7 @@ class DataLoaderOptions {
   const std::function<Example(Example)>& transform() const { return transform_; }
   int64_t num_shards() const { return num_shards_; }
   int64_t shard() const { return shard_; }
+  ShardRemainder shard_remainder() const { return shard_remainder_; }
 
  private:
   int64_t batch_size_ = 128;
@@ -77,6 +86,7 @@ class DataLoaderOptions {
   std::function<Example(Example)> transform_;
   int64_t num_shards_ = 1;
   int64_t shard_ = 0;
+  ShardRemainder shard_remainder_ = ShardRemainder::Pad;
 };
 
 class DataLoader {
@@ -115,16 +125,29 @@ class DataLoader {
     Example current_;
   };
 
-  // Starts the next epoch (see set_epoch) and returns its first batch.
+  // Starts the next epoch (see set_epoch) and returns its first batch. After set_position() the
+  // epoch starts at the saved sample instead of its beginning (its batches are counted from there).
   Iterator begin();
   Iterator end() { return Iterator(); }
 
   // The epoch the next begin() iterates; afterwards it advances by one.
-  void set_epoch(int64_t epoch) { next_epoch_ = epoch; }
+  void set_epoch(int64_t epoch);
   int64_t epoch() const { return next_epoch_; }
-  int64_t num_batches() const;
+  int64_t num_batches() const;  // of a whole epoch
   int64_t num_samples() const;  // per epoch, for this shard
   uint64_t seed() const { return seed_; }
+
+  // The position after the last batch handed out: (epoch, samples of it consumed), or
+  // (next epoch, 0) once an epoch is finished. A checkpoint written after a training step saves
+  // it; set_position() on a fresh loader (same dataset, seed and options) makes the next begin()
+  // continue with exactly the batch that would have come next.
+  SamplerPosition position() const { return *position_; }
+  void set_position(const SamplerPosition& position);
+  // The position and the seed as int64 scalars {"epoch", "index", "seed"}, for checkpoints;
+  // load_state_dict restores both (so a loader seeded from the generator resumes its order too).
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& state);
+  const DistributedSampler& sampler() const { return sampler_; }
   const DataLoaderOptions& options() const { return options_; }
   const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
   // The sample indices of one epoch for this shard, in order (before batching).
@@ -134,7 +157,10 @@ class DataLoader {
   std::shared_ptr<Dataset> dataset_;
   DataLoaderOptions options_;
   uint64_t seed_ = 0;
+  DistributedSampler sampler_;
   int64_t next_epoch_ = 0;
+  int64_t resume_index_ = 0;                   // first sample of the next begin()'s epoch
+  std::shared_ptr<SamplerPosition> position_;  // shared with the running epoch, which advances it
 };
 
 }  // namespace magmadnn::data
