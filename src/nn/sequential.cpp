@@ -19,6 +19,14 @@ Tensor Sequential::forward(const Tensor& x) {
   return y;
 }
 
+void Sequential::set(size_t index, std::shared_ptr<Module> module) {
+  MAGMADNN_CHECK(index < modules_.size(), "Sequential::set: index ", index, " out of range for ",
+                 modules_.size(), " modules");
+  MAGMADNN_CHECK(module != nullptr, "Sequential::set: got a null module (at index ", index, ")");
+  replace_module(std::to_string(index), module);
+  modules_[index] = std::move(module);
+}
+
 std::shared_ptr<Module> Sequential::operator[](size_t index) const {
   MAGMADNN_CHECK(index < modules_.size(), "Sequential: index ", index, " out of range for ", modules_.size(),
                  " modules");

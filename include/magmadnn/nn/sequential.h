@@ -26,6 +26,9 @@ class Sequential : public Module {
   // convolution (the replaced modules become Identity), after fusing inside the children.
   void fuse_for_inference() override;
 
+  // Replaces the module at `index` (child "index"); throws Error when out of range or null.
+  void set(size_t index, std::shared_ptr<Module> module);
+
   size_t size() const { return modules_.size(); }
   bool empty() const { return modules_.empty(); }
   // Throws Error when out of range.

@@ -1,0 +1,163 @@
+// SyncBatchNorm (see dist/sync_batch_norm.h). Forward and backward side by side: statistics are
+// accumulated in float64 and all-reduced in one message per pass ([sum | sum of squares | count]
+// forward, [sum dy | sum dy * xhat] backward), so uneven per-rank batches weigh in by their size.
+#include "magmadnn/dist/sync_batch_norm.h"
+
+#include <cmath>
+
+#include "magmadnn/autograd/autograd.h"
+#include "magmadnn/nn/sequential.h"
+#include "magmadnn/ops/ops.h"
+
+namespace magmadnn::dist {
+
+using autograd::NeedsGrad;
+
+SyncBatchNorm::SyncBatchNorm(const nn::BatchNormOptions& options, std::shared_ptr<ProcessGroup> group)
+    : BatchNormBase("SyncBatchNorm", options), group_(std::move(group)) {
+  MAGMADNN_CHECK(group_ != nullptr, "SyncBatchNorm(", options.num_features(), "): the process group is null");
+}
+
+void SyncBatchNorm::check_input(const Tensor& x) const {
+  MAGMADNN_CHECK(x.dim() >= 2 && x.dim() <= 4 && x.size(1) == options_.num_features(), "SyncBatchNorm(",
+                 options_.num_features(), "): expected input (N, ", options_.num_features(), "), (N, ",
+                 options_.num_features(), ", L) or (N, ", options_.num_features(), ", H, W), got ",
+                 x.shape());
+}
+
+namespace {
+// (N, C, ...) viewed as (N, C, L).
+Tensor as_ncl(const Tensor& t) {
+  const int64_t N = t.size(0), C = t.size(1);
+  int64_t L = 1;
+  for (int64_t d = 2; d < t.dim(); ++d) L *= t.size(d);
+  return t.contiguous().reshape({N, C, L});
+}
+
+Tensor channel_tensor(const std::vector<double>& v, DType dtype) {
+  return from_vector<double>(v, {1, static_cast<int64_t>(v.size()), 1}).to(dtype);
+}
+}  // namespace
+
+Tensor SyncBatchNorm::forward(const Tensor& x) {
+  const int64_t C = options_.num_features();
+  MAGMADNN_CHECK(x.defined(), "SyncBatchNorm(", C, "): got an undefined input");
+  check_input(x);
+  const bool use_batch_stats = is_training() || !options_.track_running_stats();
+  if (!use_batch_stats) return BatchNormBase::forward(x);  // running statistics: nothing to share
+  MAGMADNN_CHECK(x.dtype() == kFloat32 || x.dtype() == kFloat64, "SyncBatchNorm(", C,
+                 "): expected a float32 or float64 input, got ", x.dtype());
+  MAGMADNN_CHECK(x.device().is_cpu(), "SyncBatchNorm(", C, "): expected a CPU tensor, got ", x.device());
+
+  Tensor y, xhat;
+  std::vector<double> mean(C), var(C), invstd(C);
+  double count = 0;
+  {
+    NoGradGuard no_grad;
+    Tensor x3 = as_ncl(x.detach());
+    // x: (N, C, L); local [sum (C) | sum of squares (C) | count (1)], reduced over all ranks.
+    Tensor xd = x3.to(kFloat64);
+    Tensor stats =
+        concat({sum(xd, {0, 2}), sum(xd * xd, {0, 2}),
+                scalar_tensor(static_cast<double>(x3.size(0) * x3.size(2)), kFloat64).reshape({1})},
+               0)
+            .contiguous();
+    group_->all_reduce(stats);
+    const std::vector<double> s = stats.to_vector<double>();
+    count = s[2 * C];
+    MAGMADNN_CHECK(count > 1, "SyncBatchNorm(", C,
+                   "): expected more than 1 value per channel over all ranks when training, got ", count,
+                   " (this rank's input ", x.shape(), ")");
+    for (int64_t c = 0; c < C; ++c) {
+      mean[c] = s[c] / count;
+      var[c] = std::max(0.0, s[C + c] / count - mean[c] * mean[c]);  // biased, for normalising
+      invstd[c] = 1.0 / std::sqrt(var[c] + options_.eps());
+    }
+    xhat = (x3 - channel_tensor(mean, x.dtype())) * channel_tensor(invstd, x.dtype());
+    Tensor y3 = xhat;
+    if (weight_.defined()) y3 = y3 * weight_.detach().reshape({1, C, 1});
+    if (bias_.defined()) y3 = y3 + bias_.detach().reshape({1, C, 1});
+    y = y3.reshape(x.shape()).contiguous();
+
+    if (is_training() && running_mean_.defined()) {
+      // PyTorch's convention: running = (1 - momentum) * running + momentum * stat, with the
+      // unbiased variance of the global batch.
+      const double m = options_.momentum();
+      std::vector<double> rm = running_mean_.to(kFloat64).to_vector<double>();
+      std::vector<double> rv = running_var_.to(kFloat64).to_vector<double>();
+      for (int64_t c = 0; c < C; ++c) {
+        rm[c] = (1 - m) * rm[c] + m * mean[c];
+        rv[c] = (1 - m) * rv[c] + m * var[c] * count / (count - 1);
+      }
+      running_mean_.copy_(from_vector<double>(rm, {C}));
+      running_var_.copy_(from_vector<double>(rv, {C}));
+      num_batches_tracked_.fill_(static_cast<double>(num_batches_tracked_.item<int64_t>() + 1));
+    }
+  }
+
+  // dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the means over the global batch;
+  // dw = sum(dy * xhat), db = sum(dy) over this rank's samples.
+  Tensor w = weight_.defined() ? weight_.detach() : Tensor();
+  Tensor scale = channel_tensor(invstd, x.dtype());
+  std::shared_ptr<ProcessGroup> group = group_;
+  const Shape shape = x.shape();
+  autograd::record("sync_batch_norm", {x, weight_, bias_}, y,
+                   [xhat, w, scale, group, count, shape, C](const Tensor& g_in, const NeedsGrad& n) {
+                     NoGradGuard no_grad;
+                     Tensor g3 = as_ncl(g_in);
+                     Tensor sum_dy = sum(g3, {0, 2}), sum_dy_xhat = sum(g3 * xhat, {0, 2});
+                     Tensor gx, gw, gb;
+                     if (n[1]) gw = sum_dy_xhat.contiguous();
+                     if (n[2]) gb = sum_dy.contiguous();
+                     // Collective whenever backward reaches this node, on every rank alike.
+                     Tensor both = concat({sum_dy.to(kFloat64), sum_dy_xhat.to(kFloat64)}, 0).contiguous();
+                     group->all_reduce(both);
+                     if (n[0]) {
+                       Tensor means = (both / count).to(xhat.dtype());
+                       Tensor mean_dy = means.slice(0, 0, C).reshape({1, C, 1});
+                       Tensor mean_dy_xhat = means.slice(0, C, 2 * C).reshape({1, C, 1});
+                       Tensor k = w.defined() ? scale * w.reshape({1, C, 1}) : scale;
+                       gx = ((g3 - mean_dy - xhat * mean_dy_xhat) * k).reshape(shape).contiguous();
+                     }
+                     return std::vector<Tensor>{gx, gw, gb};
+                   });
+  return y;
+}
+
+namespace {
+// Module::replace_module is protected; a pointer to it taken through a derived class is the
+// standard way to call it on another module.
+struct ReplaceAccess : nn::Module {
+  static auto ptr() { return &ReplaceAccess::replace_module; }
+};
+
+std::shared_ptr<nn::Module> convert_one(const std::shared_ptr<nn::Module>& m,
+                                        const std::shared_ptr<ProcessGroup>& group) {
+  auto bn = std::dynamic_pointer_cast<nn::BatchNormBase>(m);
+  if (!bn || std::dynamic_pointer_cast<SyncBatchNorm>(m)) return m;
+  auto sync = std::make_shared<SyncBatchNorm>(bn->options(), group);
+  sync->load_state_dict(bn->state_dict());
+  sync->train(bn->is_training());
+  return sync;
+}
+}  // namespace
+
+std::shared_ptr<nn::Module> convert_sync_batchnorm(std::shared_ptr<nn::Module> module,
+                                                   std::shared_ptr<ProcessGroup> group) {
+  MAGMADNN_CHECK(module != nullptr, "convert_sync_batchnorm: the module is null");
+  MAGMADNN_CHECK(group != nullptr, "convert_sync_batchnorm: the process group is null");
+  auto converted = convert_one(module, group);
+  if (converted != module) return converted;
+  auto seq = std::dynamic_pointer_cast<nn::Sequential>(module);
+  for (auto& [name, child] : module->named_children()) {
+    auto replacement = convert_sync_batchnorm(child, group);
+    if (replacement == child) continue;
+    if (seq)
+      seq->set(static_cast<size_t>(std::stoul(name)), replacement);
+    else
+      ((*module).*ReplaceAccess::ptr())(name, replacement);
+  }
+  return module;
+}
+
+}  // namespace magmadnn::dist

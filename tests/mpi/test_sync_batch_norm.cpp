@@ -1,0 +1,154 @@
+// SyncBatchNorm under mpirun: N ranks holding slices of one batch (even and very uneven) give the
+// output, input gradient and (summed) parameter gradients of one BatchNorm2d on the whole batch,
+// the same running statistics, the same eval output; convert_sync_batchnorm swaps the layers of
+// a Sequential and keeps its state-dict keys.
+#include <gmock/gmock.h>
+
+#include <cmath>
+
+#include "magmadnn/dist/sync_batch_norm.h"
+#include "magmadnn/magmadnn.h"
+#include "mpi/mpi_test_main.h"
+
+using namespace magmadnn;
+
+namespace {
+dist::ProcessGroup& pg() {
+  return *mpi_test::group();
+}
+
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  auto u = a.contiguous().to_vector<float>(), v = b.contiguous().to_vector<float>();
+  ASSERT_EQ(u.size(), v.size()) << what;
+  for (size_t i = 0; i < u.size(); ++i)
+    ASSERT_NEAR(u[i], v[i], tol * std::max(1.0f, std::fabs(v[i]))) << what << " element " << i;
+}
+
+// Rows [begin, end) of the batch for this rank: `uneven` gives rank 0 a single sample.
+std::pair<int64_t, int64_t> rows(int64_t B, bool uneven) {
+  const int r = pg().rank(), n = pg().size();
+  if (!uneven) return pg().chunk_range(B, r);
+  if (r == 0) return {0, 1};
+  const int64_t rest = B - 1, per = rest / (n - 1), extra = rest % (n - 1);
+  const int64_t b = 1 + (r - 1) * per + std::min<int64_t>(r - 1, extra);
+  return {b, b + per + (r - 1 < extra ? 1 : 0)};
+}
+
+void check_matches_batch_norm(int64_t B, bool uneven, const Shape& sample) {
+  const int64_t C = sample[0];
+  manual_seed(11);
+  std::vector<int64_t> dims{B};
+  dims.insert(dims.end(), sample.begin(), sample.end());
+  std::map<std::string, Tensor> init = {{"weight", randn({C})}, {"bias", randn({C})}};
+
+  std::shared_ptr<nn::BatchNormBase> bn_ptr;
+  if (sample.size() == 1)
+    bn_ptr = std::make_shared<nn::BatchNorm1d>(C);
+  else
+    bn_ptr = std::make_shared<nn::BatchNorm2d>(C);
+  nn::BatchNormBase& bn = *bn_ptr;
+  bn.load_state_dict(init, false);
+  dist::SyncBatchNorm sync(C, mpi_test::group());
+  sync.load_state_dict(init, false);
+  auto [b, e] = rows(B, uneven);
+
+  for (int step = 0; step < 3; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    Tensor x = (randn(Shape(dims)) * 2.0 + 0.5).detach();
+    Tensor r = randn(Shape(dims));  // loss = sum(y * r): a generic upstream gradient
+    Tensor xf = x.clone().set_requires_grad(true);
+    Tensor y = bn(xf);
+    sum(y * r).backward();
+
+    Tensor xl = x.slice(0, b, e).contiguous().set_requires_grad(true);
+    Tensor yl = sync(xl);
+    sum(yl * r.slice(0, b, e)).backward();
+    expect_close(yl, y.detach().slice(0, b, e), 1e-5, "output");
+    expect_close(xl.grad(), xf.grad().slice(0, b, e), 1e-5, "input gradient");
+    Tensor gw = sync.weight().grad().clone(), gb = sync.bias().grad().clone();
+    pg().all_reduce(gw);
+    pg().all_reduce(gb);
+    expect_close(gw, bn.weight().grad(), 1e-5, "weight gradient");
+    expect_close(gb, bn.bias().grad(), 1e-5, "bias gradient");
+    expect_close(sync.running_mean(), bn.running_mean(), 1e-5, "running_mean");
+    expect_close(sync.running_var(), bn.running_var(), 1e-5, "running_var");
+    bn.zero_grad();
+    sync.zero_grad();
+  }
+  EXPECT_EQ(sync.state_dict().at("num_batches_tracked").item<int64_t>(), 3);
+  bn.eval();
+  sync.eval();
+  Tensor x = randn(Shape(dims));
+  expect_close(sync(x.slice(0, b, e).contiguous()), bn(x).slice(0, b, e), 1e-5, "eval output");
+}
+}  // namespace
+
+TEST(SyncBatchNorm, EvenSlicesMatchOneBatchNormOnTheWholeBatch) {
+  check_matches_batch_norm(12, false, {3, 4, 5});
+}
+
+TEST(SyncBatchNorm, UnevenSlicesMatch) {
+  check_matches_batch_norm(7, false, {3, 4, 4});  // chunk sizes differ by one
+  check_matches_batch_norm(9, true, {2, 3, 3});   // rank 0 holds a single sample
+}
+
+TEST(SyncBatchNorm, TwoDimensionalInput) {
+  check_matches_batch_norm(10, true, {5});
+}
+
+TEST(SyncBatchNorm, StateDictKeysMatchBatchNorm2d) {
+  nn::BatchNorm2d bn(4);
+  dist::SyncBatchNorm sync(4, mpi_test::group());
+  auto a = bn.state_dict(), s = sync.state_dict();
+  ASSERT_EQ(a.size(), s.size());
+  for (auto& [k, v] : a) EXPECT_TRUE(s.count(k)) << k;
+  sync.load_state_dict(bn.state_dict());
+}
+
+TEST(SyncBatchNorm, ConvertReplacesBatchNormInSequential) {
+  auto make = [] {
+    manual_seed(3);
+    return std::make_shared<nn::Sequential>(
+        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, 3).padding(1)),
+        std::make_shared<nn::BatchNorm2d>(3), std::make_shared<nn::ReLU>(), std::make_shared<nn::Flatten>(),
+        std::make_shared<nn::Linear>(3 * 16, 2));
+  };
+  auto single = make();
+  auto converted = make();
+  {
+    NoGradGuard g;
+    converted->at<nn::BatchNorm2d>(1)->running_var().fill_(2.0);  // copied over by the conversion
+  }
+  auto model = dist::convert_sync_batchnorm(converted, mpi_test::group());
+  ASSERT_EQ(model, converted);
+  auto sync = converted->at<dist::SyncBatchNorm>(1);
+  EXPECT_FLOAT_EQ(sync->running_var().to_vector<float>()[0], 2.0f);
+  {
+    NoGradGuard g;
+    sync->running_var().fill_(1.0);
+  }
+  EXPECT_EQ(converted->state_dict().size(), single->state_dict().size());
+  manual_seed(8);
+  Tensor x = randn({8, 2, 4, 4});
+  Tensor t = randint(0, 2, {8});
+  cross_entropy(single->forward(x), t, Tensor(), Reduction::Sum).backward();
+  auto [b, e] = pg().chunk_range(8, pg().rank());
+  cross_entropy(model->forward(x.slice(0, b, e).contiguous()), t.slice(0, b, e).contiguous(), Tensor(),
+                Reduction::Sum)
+      .backward();
+  auto p1 = single->named_parameters(), p2 = model->named_parameters();
+  ASSERT_EQ(p1.size(), p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) {
+    EXPECT_EQ(p1[i].first, p2[i].first);
+    Tensor g = p2[i].second.grad().clone();
+    pg().all_reduce(g);
+    expect_close(g, p1[i].second.grad(), 1e-4, p1[i].first);
+  }
+  // A bare BatchNorm2d is returned converted.
+  auto bn = std::make_shared<nn::BatchNorm2d>(3);
+  EXPECT_NE(
+      std::dynamic_pointer_cast<dist::SyncBatchNorm>(dist::convert_sync_batchnorm(bn, mpi_test::group())),
+      nullptr);
+}
+
+MPI_TEST_MAIN
