@@ -172,6 +172,26 @@ TEST(GraphLayers, BlockDiagonalBatchEqualsSeparateGraphs) {
   }
 }
 
+TEST(GraphLayers, GradcheckThroughBlockDiagonalBatchAndReadout) {
+  // Two graphs of different structure, one directed (A != A^T, so the backward needs A^T).
+  Graph directed(CsrMatrix::from_edges(4, from_vector<int64_t>({0, 1, 1, 2, 2, 3, 3, 1}, {4, 2}),
+                                       from_vector<double>({0.5, 2, 1.5, -1}, {4})));
+  GraphBatch batch({weighted_graph(5, 50), directed});
+  auto gc = make_layer<GraphConv>(3, 2, 51);
+  auto gcn = make_layer<GCNConv>(2, 2, 52);
+  manual_seed(53);
+  Tensor x = uniform({9, 3}, -1, 1, kFloat64).set_requires_grad();
+  std::vector<Tensor> inputs{x};
+  for (Tensor& p : gc->parameters()) inputs.push_back(p);
+  for (Tensor& p : gcn->parameters()) inputs.push_back(p);
+  for (Readout k : {Readout::Sum, Readout::Mean, Readout::Max})
+    EXPECT_TRUE(gradcheck_ok(
+        [&](const std::vector<Tensor>& in) {
+          return nn::readout(gcn->forward(tanh(gc->forward(in[0], batch)), batch), batch, k);  // (2, 2)
+        },
+        inputs));
+}
+
 TEST(Readout, SharedStructureValuesAndGradients) {
   Tensor x = from_vector<double>({1, 5, 3, 2, -1, 4, 0, 0, 7, -2, 1, 1}, {2, 3, 2});  // (B=2, N=3, F=2)
   EXPECT_EQ(nn::readout(x, Readout::Sum).to_vector<double>(), (std::vector<double>{3, 11, 8, -1}));
