@@ -150,6 +150,13 @@ int run_train(const TrainArgs& a) {
   std::shared_ptr<optim::ReduceLROnPlateau> plateau;
   if (a.scheduler == "step") epoch_schedule = std::make_shared<optim::StepLR>(*optimizer, a.step_size, a.gamma);
   if (a.scheduler == "cosine") epoch_schedule = std::make_shared<optim::CosineAnnealingLR>(*optimizer, a.epochs);
+  std::shared_ptr<optim::OneCycleLR> one_cycle;  // stepped per batch; --lr is its peak
+  if (a.scheduler == "onecycle") {
+    const int64_t steps_per_epoch =
+        a.max_batches > 0 ? std::min(a.max_batches, train_loader.num_batches()) : train_loader.num_batches();
+    one_cycle = std::make_shared<optim::OneCycleLR>(*optimizer, a.lr, a.epochs * steps_per_epoch);
+    trainer.on_step_end([&](int64_t) { one_cycle->step(); });
+  }
   if (a.scheduler == "plateau")
     plateau = std::make_shared<optim::ReduceLROnPlateau>(*optimizer, optim::ReduceLROnPlateauOptions().factor(a.gamma));
   trainer.on_epoch_end([&](const train::EpochMetrics& m) {

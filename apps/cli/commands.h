@@ -27,7 +27,7 @@ struct TrainArgs : CommonArgs {
   std::string save;         // safetensors weights
   std::string log;          // JSON lines, one per epoch
   std::string progress = "auto";
-  std::string scheduler = "none";  // none, step, cosine, plateau (epoch-wise)
+  std::string scheduler = "none";  // none, step, cosine, plateau (per epoch); onecycle (per batch)
   int64_t step_size = 10;          // step: epochs between decays
   double gamma = 0.1;              // step, plateau: decay factor
   int64_t max_batches = 0;         // per epoch, 0 = all

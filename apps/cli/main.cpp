@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   train->add_option("--scheduler", train_args.scheduler,
-                    "learning-rate schedule per epoch: none, step, cosine (to 0 over --epochs) or plateau (on test loss)")
-      ->check(CLI::IsMember({"none", "step", "cosine", "plateau"}))
+                    "learning-rate schedule: none, step, cosine (per epoch, to 0 over --epochs), plateau (on test loss) or "
+                    "onecycle (per batch, peaking at --lr after 30% of the steps)")
+      ->check(CLI::IsMember({"none", "step", "cosine", "plateau", "onecycle"}))
       ->capture_default_str();
   train->add_option("--step-size", train_args.step_size, "epochs between decays (--scheduler step)")
       ->check(CLI::PositiveNumber)->capture_default_str();

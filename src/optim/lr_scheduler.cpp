@@ -79,6 +79,44 @@ void LRScheduler::load_state_dict(const std::map<std::string, Tensor>& sd) {
   last_lr_ = current_lrs(optimizer_);
 }
 
+// ------------------------------------------------------------------------------- OneCycleLR
+
+namespace {
+Optimizer& with_lr(Optimizer& optimizer, double lr) {
+  optimizer.set_lr(lr);
+  return optimizer;
+}
+}  // namespace
+
+OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, const OneCycleOptions& options)
+    : LRScheduler(with_lr(optimizer, max_lr / options.div_factor())),
+      max_lr_(max_lr),
+      total_steps_(total_steps),
+      options_(options) {
+  MAGMADNN_CHECK(max_lr > 0 && total_steps > 0, "OneCycleLR: max_lr and total_steps must be positive, got ", max_lr,
+                 " and ", total_steps);
+  MAGMADNN_CHECK(options.pct_start() > 0 && options.pct_start() < 1, "OneCycleLR: pct_start must be in (0, 1), got ",
+                 options.pct_start());
+  MAGMADNN_CHECK(options.div_factor() > 0 && options.final_div_factor() > 0,
+                 "OneCycleLR: div_factor and final_div_factor must be positive");
+}
+
+std::vector<double> OneCycleLR::compute_lr() {
+  MAGMADNN_CHECK(last_epoch_ <= total_steps_, "OneCycleLR: stepped ", last_epoch_, " times, but total_steps is ",
+                 total_steps_);
+  const double initial = max_lr_ / options_.div_factor(), final_lr = initial / options_.final_div_factor();
+  const double warm_end = options_.pct_start() * static_cast<double>(total_steps_) - 1;
+  const double last = static_cast<double>(total_steps_ - 1), t = static_cast<double>(last_epoch_);
+  auto anneal = [&](double from, double to, double pct) {
+    return options_.cosine() ? to + (from - to) / 2 * (1 + std::cos(M_PI * pct)) : (to - from) * pct + from;
+  };
+  // Past the last step (the step() after the final batch) the rate stays at its final value,
+  // where PyTorch would extrapolate the annealing curve.
+  const double lr = t <= warm_end && warm_end > 0 ? anneal(initial, max_lr_, t / warm_end)
+                                  : anneal(max_lr_, final_lr, std::min(1.0, (t - warm_end) / (last - warm_end)));
+  return std::vector<double>(base_lrs_.size(), lr);
+}
+
 // ----------------------------------------------------------------------------------- StepLR
 
 StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)

@@ -81,6 +81,7 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
     MAGMADNN_CHECK(log.good(), "Trainer: cannot open metrics log ", options_.metrics_log, " for writing");
   }
   std::vector<EpochMetrics> history;
+  int64_t steps = 0;
   for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
     model_->train();
     train_loader.set_epoch(epoch - 1);
@@ -98,6 +99,8 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
       int64_t hits = 0;
       const double loss = train_step(batch, &hits);
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++steps;
+      for (auto& cb : step_callbacks_) cb(steps);
       const int64_t n = batch.input.size(0);
       loss_sum += loss * n;
       correct += hits;

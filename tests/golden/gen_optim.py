@@ -91,6 +91,7 @@ def scheduler_case(name, make, epochs, metrics=None, lrs=(0.1,)):
     params = [torch.zeros(1, requires_grad=True) for _ in lrs]
     opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=lrs[0])
     sched = make(opt)
+    start = [g["lr"] for g in opt.param_groups]  # OneCycleLR sets its own initial rate
     seq = []
     for e in range(epochs):
         opt.step()
@@ -99,7 +100,7 @@ def scheduler_case(name, make, epochs, metrics=None, lrs=(0.1,)):
         else:
             sched.step(metrics[e])
         seq.append([g["lr"] for g in opt.param_groups])
-    out = {"name": name, "initial_lrs": list(lrs), "lrs": seq}
+    out = {"name": name, "initial_lrs": list(lrs), "start_lrs": start, "lrs": seq}
     if metrics is not None:
         out["metrics"] = metrics
     return out
@@ -119,6 +120,15 @@ def schedulers():
              type="CosineAnnealingLR", T_max=5, eta_min=0.01),
         dict(scheduler_case("cosine_two_groups", lambda o: S.CosineAnnealingLR(o, T_max=7), 10, lrs=(0.1, 0.02)),
              type="CosineAnnealingLR", T_max=7, eta_min=0.0),
+        dict(scheduler_case("onecycle_cos", lambda o: S.OneCycleLR(
+            o, max_lr=0.4, total_steps=20, pct_start=0.25, cycle_momentum=False), 19),  # the rates of steps 1..total-1
+             type="OneCycleLR", max_lr=0.4, total_steps=20, pct_start=0.25, div_factor=25.0, final_div_factor=1e4,
+             anneal="cos"),
+        dict(scheduler_case("onecycle_linear_two_groups", lambda o: S.OneCycleLR(
+            o, max_lr=0.2, total_steps=13, pct_start=0.4, div_factor=10.0, final_div_factor=100.0,
+            anneal_strategy="linear", cycle_momentum=False), 12, lrs=(0.1, 0.02)),
+             type="OneCycleLR", max_lr=0.2, total_steps=13, pct_start=0.4, div_factor=10.0, final_div_factor=100.0,
+             anneal="linear"),
         dict(scheduler_case("plateau_min_rel", lambda o: S.ReduceLROnPlateau(
             o, mode="min", factor=0.5, patience=2, threshold=0.05, cooldown=1, min_lr=0.02), 20, plateau_metrics),
              type="ReduceLROnPlateau", mode="min", factor=0.5, patience=2, threshold=0.05, threshold_mode="rel",

@@ -36,7 +36,7 @@ void expect_lrs(const json& expected, const optim::Optimizer& opt, const std::ve
 
 TEST(LRSchedulerGolden, AllSchedulesMatchTorch) {
   const json cases = golden::load("lr_scheduler.json")["cases"];
-  ASSERT_EQ(cases.size(), 6u);
+  ASSERT_EQ(cases.size(), 8u);
   for (const auto& c : cases) {
     const auto lrs = c["initial_lrs"].get<std::vector<double>>();
     auto ps = one_param_per_group(lrs.size());
@@ -69,9 +69,16 @@ TEST(LRSchedulerGolden, AllSchedulesMatchTorch) {
     if (type == "CosineAnnealingLR")
       sched = std::make_unique<optim::CosineAnnealingLR>(*opt, c["T_max"].get<int64_t>(),
                                                          c["eta_min"].get<double>());
+    if (type == "OneCycleLR")
+      sched = std::make_unique<optim::OneCycleLR>(*opt, c["max_lr"].get<double>(), c["total_steps"].get<int64_t>(),
+                                                  optim::OneCycleOptions()
+                                                      .pct_start(c["pct_start"].get<double>())
+                                                      .div_factor(c["div_factor"].get<double>())
+                                                      .final_div_factor(c["final_div_factor"].get<double>())
+                                                      .cosine(c["anneal"] == "cos"));
     ASSERT_TRUE(sched) << type;
     EXPECT_EQ(sched->last_epoch(), 0);
-    EXPECT_EQ(sched->get_last_lr(), lrs);
+    expect_lrs(c["start_lrs"], *opt, sched->get_last_lr(), name + " after construction");
     for (size_t e = 0; e < c["lrs"].size(); ++e) {
       sched->step();
       EXPECT_EQ(sched->last_epoch(), static_cast<int64_t>(e + 1));
@@ -162,3 +169,18 @@ TEST(LRScheduler, BadArgumentsAndStateDicts) {
 }
 
 }  // namespace
+
+TEST(LRScheduler, OneCycleHoldsTheFinalRateAndRefusesExtraSteps) {
+  auto ps = one_param_per_group(1);
+  optim::SGD opt(ps, optim::SGDOptions(1.0));
+  optim::OneCycleLR sched(opt, 0.5, 4, optim::OneCycleOptions().div_factor(5).final_div_factor(10));
+  EXPECT_DOUBLE_EQ(opt.lr(), 0.1);
+  for (int i = 0; i < 4; ++i) sched.step();
+  EXPECT_DOUBLE_EQ(opt.lr(), 0.01);  // max_lr / (div_factor * final_div_factor), also after the last batch
+  try {
+    sched.step();
+    FAIL() << "a fifth step of a 4-step cycle should throw";
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), ::testing::HasSubstr("OneCycleLR: stepped 5 times, but total_steps is 4"));
+  }
+}

@@ -1,6 +1,7 @@
 // Learning-rate schedules (PyTorch 1.13 semantics and values): StepLR, MultiStepLR and
-// CosineAnnealingLR advance once per epoch with step(); ReduceLROnPlateau lowers the rate when a
-// metric stops improving, step(metric). All write the new rates into the optimizer's groups.
+// CosineAnnealingLR advance once per epoch with step(); OneCycleLR once per optimizer step;
+// ReduceLROnPlateau lowers the rate when a metric stops improving, step(metric). All write the
+// new rates into the optimizer's groups.
 #pragma once
 
 #include <limits>
@@ -76,6 +77,52 @@ class CosineAnnealingLR : public LRScheduler {
  private:
   int64_t T_max_;
   double eta_min_;
+};
+
+// The 1cycle policy (Smith & Topin), stepped after every optimizer step: the rate rises from
+// max_lr / div_factor to max_lr over the first pct_start of total_steps, then anneals (cosine or
+// linear) to max_lr / (div_factor * final_div_factor). Construction sets the initial rate.
+// As torch.optim.lr_scheduler.OneCycleLR with cycle_momentum=False (momentum is not cycled).
+struct OneCycleOptions {
+  OneCycleOptions& pct_start(double v) {
+    pct_start_ = v;
+    return *this;
+  }
+  OneCycleOptions& div_factor(double v) {
+    div_factor_ = v;
+    return *this;
+  }
+  OneCycleOptions& final_div_factor(double v) {
+    final_div_factor_ = v;
+    return *this;
+  }
+  OneCycleOptions& cosine(bool v) {
+    cosine_ = v;
+    return *this;
+  }
+  double pct_start() const { return pct_start_; }
+  double div_factor() const { return div_factor_; }
+  double final_div_factor() const { return final_div_factor_; }
+  bool cosine() const { return cosine_; }  // false: linear annealing
+
+ private:
+  double pct_start_ = 0.3;
+  double div_factor_ = 25;
+  double final_div_factor_ = 1e4;
+  bool cosine_ = true;
+};
+
+class OneCycleLR : public LRScheduler {
+ public:
+  OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, const OneCycleOptions& options = {});
+
+ protected:
+  std::vector<double> compute_lr() override;
+
+ private:
+  double max_lr_;
+  int64_t total_steps_;
+  OneCycleOptions options_;
 };
 
 enum class PlateauMode { Min, Max };

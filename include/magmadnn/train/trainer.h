@@ -55,12 +55,16 @@ class Trainer {
   // Called after every epoch (after evaluation): learning-rate schedules, checkpoints, early stop.
   // Returning false stops training.
   void on_epoch_end(std::function<bool(const EpochMetrics&)> callback) { callbacks_.push_back(std::move(callback)); }
+  // Called after every optimizer step (per-step schedules such as OneCycleLR, step checkpoints)
+  // with the number of steps taken so far in this fit().
+  void on_step_end(std::function<void(int64_t step)> callback) { step_callbacks_.push_back(std::move(callback)); }
 
  private:
   std::shared_ptr<nn::Module> model_;
   std::shared_ptr<optim::Optimizer> optimizer_;
   TrainerOptions options_;
   std::vector<std::function<bool(const EpochMetrics&)>> callbacks_;
+  std::vector<std::function<void(int64_t)>> step_callbacks_;
 };
 
 // Loss and accuracy of a model over a loader, in eval mode without recording gradients.
