@@ -20,6 +20,7 @@
 #include "magmadnn/data/sampler.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/dist/ddp.h"
+#include "magmadnn/dist/pipeline.h"
 #include "magmadnn/dist/process_group.h"
 #include "magmadnn/dist/sync_batch_norm.h"
 #include "magmadnn/io/checkpoint.h"
