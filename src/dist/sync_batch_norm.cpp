@@ -125,20 +125,43 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
 }
 
 namespace {
-// Module::replace_module is protected; a pointer to it taken through a derived class is the
-// standard way to call it on another module.
-struct ReplaceAccess : nn::Module {
-  static auto ptr() { return &ReplaceAccess::replace_module; }
-};
+bool is_plain_batch_norm(const std::shared_ptr<nn::Module>& m) {
+  return std::dynamic_pointer_cast<nn::BatchNormBase>(m) != nullptr &&
+         std::dynamic_pointer_cast<SyncBatchNorm>(m) == nullptr;
+}
 
-std::shared_ptr<nn::Module> convert_one(const std::shared_ptr<nn::Module>& m,
-                                        const std::shared_ptr<ProcessGroup>& group) {
-  auto bn = std::dynamic_pointer_cast<nn::BatchNormBase>(m);
-  if (!bn || std::dynamic_pointer_cast<SyncBatchNorm>(m)) return m;
-  auto sync = std::make_shared<SyncBatchNorm>(bn->options(), group);
-  sync->load_state_dict(bn->state_dict());
-  sync->train(bn->is_training());
-  return sync;
+// Only a Sequential calls its children through the list that can be rewritten; any other module
+// holds its layers in typed members (ResNet's BasicBlock::bn1_), so swapping the registered child
+// would leave the forward pass on the old layer while its parameters vanish from parameters().
+// Such a tree is rejected before anything is changed.
+void check_convertible(const nn::Module& m, const std::string& path) {
+  const bool sequential = dynamic_cast<const nn::Sequential*>(&m) != nullptr;
+  for (auto& [name, child] : m.named_children()) {
+    const std::string child_path = path.empty() ? name : path + "." + name;
+    MAGMADNN_CHECK(
+        sequential || !is_plain_batch_norm(child), "convert_sync_batchnorm: cannot replace '", child_path,
+        "' inside ", m.name(),
+        ", which calls it through a member of its own; only batch-norm layers in a Sequential (or the "
+        "module itself) can be converted");
+    check_convertible(*child, child_path);
+  }
+}
+
+std::shared_ptr<nn::Module> convert_tree(const std::shared_ptr<nn::Module>& module,
+                                         const std::shared_ptr<ProcessGroup>& group) {
+  if (is_plain_batch_norm(module)) {
+    auto bn = std::dynamic_pointer_cast<nn::BatchNormBase>(module);
+    auto sync = std::make_shared<SyncBatchNorm>(bn->options(), group);
+    sync->load_state_dict(bn->state_dict());
+    sync->train(bn->is_training());
+    return sync;
+  }
+  auto seq = std::dynamic_pointer_cast<nn::Sequential>(module);
+  for (auto& [name, child] : module->named_children()) {
+    auto replacement = convert_tree(child, group);
+    if (replacement != child) seq->set(static_cast<size_t>(std::stoul(name)), replacement);
+  }
+  return module;
 }
 }  // namespace
 
@@ -146,18 +169,8 @@ std::shared_ptr<nn::Module> convert_sync_batchnorm(std::shared_ptr<nn::Module> m
                                                    std::shared_ptr<ProcessGroup> group) {
   MAGMADNN_CHECK(module != nullptr, "convert_sync_batchnorm: the module is null");
   MAGMADNN_CHECK(group != nullptr, "convert_sync_batchnorm: the process group is null");
-  auto converted = convert_one(module, group);
-  if (converted != module) return converted;
-  auto seq = std::dynamic_pointer_cast<nn::Sequential>(module);
-  for (auto& [name, child] : module->named_children()) {
-    auto replacement = convert_sync_batchnorm(child, group);
-    if (replacement == child) continue;
-    if (seq)
-      seq->set(static_cast<size_t>(std::stoul(name)), replacement);
-    else
-      ((*module).*ReplaceAccess::ptr())(name, replacement);
-  }
-  return module;
+  check_convertible(*module, "");
+  return convert_tree(module, group);
 }
 
 }  // namespace magmadnn::dist

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "common/error_of.h"
 #include "magmadnn/dist/sync_batch_norm.h"
 #include "magmadnn/magmadnn.h"
 #include "mpi/mpi_test_main.h"
@@ -13,6 +14,13 @@
 using namespace magmadnn;
 
 namespace {
+// A module that calls its batch norm through a member, as ResNet's BasicBlock does.
+struct Block : nn::Module {
+  Block() { bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(2)); }
+  Tensor forward(const Tensor& x) override { return bn->forward(x); }
+  std::shared_ptr<nn::BatchNorm2d> bn;
+};
+
 dist::ProcessGroup& pg() {
   return *mpi_test::group();
 }
@@ -149,6 +157,25 @@ TEST(SyncBatchNorm, ConvertReplacesBatchNormInSequential) {
   EXPECT_NE(
       std::dynamic_pointer_cast<dist::SyncBatchNorm>(dist::convert_sync_batchnorm(bn, mpi_test::group())),
       nullptr);
+}
+
+TEST(SyncBatchNorm, ConvertRecursesIntoNestedSequentialsAndRejectsMemberLayers) {
+  auto inner =
+      std::make_shared<nn::Sequential>(std::make_shared<nn::BatchNorm2d>(2), std::make_shared<nn::ReLU>());
+  auto outer = std::make_shared<nn::Sequential>(inner, std::make_shared<nn::BatchNorm2d>(2));
+  dist::convert_sync_batchnorm(outer, mpi_test::group());
+  EXPECT_NE(std::dynamic_pointer_cast<dist::SyncBatchNorm>((*inner)[0]), nullptr);
+  EXPECT_NE(std::dynamic_pointer_cast<dist::SyncBatchNorm>((*outer)[1]), nullptr);
+  EXPECT_EQ(outer->named_parameters()[0].second.raw_data(),
+            inner->at<dist::SyncBatchNorm>(0)->weight().raw_data());
+
+  auto mixed =
+      std::make_shared<nn::Sequential>(std::make_shared<nn::BatchNorm2d>(2), std::make_shared<Block>());
+  EXPECT_EQ(magmadnn::testing::error_of([&] { dist::convert_sync_batchnorm(mixed, mpi_test::group()); }),
+            "convert_sync_batchnorm: cannot replace '1.bn' inside Block, which calls it through a member of "
+            "its own; "
+            "only batch-norm layers in a Sequential (or the module itself) can be converted");
+  EXPECT_EQ(std::dynamic_pointer_cast<dist::SyncBatchNorm>((*mixed)[0]), nullptr);  // nothing changed
 }
 
 MPI_TEST_MAIN

@@ -31,7 +31,10 @@ class SyncBatchNorm : public nn::BatchNormBase {
 
 // Replaces every BatchNorm1d/BatchNorm2d in `module`'s tree by a SyncBatchNorm with the same
 // options, parameters, buffers and mode, synchronising over `group`. Returns the module to use:
-// `module` itself, or a new SyncBatchNorm when `module` is a batch-norm layer.
+// `module` itself, or a new SyncBatchNorm when `module` is a batch-norm layer. Create the
+// optimizer afterwards: the new layers have their own (copied) parameters. Layers are replaced
+// inside Sequential containers only; a batch-norm child of another module (which calls it through
+// a typed member, like ResNet's BasicBlock) is an Error, raised before anything is changed.
 std::shared_ptr<nn::Module> convert_sync_batchnorm(std::shared_ptr<nn::Module> module,
                                                    std::shared_ptr<ProcessGroup> group);
 
