@@ -159,6 +159,54 @@ TEST(SyncBatchNorm, ConvertReplacesBatchNormInSequential) {
       nullptr);
 }
 
+// With DDP, N ranks each with B/N samples train a CNN with SyncBatchNorm to the parameters and
+// running statistics of one process training it with BatchNorm2d on the whole batch.
+TEST(SyncBatchNorm, WithDdpTrainsLikeOneProcessOnTheWholeBatch) {
+  auto make = [] {
+    manual_seed(21);
+    return std::make_shared<nn::Sequential>(
+        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3)), std::make_shared<nn::BatchNorm2d>(4),
+        std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
+        std::make_shared<nn::Linear>(4 * 3 * 3, 3));
+  };
+  const int64_t B = 12;
+  auto run = [&](bool distributed) {
+    std::shared_ptr<nn::Module> model = make();
+    if (distributed) {
+      model = dist::convert_sync_batchnorm(model, mpi_test::group());
+      model = std::make_shared<dist::DistributedDataParallel>(model, mpi_test::group());
+    }
+    optim::SGD opt(model->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+    manual_seed(4);
+    for (int step = 0; step < 4; ++step) {
+      Tensor x = randn({B, 1, 8, 8}) * 1.5 + 0.3;
+      Tensor y = randint(0, 3, {B});
+      if (distributed) {
+        auto [b, e] = pg().chunk_range(B, pg().rank());
+        x = x.slice(0, b, e).contiguous();
+        y = y.slice(0, b, e).contiguous();
+      }
+      opt.zero_grad();
+      cross_entropy(model->forward(x), y).backward();
+      opt.step();
+    }
+    std::map<std::string, Tensor> out;
+    auto inner =
+        distributed ? std::dynamic_pointer_cast<dist::DistributedDataParallel>(model)->module() : model;
+    for (auto& [k, v] : inner->state_dict()) out.emplace(k, v.clone());
+    return out;
+  };
+  auto ref = run(false), got = run(true);
+  ASSERT_EQ(ref.size(), got.size());
+  for (auto& [k, v] : ref) {
+    ASSERT_TRUE(got.count(k)) << k;
+    if (v.dtype() == kInt64)
+      EXPECT_EQ(got.at(k).item<int64_t>(), v.item<int64_t>()) << k;
+    else
+      expect_close(got.at(k), v, 1e-5, k);
+  }
+}
+
 TEST(SyncBatchNorm, ConvertRecursesIntoNestedSequentialsAndRejectsMemberLayers) {
   auto inner =
       std::make_shared<nn::Sequential>(std::make_shared<nn::BatchNorm2d>(2), std::make_shared<nn::ReLU>());
