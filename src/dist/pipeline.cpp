@@ -275,4 +275,18 @@ std::map<std::string, Tensor> Pipeline::gather_state_dict(int root) const {
   return result;
 }
 
+void Pipeline::load_state_dict(const std::map<std::string, Tensor>& whole_model) {
+  // "12.weight" -> module 12, key "weight"; stage_module_ names module 12 "12 - first index".
+  std::map<std::string, Tensor> mine;
+  const auto [begin, end] = stage_range(stage_);
+  for (auto& [key, t] : whole_model) {
+    const size_t dot = key.find('.');
+    if (dot == std::string::npos || dot == 0 || key.find_first_not_of("0123456789") != dot) continue;
+    const size_t index = std::stoul(key.substr(0, dot));
+    if (index < begin || index >= end) continue;
+    mine.emplace(std::to_string(index - begin) + key.substr(dot), t);
+  }
+  stage_module_->load_state_dict(mine);
+}
+
 }  // namespace magmadnn::dist

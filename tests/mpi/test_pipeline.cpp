@@ -163,6 +163,40 @@ TEST(Pipeline, InferenceMatchesTheWholeModel) {
   }
 }
 
+TEST(Pipeline, GatheredStateDictLoadsIntoAFreshPipelineAndTheWholeModel) {
+  manual_seed(100);
+  dist::Pipeline pipe(make_cnn(), mpi_test::group(), dist::PipelineOptions().micro_batches(2));
+  std::unique_ptr<optim::SGD> opt;
+  if (!pipe.parameters().empty())
+    opt = std::make_unique<optim::SGD>(pipe.parameters(), optim::SGDOptions(0.1));
+  manual_seed(6);
+  Tensor x = randn({4, 1, 8, 8}), y = randint(0, 3, {4});
+  pipe.train_step(x, y);
+  if (opt) opt->step();
+  // Rank 0 gathers (as for a checkpoint) and hands the whole state dict to everyone, as if every
+  // rank read the checkpoint file.
+  auto gathered = pipe.gather_state_dict(0);
+  manual_seed(200);  // a different initialisation, overwritten by the load
+  auto whole = make_cnn();
+  if (pg().rank() == 0) whole->load_state_dict(gathered);
+  for (auto& [k, v] : whole->state_dict()) {
+    Tensor t = v.contiguous().clone();
+    pg().broadcast(t, 0);
+    NoGradGuard g;
+    v.copy_(t);
+  }
+  manual_seed(300);
+  dist::Pipeline fresh(make_cnn(), mpi_test::group(), dist::PipelineOptions().micro_batches(2));
+  fresh.load_state_dict(whole->state_dict());
+  auto a = pipe.stage_state_dict(), b = fresh.stage_state_dict();
+  ASSERT_EQ(a.size(), b.size());
+  for (auto& [k, v] : a) expect_close(b.at(k), v, 0, k);
+  std::map<std::string, Tensor> missing = whole->state_dict();
+  missing.erase(std::to_string(pipe.stage_range(pg().rank()).first) + ".weight");
+  const bool has_weight = !(*pipe.stage())[0]->named_parameters().empty();
+  if (has_weight) EXPECT_THROW(fresh.load_state_dict(missing), Error);
+}
+
 TEST(Pipeline, ClearErrors) {
   const int S = pg().size();
   auto tiny = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(2, 2));

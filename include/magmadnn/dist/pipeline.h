@@ -84,6 +84,10 @@ class Pipeline {
   // Collects every stage's state dict on `root` (collective): the whole model's state dict there,
   // ready for io checkpoints or nn::Module::load_state_dict; empty on the other ranks.
   std::map<std::string, Tensor> gather_state_dict(int root = 0) const;
+  // Loads this stage's entries of a whole-model state dict (as gather_state_dict returns and every
+  // rank may read from the same checkpoint); other stages' keys are ignored. Strict for this stage:
+  // missing keys or mismatched shapes are an Error and nothing is changed. No communication.
+  void load_state_dict(const std::map<std::string, Tensor>& whole_model);
 
   // Split points giving `stages` stages of at least one module each with the largest stage's
   // parameter count as small as possible (ties: earlier splits).
