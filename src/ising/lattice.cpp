@@ -148,7 +148,7 @@ double energy_of(const Graph& g, const int8_t* s, bool uniform, double j) {
   if (uniform) {
     int64_t sum = 0;
     for (int64_t k = 0; k < E; ++k) sum += s[e[2 * k]] * s[e[2 * k + 1]];
-    return -j * static_cast<double>(sum);
+    return sum == 0 ? 0.0 : -j * static_cast<double>(sum);  // no -0.0
   }
   double h = 0;
   for (int64_t k = 0; k < E; ++k) h -= g.couplings[k] * (s[e[2 * k]] * s[e[2 * k + 1]]);
