@@ -210,6 +210,16 @@ void GraphModule::check_input(const Tensor& x, const Graph& graph, int64_t in_fe
   MAGMADNN_CHECK(is_floating(x.dtype()), name(), ": expected a float32 or float64 input, got ", x.dtype());
 }
 
+int64_t set_graph(Module& root, const Graph& graph) {
+  int64_t n = 0;
+  if (auto* g = dynamic_cast<GraphModule*>(&root)) {
+    g->set_graph(graph);
+    ++n;
+  }
+  for (const auto& child : root.children()) n += set_graph(*child, graph);
+  return n;
+}
+
 // ---------------------------------------------------------------------------------------------
 // GCNConv
 

@@ -266,6 +266,12 @@ TEST(GraphLayers, ParametersInitialisationAndSetGraph) {
   EXPECT_LT(max_abs_diff(y, l2->forward(relu(l1->forward(x, g)), g)), 1e-6);
   sum(y).backward();
   for (const Tensor& p : net.parameters()) EXPECT_TRUE(p.grad().defined());
+  // The same trained layers on a larger lattice: one call swaps the graph of every layer.
+  Graph big = Graph::from_edges(64, lattice_edges(8));
+  EXPECT_EQ(nn::set_graph(net, big), 2);
+  Tensor xb = randn({2, 64, 3});
+  EXPECT_LT(max_abs_diff(net.forward(xb), l2->forward(relu(l1->forward(xb, big)), big)), 1e-6);
+  EXPECT_THAT(error_of([&] { net.forward(x); }), HasSubstr("expected x (64, 3) or (B, 64, 3)"));
 }
 
 TEST(GraphLayers, ClearErrors) {

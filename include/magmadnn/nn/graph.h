@@ -106,6 +106,10 @@ class GraphModule : public Module {
   Graph graph_;
 };
 
+// Calls set_graph(graph) on every GraphModule in the tree under `root` (root included), e.g. to
+// evaluate a trained model on a larger lattice; returns how many layers were set.
+int64_t set_graph(Module& root, const Graph& graph);
+
 // GCNConv (Kipf & Welling): X' = D^-1/2 (A + I) D^-1/2 X W^T + b. x (N, in) or (B, N, in) ->
 // (N, out) or (B, N, out). Parameters as PyTorch Geometric names them: "lin.weight" (out, in),
 // glorot-initialised, and "bias" (out), zeros. The normalised adjacency is cached by the Graph.
