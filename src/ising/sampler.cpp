@@ -30,6 +30,7 @@ struct Chains {
   int64_t nodes, count;
   std::vector<int8_t> spins;  // count * nodes, chain after chain
   std::vector<Xoshiro256> rng;
+  std::vector<uint64_t> draws;  // scratch: one sweep's random numbers (sized once)
 };
 
 // Regular graph of degree D, uniform coupling: dE = 2 J s_i h_i with integer h_i in [-D, D].
@@ -37,11 +38,22 @@ struct Chains {
 template <int D>
 void sweeps_table(Chains& c, const int32_t* nbr, const uint64_t* thr, int64_t sweeps) {
   const uint64_t n = static_cast<uint64_t>(c.nodes);
+  const int64_t K = c.count;
+  // Draws for one sweep of every chain, made first (a local generator copy stays in registers,
+  // which the int8 spin stores below would otherwise force back to memory), then consumed.
+  c.draws.resize(n * K);
+  uint64_t* draws = c.draws.data();
   for (int64_t sweep = 0; sweep < sweeps; ++sweep) {
+    for (int64_t k = 0; k < K; ++k) {
+      Xoshiro256 rng = c.rng[k];
+      for (uint64_t a = 0; a < n; ++a) draws[a * K + k] = rng.next();
+      c.rng[k] = rng;
+    }
+    int8_t* spins = c.spins.data();
     for (uint64_t a = 0; a < n; ++a) {
-      for (int64_t k = 0; k < c.count; ++k) {
-        int8_t* s = c.spins.data() + k * c.nodes;
-        const uint64_t r = c.rng[k].next();
+      for (int64_t k = 0; k < K; ++k) {
+        int8_t* s = spins + k * c.nodes;
+        const uint64_t r = draws[a * K + k];
         const uint64_t i = ((r >> 32) * n) >> 32;
         const int32_t* nb = nbr + i * D;
         int h = 0;
