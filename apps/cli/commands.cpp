@@ -145,6 +145,10 @@ int run_train(const TrainArgs& a) {
   opts.progress = train::parse_progress_mode(a.progress);
   opts.metrics_log = a.log;
   opts.max_batches = a.max_batches;
+  if (a.label_smoothing > 0)
+    opts.loss = [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
+      return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
+    };
   train::Trainer trainer(model, optimizer, opts);
   std::shared_ptr<optim::LRScheduler> epoch_schedule;
   std::shared_ptr<optim::ReduceLROnPlateau> plateau;

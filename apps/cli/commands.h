@@ -31,6 +31,7 @@ struct TrainArgs : CommonArgs {
   int64_t step_size = 10;          // step: epochs between decays
   double gamma = 0.1;              // step, plateau: decay factor
   int64_t max_batches = 0;         // per epoch, 0 = all
+  double label_smoothing = 0;      // cross-entropy against (1 - e) one-hot + e uniform
 };
 
 struct EvalArgs : CommonArgs {

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   train->add_option("--gamma", train_args.gamma, "decay factor (--scheduler step, plateau)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
+  train->add_option("--label-smoothing", train_args.label_smoothing, "cross-entropy label smoothing in [0, 1)")
+      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
   train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
       ->check(CLI::NonNegativeNumber);
 

@@ -17,7 +17,8 @@ Tensor reduce_loss(const Tensor& per_element, Reduction reduction) {
 }
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const Tensor& weight, Reduction reduction) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const Tensor& weight, Reduction reduction,
+                     double label_smoothing) {
   detail::check_floating("cross_entropy", logits_in);
   detail::check_defined("cross_entropy", target);
   MAGMADNN_CHECK(logits_in.dim() == 2, "cross_entropy: expected logits (N, C), got ", logits_in.shape());
@@ -33,6 +34,21 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const Tensor
     detail::check_compatible("cross_entropy", logits_in, weight);
     MAGMADNN_CHECK(weight.dim() == 1 && weight.size(0) == C, "cross_entropy: expected class weights of shape (", C,
                    "), got ", weight.shape());
+  }
+  MAGMADNN_CHECK(label_smoothing >= 0 && label_smoothing < 1, "cross_entropy: label_smoothing must be in [0, 1), got ",
+                 label_smoothing);
+  if (label_smoothing > 0) {
+    // (1 - e) * the usual loss + e * the cross-entropy against the uniform distribution
+    // (class-weighted), reduced like the usual loss: the mean divides by the targets' weights.
+    Tensor nll = cross_entropy(logits_in, target, weight, reduction == Reduction::Mean ? Reduction::Sum : reduction);
+    Tensor neg_logp = neg(log_softmax(logits_in, 1));                       // (N, C)
+    if (weight.defined()) neg_logp = mul(neg_logp, weight);                 // (N, C) * (C)
+    Tensor smooth = div(sum(neg_logp, {1}), static_cast<double>(C));       // (N)
+    if (reduction != Reduction::None) smooth = sum(smooth);
+    Tensor loss = add(mul(nll, 1 - label_smoothing), mul(smooth, label_smoothing));
+    if (reduction != Reduction::Mean) return loss;
+    const double total_weight = weight.defined() ? sum(index_select(weight, 0, target)).item<double>() : N;
+    return div(loss, total_weight);
   }
   Tensor logits = logits_in.contiguous(), tgt = target.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : Tensor();

@@ -172,6 +172,30 @@ TEST(CrossEntropy, MatchesTorchGoldenValues) {
   EXPECT_EQ(cross_entropy(x, t, w, Reduction::None).shape(), Shape({3}));
 }
 
+TEST(CrossEntropy, LabelSmoothingMatchesTorch) {
+  // torch 1.13, same fixture: F.cross_entropy(x, t, [weight=w,] reduction=r, label_smoothing=0.1),
+  // and the gradient of the weighted mean.
+  Tensor x = ce_logits(), t = ce_target(), w = ce_weight();
+  EXPECT_NEAR(cross_entropy(x, t, Tensor(), Reduction::Mean, 0.1).item<double>(), 0.9755451589842012, 1e-13);
+  EXPECT_NEAR(cross_entropy(x, t, Tensor(), Reduction::Sum, 0.1).item<double>(), 2.9266354769526037, 1e-13);
+  EXPECT_TRUE(values_near(cross_entropy(x, t, Tensor(), Reduction::None, 0.1),
+                          {0.7244379396277961, 0.5927596248907072, 1.6094379124341003}, 1e-13));
+  EXPECT_NEAR(cross_entropy(x, t, w, Reduction::Mean, 0.1).item<double>(), 1.106524251725463, 1e-13);
+  EXPECT_NEAR(cross_entropy(x, t, w, Reduction::Sum, 0.1).item<double>(), 6.639145510352778, 1e-13);
+  EXPECT_TRUE(values_near(cross_entropy(x, t, w, Reduction::None, 0.1),
+                          {0.8889042160054639, 1.1472488647857864, 4.602992429561526}, 1e-13));
+  Tensor xg = ce_logits().set_requires_grad(true);
+  cross_entropy(xg, t, w, Reduction::Mean, 0.1).backward();
+  EXPECT_TRUE(values_near(xg.grad(),
+                          {0.03492522871585113, -0.05386624904616076, 0.015527439779827519, -4.7825474242453295e-05,
+                           0.0034614060247245295, 0.023668176742690047, 0.012033025953460058, -0.07801936289117264,
+                           0.051383730924471044, -0.009065570729448495, 0.09366666666666666, 0.092,
+                           0.08866666666666666, 0.09033333333333333, -0.36466666666666664},
+                          1e-13));
+  EXPECT_THAT(error_of([&] { cross_entropy(x, t, Tensor(), Reduction::Mean, 1.0); }),
+              ::testing::HasSubstr("cross_entropy: label_smoothing must be in [0, 1), got 1"));
+}
+
 TEST(CrossEntropy, GradientMatchesTorch) {
   // torch 1.13: F.cross_entropy(x, t, weight=w).backward(); x.grad (same fixture as above).
   Tensor x = ce_logits().set_requires_grad();

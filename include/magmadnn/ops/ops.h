@@ -89,8 +89,10 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // int64, no
 // --- losses (src/ops/loss.cpp) ---
 // Fused log-softmax + negative log-likelihood: logits (N, C), int64 targets (N) in [0, C),
 // optional class weights (C). Mean reduction divides by the summed weights of the targets.
+// label_smoothing e in [0, 1) mixes the one-hot target with the uniform distribution, as PyTorch:
+// loss_i = (1 - e) * w_t * nll_i + e / C * sum_c w_c * (-log p_ic).
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = Tensor(),
-                     Reduction reduction = Reduction::Mean);
+                     Reduction reduction = Reduction::Mean, double label_smoothing = 0.0);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
