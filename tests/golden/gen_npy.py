@@ -38,4 +38,30 @@ energies = np.array([8.0, -8.0])
 np.savez(os.path.join(out, "stored.npz"), spins=spins, energies=energies)
 np.savez_compressed(os.path.join(out, "compressed.npz"), spins=spins, energies=energies,
                     ramp=np.arange(100, dtype=np.int64))
+
+
+# Written to a stream that cannot seek: zipfile then puts sizes and CRC in data descriptors
+# after each entry (flag bit 3) and zeros in the local headers.
+import io
+
+
+class NoSeek(io.RawIOBase):
+    def __init__(self, f):
+        self.f = f
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        return self.f.write(b)
+
+    def seekable(self):
+        return False
+
+    def tell(self):
+        raise OSError("not seekable")
+
+
+with open(os.path.join(out, "descriptor.npz"), "wb") as f:
+    np.savez_compressed(NoSeek(f), spins=spins, energies=energies)
 print("wrote", sorted(os.listdir(out)))

@@ -98,7 +98,7 @@ TEST(Npy, CorruptAndTruncatedFiles) {
 }
 
 TEST(Npz, ReadsNumpyArchivesStoredAndCompressed) {
-  for (const char* name : {"stored.npz", "compressed.npz"}) {
+  for (const char* name : {"stored.npz", "compressed.npz", "descriptor.npz"}) {
     SCOPED_TRACE(name);
     auto m = io::load_npz(fixture(name));
     ASSERT_TRUE(m.count("spins") && m.count("energies"));
@@ -111,6 +111,46 @@ TEST(Npz, ReadsNumpyArchivesStoredAndCompressed) {
   const auto ramp = c["ramp"].to_vector<int64_t>();
   ASSERT_EQ(ramp.size(), 100u);
   for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(ramp[i], i);
+}
+
+namespace {
+void le(std::vector<uint8_t>& b, uint64_t v, int n) {
+  for (int i = 0; i < n; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+// A one-entry stored archive whose central directory and end record use zip64 fields only
+// (sizes and offset 0xFFFFFFFF with a zip64 extra, zip64 end record and locator), as zip
+// writers do for archives over 4 GiB.
+std::vector<uint8_t> zip64_archive(const std::vector<uint8_t>& npy, const std::string& name) {
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, npy.data(), static_cast<uInt>(npy.size())));
+  std::vector<uint8_t> z;
+  le(z, 0x04034b50, 4); le(z, 45, 2); le(z, 0, 2); le(z, 0, 2); le(z, 0, 4); le(z, crc, 4);
+  le(z, 0xFFFFFFFF, 4); le(z, 0xFFFFFFFF, 4); le(z, name.size(), 2); le(z, 20, 2);
+  z.insert(z.end(), name.begin(), name.end());
+  le(z, 1, 2); le(z, 16, 2); le(z, npy.size(), 8); le(z, npy.size(), 8);
+  z.insert(z.end(), npy.begin(), npy.end());
+  const uint64_t cd = z.size();
+  le(z, 0x02014b50, 4); le(z, 45, 2); le(z, 45, 2); le(z, 0, 2); le(z, 0, 2); le(z, 0, 4); le(z, crc, 4);
+  le(z, 0xFFFFFFFF, 4); le(z, 0xFFFFFFFF, 4); le(z, name.size(), 2); le(z, 28, 2); le(z, 0, 2); le(z, 0, 2);
+  le(z, 0, 2); le(z, 0, 4); le(z, 0xFFFFFFFF, 4);
+  z.insert(z.end(), name.begin(), name.end());
+  le(z, 1, 2); le(z, 24, 2); le(z, npy.size(), 8); le(z, npy.size(), 8); le(z, 0, 8);
+  const uint64_t cd_size = z.size() - cd, z64 = z.size();
+  le(z, 0x06064b50, 4); le(z, 44, 8); le(z, 45, 2); le(z, 45, 2); le(z, 0, 4); le(z, 0, 4);
+  le(z, 1, 8); le(z, 1, 8); le(z, cd_size, 8); le(z, cd, 8);
+  le(z, 0x07064b50, 4); le(z, 0, 4); le(z, z64, 8); le(z, 1, 4);
+  le(z, 0x06054b50, 4); le(z, 0, 2); le(z, 0, 2); le(z, 0xFFFF, 2); le(z, 0xFFFF, 2);
+  le(z, 0xFFFFFFFF, 4); le(z, 0xFFFFFFFF, 4); le(z, 0, 2);
+  return z;
+}
+}  // namespace
+
+TEST(Npz, Zip64CentralDirectoryAndEndRecord) {
+  TempDir dir;
+  const auto a = io::NpyArray::from_vector<int64_t>({4, 5, 6}, {3});
+  write_bytes(dir.file("z64.npz"), zip64_archive(io::serialize_npy(a), "counts.npy"));
+  auto m = io::load_npz(dir.file("z64.npz"));
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m["counts"].to_vector<int64_t>(), (std::vector<int64_t>{4, 5, 6}));
 }
 
 TEST(Npz, RoundTripStoredAndDeflate) {
