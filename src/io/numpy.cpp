@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -365,6 +366,13 @@ namespace {
 constexpr uint32_t kLocalSig = 0x04034b50, kCentralSig = 0x02014b50, kEndSig = 0x06054b50,
                    kZip64EndSig = 0x06064b50, kZip64LocatorSig = 0x07064b50;
 
+uint32_t crc32_of(const std::vector<uint8_t>& v) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (size_t off = 0; off < v.size(); off += (1u << 30))
+    crc = crc32(crc, v.data() + off, static_cast<uInt>(std::min<size_t>(v.size() - off, 1u << 30)));
+  return static_cast<uint32_t>(crc);
+}
+
 std::vector<uint8_t> inflate_raw(const uint8_t* src, size_t n, size_t expected, const std::string& path,
                                  const std::string& name) {
   std::vector<uint8_t> out(expected);
@@ -487,9 +495,11 @@ std::map<std::string, NpyArray> load_npz(const std::string& path) {
                      " != size ", usize);
       raw.assign(b + data_start, b + data_start + csize);
     } else {
+      MAGMADNN_CHECK(csize < 0xFFFFFFFFull && usize < 0xFFFFFFFFull, "load_npz: ", path, ": compressed entry '", name,
+                     "' of 4 GiB or more is not supported");
       raw = inflate_raw(b + data_start, csize, usize, path, name);
     }
-    const uint32_t actual = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), raw.data(), static_cast<uInt>(raw.size())));
+    const uint32_t actual = crc32_of(raw);
     MAGMADNN_CHECK(actual == crc, "load_npz: ", path, ": entry '", name, "': CRC-32 mismatch (stored ", crc,
                    ", computed ", actual, "): corrupt data");
     std::string key = name;
@@ -512,7 +522,9 @@ void save_npz(const std::string& path, const std::map<std::string, NpyArray>& ar
     } catch (const Error& e) {
       MAGMADNN_ERROR("save_npz: ", path, ": array '", key, "': ", e.what());
     }
-    const uint32_t crc = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), raw.data(), static_cast<uInt>(raw.size())));
+    MAGMADNN_CHECK(raw.size() < 0xFFFFFFFFull, "save_npz: ", path, ": array '", key,
+                   "' is 4 GiB or more; this writer does not write zip64 archives");
+    const uint32_t crc = crc32_of(raw);
     std::vector<uint8_t> packed;
     if (compress) {
       packed.resize(compressBound(raw.size()) + 64);
