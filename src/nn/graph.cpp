@@ -251,9 +251,9 @@ Tensor GCNConv::forward(const Tensor& x, const Graph& graph) {
                  x.device(), " but the weight is ", w.dtype(), " on ", w.device());
   const CsrMatrix a = graph.gcn_normalized(x.dtype());
   // x: (B, N, in). Â (X W^T) = (Â X) W^T: propagate at the smaller feature width.
-  Tensor out = options_.out_features() <= options_.in_features() ? spmm(a, linear(x, w, Tensor()))
-                                                                 : linear(spmm(a, x), w, Tensor());
-  return bias_.defined() ? add(out, bias_) : out;  // (B, N, out)
+  // The bias is added inside the last kernel (spmm's c, or the GEMM's accumulate).
+  return options_.out_features() <= options_.in_features() ? spmm(a, linear(x, w, Tensor()), bias_)
+                                                           : linear(spmm(a, x), w, bias_);  // (B, N, out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,10 +287,11 @@ Tensor GraphConv::forward(const Tensor& x, const Graph& graph) {
                  " on ", x.device(), " but the weight is ", w_rel.dtype(), " on ", w_rel.device());
   const CsrMatrix a = graph.adjacency(x.dtype());
   // x: (B, N, in). W_rel (A X) = A (X W_rel^T): aggregate at the smaller feature width.
-  // The bias (lin_rel's, as in PyG) is fused into the root term's GEMM.
-  Tensor rel = options_.out_features() <= options_.in_features() ? spmm(a, linear(x, w_rel, Tensor()))
-                                                                 : linear(spmm(a, x), w_rel, Tensor());
-  return add(rel, linear(x, lin_root_->weight(), lin_rel_->bias()));  // (B, N, out)
+  // The bias (lin_rel's, as in PyG) is fused into the root term's GEMM, and the root term into
+  // the sparse kernel's pass over the output when the aggregation comes last.
+  Tensor root = linear(x, lin_root_->weight(), lin_rel_->bias());
+  if (options_.out_features() <= options_.in_features()) return spmm(a, linear(x, w_rel, Tensor()), root);
+  return add(linear(spmm(a, x), w_rel, Tensor()), root);  // (B, N, out)
 }
 
 }  // namespace magmadnn::nn

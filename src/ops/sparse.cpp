@@ -274,6 +274,10 @@ Tensor CsrMatrix::to_dense() const {
 }
 
 Tensor spmm(const CsrMatrix& a, const Tensor& x) {
+  return spmm(a, x, Tensor());
+}
+
+Tensor spmm(const CsrMatrix& a, const Tensor& x, const Tensor& c) {
   MAGMADNN_CHECK(a.defined(), "spmm: the sparse matrix is undefined");
   detail::check_defined("spmm", x);
   MAGMADNN_CHECK((x.dim() == 2 || x.dim() == 3) && x.size(-2) == a.cols(), "spmm: expected x (", a.cols(),
@@ -286,17 +290,31 @@ Tensor spmm(const CsrMatrix& a, const Tensor& x) {
   // x: (B, cols, F) contiguous -> out: (B, rows, F); 2-D x is B = 1.
   const bool batched = x.dim() == 3;
   const int64_t B = batched ? x.size(0) : 1, F = x.size(-1);
+  const Shape out_shape = batched ? Shape{B, a.rows(), F} : Shape{a.rows(), F};
+  Tensor c3;
+  if (c.defined()) {
+    detail::check_compatible("spmm", x, c);
+    MAGMADNN_CHECK(broadcast_shapes(c.shape(), out_shape, "spmm") == out_shape, "spmm: the added tensor ",
+                   c.shape(), " does not broadcast to the output ", out_shape);
+    Tensor ce = c.detach().expand(out_shape);
+    c3 = batched ? ce : make_view(ce, {1, a.rows(), F}, {0, ce.stride(0), ce.stride(1)}, ce.offset());
+  }
   Tensor xc = x.detach();
   if (!xc.is_contiguous()) xc = xc.contiguous();
   Tensor x3 = xc.view({B, a.cols(), F});
   Tensor out3 = Tensor::empty({B, a.rows(), F}, x.dtype(), x.device());
   if (out3.numel() > 0)
-    backend_for(x.device()).spmm_csr(a.row_offsets(), a.col_indices(), a.values(), x3, out3);
-  Tensor out = batched ? out3 : out3.view({a.rows(), F});
-  autograd::record("spmm", {x}, out, [a](const Tensor& g, const NeedsGrad&) {
-    // grad_x (B, cols, F) = A^T (cols x rows) @ g (B, rows, F)
-    return std::vector<Tensor>{spmm(a.transpose(), g)};
-  });
+    backend_for(x.device()).spmm_csr(a.row_offsets(), a.col_indices(), a.values(), x3, c3, out3);
+  Tensor out = batched ? out3 : out3.view(out_shape);
+  autograd::record("spmm", {x, c}, out,
+                   [a, c_shape = c.defined() ? c.shape() : Shape{}](const Tensor& g, const NeedsGrad& n) {
+                     // grad_x (B, cols, F) = A^T (cols x rows) @ g (B, rows, F); grad_c = g summed to c's
+                     // shape.
+                     Tensor gx, gc;
+                     if (n[0]) gx = spmm(a.transpose(), g);
+                     if (n.size() > 1 && n[1]) gc = sum_to(g, c_shape);
+                     return std::vector<Tensor>{gx, gc};
+                   });
   return out;
 }
 

@@ -164,6 +164,31 @@ TEST(Spmm, GradcheckFloat64) {
   EXPECT_LT(max_abs_diff(x2.grad().reshape({6}), sum(a.to_dense(), {0})), 1e-12);
 }
 
+TEST(Spmm, AddedTermValuesAndGradients) {
+  CsrMatrix a = CsrMatrix::from_edges(5, 6, random_edges(5, 6, 14, 41), random_values({14}, 42));
+  Tensor dense = a.to_dense();
+  for (Shape xs : {Shape{6, 3}, Shape{2, 6, 3}}) {
+    Shape os = xs;
+    os[os.dim() - 2] = 5;
+    for (Shape cs : {Shape{3}, os, Shape{5, 1}}) {  // a bias, a full tensor, a per-row column
+      manual_seed(43);
+      Tensor x = uniform(xs, -1, 1, kFloat64).set_requires_grad();
+      Tensor c = uniform(cs, -1, 1, kFloat64).set_requires_grad();
+      Tensor y = spmm(a, x, c);
+      EXPECT_EQ(y.shape(), os);
+      EXPECT_LT(max_abs_diff(y, add(matmul(dense, x), c)), 1e-14);
+      EXPECT_TRUE(gradcheck_ok([&](const std::vector<Tensor>& in) { return spmm(a, in[0], in[1]); }, {x, c}))
+          << "x " << xs << " c " << cs;
+    }
+  }
+  // float32, and the transposed (strided) added tensor.
+  CsrMatrix a32 = a.to(kFloat32);
+  Tensor x = random_values({6, 4}, 44, kFloat32), ct = random_values({4, 5}, 45, kFloat32).t();
+  EXPECT_LT(max_abs_diff(spmm(a32, x, ct), add(matmul(a32.to_dense(), x), ct)), 1e-5);
+  EXPECT_THAT(error_of([&] { spmm(a32, x, zeros({4, 4})); }), HasSubstr("spmm"));
+  EXPECT_THAT(error_of([&] { spmm(a32, x, zeros({4}, kFloat64)); }), HasSubstr("dtypes differ"));
+}
+
 TEST(Spmm, ClearErrors) {
   CsrMatrix a = CsrMatrix::from_edges(5, 7, random_edges(5, 7, 10, 1), random_values({10}, 2, kFloat32));
   EXPECT_THAT(error_of([&] {

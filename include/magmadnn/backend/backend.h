@@ -177,12 +177,13 @@ class Backend {
                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) = 0;
 
   // --- sparse (CSR) ---
-  // out(B, rows, F) = A @ x(B, cols, F) for every b (+ out if accumulate), with A a CSR matrix
-  // (rows x cols): row_offsets int64 (rows + 1), col_indices int64 (nnz), values (nnz) in x's
-  // dtype. All tensors contiguous; the op has validated the structure. A CUDA backend maps this
-  // onto cuSPARSE SpMM.
+  // out(B, rows, F) = A @ x(B, cols, F) (+ c) for every b, with A a CSR matrix (rows x cols):
+  // row_offsets int64 (rows + 1), col_indices int64 (nnz), values (nnz) in x's dtype. x, out and
+  // the CSR arrays are contiguous; c is undefined or has out's shape with any strides (a bias
+  // arrives as a stride-0 view), read in the same pass. The op has validated the structure. A
+  // CUDA backend maps this onto cuSPARSE SpMM (beta = 1 after copying c).
   virtual void spmm_csr(const Tensor& row_offsets, const Tensor& col_indices, const Tensor& values, const Tensor& x,
-                        Tensor& out, bool accumulate = false) = 0;
+                        const Tensor& c, Tensor& out) = 0;
 
   // Waits for queued work on this device (no-op on the CPU).
   virtual void synchronize() {}

@@ -68,5 +68,8 @@ class CsrMatrix {
 // (B, rows, F) in one kernel call. x must have A's dtype and device. Differentiable with respect
 // to x (grad_x = A^T grad, with the cached transpose); A's values are constants.
 Tensor spmm(const CsrMatrix& a, const Tensor& x);
+// out = A @ x + c with c broadcastable to the output (a bias (F), or the output's shape), added in
+// the kernel's single pass over the output. Differentiable with respect to x and c.
+Tensor spmm(const CsrMatrix& a, const Tensor& x, const Tensor& c);
 
 }  // namespace magmadnn

@@ -70,7 +70,7 @@ class CpuBackend : public Backend {
 
   // --- sparse (sparse.cpp) ---
   void spmm_csr(const Tensor& row_offsets, const Tensor& col_indices, const Tensor& values, const Tensor& x,
-                Tensor& out, bool accumulate) override;
+                const Tensor& c, Tensor& out) override;
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
