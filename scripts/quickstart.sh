@@ -7,4 +7,4 @@ scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMAGMADNN_BUILD_TESTS=OFF -DMAGMADNN_BUILD_BENCH=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target magmadnn_cli
 ./build/magmadnn train --model "${MODEL:-lenet}" --dataset fashion-mnist --epochs "${EPOCHS:-3}" --batch-size 64 \
-  --scheduler cosine --save build/"${MODEL:-lenet}".safetensors "$@"
+  --optimizer adam --lr 0.004 --scheduler onecycle --label-smoothing 0.1 --save build/"${MODEL:-lenet}".safetensors "$@"
