@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include "magmadnn/core/error.h"
@@ -27,7 +28,13 @@ void write_parity_svg(const std::string& path, const std::vector<ParitySeries>& 
   auto py = [&](double v) { return top + size - (v - lo) / (hi - lo) * size; };
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"};
 
+  auto label = [](double v) {  // tick labels in default formatting, coordinates to 0.1 px
+    std::ostringstream l;
+    l << (std::abs(v) < 1e-12 ? 0.0 : v);
+    return l.str();
+  };
   std::ostringstream svg;
+  svg << std::fixed << std::setprecision(1);
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << left + size + 200 << "' height='" << top + size + 60
       << "' font-family='sans-serif' font-size='13'>\n<rect width='100%' height='100%' fill='white'/>\n";
   svg << "<text x='" << left << "' y='24' font-size='15'>" << title << "</text>\n";
@@ -37,10 +44,10 @@ void write_parity_svg(const std::string& path, const std::vector<ParitySeries>& 
   const double step = raw / mag < 2 ? 2 * mag : raw / mag < 5 ? 5 * mag : 10 * mag;
   for (double t = std::ceil(lo / step) * step; t <= hi; t += step) {
     svg << "<line x1='" << px(t) << "' y1='" << top + size << "' x2='" << px(t) << "' y2='" << top + size + 5
-        << "' stroke='black'/><text x='" << px(t) << "' y='" << top + size + 20 << "' text-anchor='middle'>" << t
+        << "' stroke='black'/><text x='" << px(t) << "' y='" << top + size + 20 << "' text-anchor='middle'>" << label(t)
         << "</text>\n";
     svg << "<line x1='" << left - 5 << "' y1='" << py(t) << "' x2='" << left << "' y2='" << py(t)
-        << "' stroke='black'/><text x='" << left - 8 << "' y='" << py(t) + 4 << "' text-anchor='end'>" << t
+        << "' stroke='black'/><text x='" << left - 8 << "' y='" << py(t) + 4 << "' text-anchor='end'>" << label(t)
         << "</text>\n";
   }
   svg << "<text x='" << left + size / 2 << "' y='" << top + size + 45 << "' text-anchor='middle'>true energy</text>\n";

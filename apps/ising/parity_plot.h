@@ -14,6 +14,6 @@ struct ParitySeries {
 
 // Writes at most max_points points per series (evenly strided); atomic like other outputs.
 void write_parity_svg(const std::string& path, const std::vector<ParitySeries>& series, const std::string& title,
-                      size_t max_points = 3000);
+                      size_t max_points = 1500);
 
 }  // namespace magmadnn::cli::ising
