@@ -1,5 +1,6 @@
 // The magmadnn CLI's subcommands: train, eval, bench, info.
 #include "cli/commands.h"
+#include "cli/distributed.h"
 
 #include <chrono>
 #include <cmath>
@@ -121,35 +122,53 @@ models::ModelConfig config_for(const data::TensorDataset& ds) {
 
 }  // namespace
 
-int run_train(const TrainArgs& a) {
-  setup(a);
-  if (!a.save.empty()) {  // fail now, not after hours of training
-    const auto parent = std::filesystem::absolute(a.save).parent_path();
-    MAGMADNN_CHECK(std::filesystem::is_directory(parent), "--save ", a.save, ": folder ", parent.string(),
+namespace {
+
+int train(const TrainArgs& a, DistributedRun& dist) {
+  for (const auto& [flag, file] : {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}}) {
+    if (file.empty()) continue;  // fail now, not after hours of training
+    const auto parent = std::filesystem::absolute(file).parent_path();
+    MAGMADNN_CHECK(std::filesystem::is_directory(parent), flag, " ", file, ": folder ", parent.string(),
                    " does not exist");
   }
   const std::string dir = data_dir(a);
   auto train_set = load_split(a, dir, /*train=*/true);
   auto test_set = load_split(a, dir, /*train=*/false);
-  std::cout << "magmadnn " << version() << ": training " << a.model << " on " << a.dataset << " ("
-            << train_set->size() << " train / " << test_set->size() << " test samples from " << dir << "), "
-            << get_num_threads() << " threads" << std::endl;
+  std::ostream null_out(nullptr);  // ranks other than 0 print nothing
+  std::ostream& out = dist.is_root() ? std::cout : null_out;
+  out << "magmadnn " << version() << ": training " << a.model << " on " << a.dataset << " (" << train_set->size()
+      << " train / " << test_set->size() << " test samples from " << dir << "), " << get_num_threads() << " threads"
+      << dist.describe() << std::endl;
 
   auto model = models::make_model(a.model, config_for(*train_set));
-  auto optimizer = make_optimizer(a, model->parameters());
-  data::DataLoader train_loader(train_set, data::DataLoaderOptions(a.batch_size).shuffle(true).seed(a.seed));
+  auto train_model = dist.wrap(model);
+  auto optimizer = make_optimizer(a, dist.parameters(*model));
+  data::DataLoader train_loader(train_set, dist.train_loader_options());
   data::DataLoader test_loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
 
   train::TrainerOptions opts;
   opts.epochs = a.epochs;
-  opts.progress = train::parse_progress_mode(a.progress);
-  opts.metrics_log = a.log;
+  opts.progress = dist.is_root() ? train::parse_progress_mode(a.progress) : train::ProgressMode::None;
+  opts.out = &out;
+  opts.metrics_log = dist.is_root() ? a.log : "";
   opts.max_batches = a.max_batches;
+  opts.checkpoint_path = a.checkpoint;
+  opts.checkpoint_every_steps = a.checkpoint_every;
+  opts.checkpoint_every_minutes = a.checkpoint_minutes;
+  opts.write_checkpoints = dist.is_root();
+  opts.checkpoint_module = model;  // the same file with or without the DDP wrapper
+  opts.stop_after_steps = a.stop_after_steps;
+  // A resumed run must see the same batches and build the same state.
+  opts.checkpoint_metadata = {{"model", a.model},         {"dataset", a.dataset},
+                              {"batch_size", std::to_string(a.batch_size)}, {"optimizer", a.optimizer},
+                              {"scheduler", a.scheduler}, {"distributed", a.distributed},
+                              {"world_size", std::to_string(dist.world_size())}};
+  dist.configure(opts, *optimizer, test_loader);
   if (a.label_smoothing > 0)
     opts.loss = [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
       return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
     };
-  train::Trainer trainer(model, optimizer, opts);
+  train::Trainer trainer(train_model, optimizer, opts);
   std::shared_ptr<optim::LRScheduler> epoch_schedule;
   std::shared_ptr<optim::ReduceLROnPlateau> plateau;
   if (a.scheduler == "step") epoch_schedule = std::make_shared<optim::StepLR>(*optimizer, a.step_size, a.gamma);
@@ -160,15 +179,33 @@ int run_train(const TrainArgs& a) {
         a.max_batches > 0 ? std::min(a.max_batches, train_loader.num_batches()) : train_loader.num_batches();
     one_cycle = std::make_shared<optim::OneCycleLR>(*optimizer, a.lr, a.epochs * steps_per_epoch);
     trainer.on_step_end([&](int64_t) { one_cycle->step(); });
+    trainer.track("onecycle", *one_cycle);
   }
-  if (a.scheduler == "plateau")
+  if (a.scheduler == "plateau") {
     plateau = std::make_shared<optim::ReduceLROnPlateau>(*optimizer, optim::ReduceLROnPlateauOptions().factor(a.gamma));
+    trainer.track("plateau", *plateau);
+  }
+  if (epoch_schedule) trainer.track("schedule", *epoch_schedule);
   trainer.on_epoch_end([&](const train::EpochMetrics& m) {
     if (epoch_schedule) epoch_schedule->step();
     if (plateau) plateau->step(m.test_loss);
     return true;
   });
+  if (!a.resume.empty()) {
+    trainer.resume(a.resume);
+    out << "resumed from " << a.resume << " after " << trainer.epochs_completed() << " epochs and "
+        << trainer.global_step() << " steps" << std::endl;
+  }
   const auto history = trainer.fit(train_loader, &test_loader);
+  if (trainer.stopped_early()) {
+    dist.finish();
+    out << "stopped after " << trainer.global_step() << " steps"
+        << (a.checkpoint.empty() ? "" : "; continue with --resume " + a.checkpoint) << std::endl;
+    return 0;
+  }
+  const auto weights = dist.full_state_dict(*model);  // collective for pipeline
+  dist.finish();
+  if (!dist.is_root()) return 0;
 
   const train::EpochMetrics& last = history.back();
   double train_seconds = 0;
@@ -185,19 +222,35 @@ int run_train(const TrainArgs& a) {
             << last.test_loss << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)"
             << std::endl;
   if (!a.save.empty()) {
-    io::save_module(*model, a.save);
+    io::save_safetensors(a.save, weights, {{"format", "pt"}});
     std::cout << "saved weights to " << a.save << std::endl;
   }
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "train"}, {"model", a.model}, {"dataset", a.dataset},
                                       {"epochs", a.epochs}, {"batch_size", a.batch_size},
                                       {"optimizer", a.optimizer}, {"lr", a.lr}, {"scheduler", a.scheduler}, {"seed", a.seed},
+                                      {"distributed", a.distributed}, {"world_size", dist.world_size()},
+                                      {"samples_per_second_all_ranks",  // ddp ranks each train on their shard
+                                       samples / train_seconds * (a.distributed == "ddp" ? dist.world_size() : 1)},
                                       {"threads", get_num_threads()}, {"test_accuracy", last.test_accuracy},
                                       {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
                                       {"history", epochs}});
   }
   return 0;
+}
+
+}  // namespace
+
+int run_train(const TrainArgs& a) {
+  setup(a);
+  DistributedRun dist(a);  // rank 0 of 1 without --distributed
+  try {
+    return train(a, dist);
+  } catch (const std::exception& e) {
+    if (!dist.enabled()) throw;
+    dist.fail(e.what());  // a peer may be dead: exit without finalising MPI
+  }
 }
 
 int run_eval(const EvalArgs& a) {

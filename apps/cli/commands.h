@@ -32,6 +32,14 @@ struct TrainArgs : CommonArgs {
   double gamma = 0.1;              // step, plateau: decay factor
   int64_t max_batches = 0;         // per epoch, 0 = all
   double label_smoothing = 0;      // cross-entropy against (1 - e) one-hot + e uniform
+  std::string checkpoint;          // full training checkpoint (train/checkpoint.h), rank 0 writes
+  int64_t checkpoint_every = 0;    // steps between checkpoints (0: at epoch ends only)
+  double checkpoint_minutes = 0;   // minutes between checkpoints (0: off)
+  std::string resume;              // continue from this checkpoint
+  int64_t stop_after_steps = 0;    // end the run (after a checkpoint) at this global step
+  std::string distributed = "none";  // none, ddp, pipeline (under mpirun)
+  double dist_timeout = 300;       // seconds a collective may take before the run stops
+  int64_t micro_batches = 4;       // pipeline
 };
 
 struct EvalArgs : CommonArgs {

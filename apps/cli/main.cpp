@@ -65,6 +65,25 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
   train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
       ->check(CLI::NonNegativeNumber);
+  train->add_option("--checkpoint", train_args.checkpoint,
+                    "write a full training checkpoint here (atomically) at each epoch end and every --checkpoint-every steps");
+  train->add_option("--checkpoint-every", train_args.checkpoint_every, "steps between checkpoints (0: epoch ends only)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--checkpoint-minutes", train_args.checkpoint_minutes, "minutes between checkpoints (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--resume", train_args.resume, "continue the run saved in this checkpoint (same arguments)");
+  train->add_option("--stop-after-steps", train_args.stop_after_steps,
+                    "stop after this many steps in total, writing --checkpoint first (e.g. a job's time limit)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--distributed", train_args.distributed,
+                    "under mpirun: ddp (data parallel, --batch-size split over the ranks) or pipeline (mlp, lenet "
+                    "split into stages)")
+      ->check(CLI::IsMember({"none", "ddp", "pipeline"}))
+      ->capture_default_str();
+  train->add_option("--dist-timeout", train_args.dist_timeout, "seconds a collective may take before the run stops")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--micro-batches", train_args.micro_batches, "micro-batches per step (--distributed pipeline)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
 
   EvalArgs eval_args;
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "magmadnn/autograd/autograd.h"
+#include "magmadnn/core/rng.h"
+#include "magmadnn/io/checkpoint.h"
 #include "magmadnn/ops/ops.h"
 
 namespace magmadnn::train {
@@ -72,6 +74,126 @@ double Trainer::train_step(const data::Example& batch, int64_t* correct) {
   return value;
 }
 
+void Trainer::add_checkpoint_state(const std::string& name, std::function<StateDict()> save,
+                                   std::function<void(const StateDict&)> load) {
+  MAGMADNN_CHECK(!name.empty() && name.find_first_of(".,") == std::string::npos, "Trainer: checkpoint state name '",
+                 name, "' must be non-empty without '.' or ','");
+  MAGMADNN_CHECK(!states_.count(name), "Trainer: checkpoint state '", name, "' is already tracked");
+  states_[name] = TrackedState{std::move(save), std::move(load)};
+}
+
+void Trainer::track(const std::string& name, optim::LRScheduler& s) {
+  add_checkpoint_state(
+      name, [&s] { return s.state_dict(); }, [&s](const StateDict& d) { s.load_state_dict(d); });
+}
+
+void Trainer::track(const std::string& name, optim::ReduceLROnPlateau& s) {
+  add_checkpoint_state(
+      name, [&s] { return s.state_dict(); }, [&s](const StateDict& d) { s.load_state_dict(d); });
+}
+
+nn::Module& Trainer::checkpoint_module() const {
+  return options_.checkpoint_module ? *options_.checkpoint_module : *model_;
+}
+
+TrainingCheckpoint Trainer::checkpoint(const data::DataLoader& loader) const {
+  TrainingCheckpoint c;
+  c.model = checkpoint_module().state_dict();
+  c.optimizer = optimizer_->state_dict();
+  for (const auto& [name, s] : states_) c.states[name] = s.save();
+  c.loader = loader.state_dict();
+  c.epochs_completed = epochs_completed_;
+  c.batches_in_epoch = batches_in_epoch_;
+  c.global_step = global_step_;
+  c.epoch_loss_sum = epoch_loss_sum_;
+  c.epoch_seconds = epoch_seconds_;
+  c.epoch_lr = epoch_lr_;
+  c.epoch_correct = epoch_correct_;
+  c.epoch_samples = epoch_samples_;
+  c.rng_state = default_generator().state();
+  c.metadata = options_.checkpoint_metadata;
+  return c;
+}
+
+void Trainer::save_checkpoint(const std::string& path, const data::DataLoader& loader) const {
+  save_training_checkpoint(path, checkpoint(loader));
+}
+
+void Trainer::resume(const std::string& path) {
+  TrainingCheckpoint c;
+  try {
+    c = load_training_checkpoint(path);
+  } catch (const Error& e) {
+    MAGMADNN_ERROR("resume: ", e.what());
+  }
+  resume(c, path);
+}
+
+void Trainer::resume(const TrainingCheckpoint& c, const std::string& source) {
+  std::vector<std::string> problems;
+  for (const auto& [key, value] : options_.checkpoint_metadata) {
+    auto it = c.metadata.find(key);
+    if (it == c.metadata.end())
+      problems.push_back(key + " is not recorded (this run: " + value + ")");
+    else if (it->second != value)
+      problems.push_back(key + " " + it->second + " (this run: " + value + ")");
+  }
+  for (const std::string& m : io::state_dict_mismatches(checkpoint_module().state_dict(), c.model))
+    problems.push_back("model: " + m);
+  for (const auto& [name, s] : states_)
+    if (!c.states.count(name)) problems.push_back("no state '" + name + "' (e.g. a learning-rate schedule)");
+  for (const auto& [name, s] : c.states)
+    if (!states_.count(name)) problems.push_back("state '" + name + "' that this run does not use");
+  if (c.epochs_completed >= options_.epochs)
+    problems.push_back("all " + std::to_string(c.epochs_completed) + " epochs are already done (this run has " +
+                       std::to_string(options_.epochs) + "; ask for more epochs to continue)");
+  Generator probe;
+  try {
+    probe.set_state(c.rng_state);
+  } catch (const Error&) {
+    problems.push_back("no valid generator state");
+  }
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    MAGMADNN_ERROR("resume: ", source, ": checkpoint does not match this run: ", all);
+  }
+  try {
+    optimizer_->load_state_dict(c.optimizer);  // validates everything before changing anything
+    checkpoint_module().load_state_dict(c.model);
+    for (auto& [name, s] : states_) s.load(c.states.at(name));
+  } catch (const Error& e) {
+    MAGMADNN_ERROR("resume: ", source, ": ", e.what());
+  }
+  default_generator().set_state(c.rng_state);
+  resume_loader_ = c.loader;
+  epochs_completed_ = c.epochs_completed;
+  batches_in_epoch_ = c.batches_in_epoch;
+  global_step_ = c.global_step;
+  epoch_loss_sum_ = c.epoch_loss_sum;
+  epoch_seconds_ = c.epoch_seconds;
+  epoch_lr_ = c.epoch_lr;
+  epoch_correct_ = c.epoch_correct;
+  epoch_samples_ = c.epoch_samples;
+}
+
+void Trainer::maybe_checkpoint(const data::DataLoader& loader, bool epoch_end) {
+  if (options_.checkpoint_path.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  bool due = epoch_end ? options_.checkpoint_at_epoch_end : false;
+  if (!epoch_end && options_.checkpoint_every_steps > 0 &&
+      global_step_ - last_checkpoint_step_ >= options_.checkpoint_every_steps)
+    due = true;
+  if (!epoch_end && options_.checkpoint_every_minutes > 0 &&
+      std::chrono::duration<double>(now - last_checkpoint_time_).count() >= options_.checkpoint_every_minutes * 60)
+    due = true;
+  if (!due) return;
+  // Every rank counts, so step-based checkpoints stay on the same steps; only one writes.
+  last_checkpoint_step_ = global_step_;
+  last_checkpoint_time_ = now;
+  if (options_.write_checkpoints) save_checkpoint(options_.checkpoint_path, loader);
+}
+
 std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::DataLoader* test_loader) {
   std::ostream& out = *options_.out;
   ProgressReporter progress(options_.progress, out);
@@ -80,48 +202,74 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
     log.open(options_.metrics_log, std::ios::app);
     MAGMADNN_CHECK(log.good(), "Trainer: cannot open metrics log ", options_.metrics_log, " for writing");
   }
+  const bool has_eval = test_loader != nullptr || static_cast<bool>(options_.evaluate);
+  last_checkpoint_step_ = global_step_;
+  last_checkpoint_time_ = std::chrono::steady_clock::now();
+  stopped_early_ = false;
   std::vector<EpochMetrics> history;
-  int64_t steps = 0;
-  for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
+  for (int64_t epoch = epochs_completed_ + 1; epoch <= options_.epochs; ++epoch) {
     model_->train();
-    train_loader.set_epoch(epoch - 1);
     const int64_t num_batches = options_.max_batches > 0 ? std::min(options_.max_batches, train_loader.num_batches())
                                                          : train_loader.num_batches();
+    if (resume_loader_) {  // continue inside the epoch a checkpoint was written in
+      train_loader.load_state_dict(*resume_loader_);
+      resume_loader_.reset();
+      if (batches_in_epoch_ == 0) {
+        train_loader.set_epoch(epoch - 1);
+      } else if (batches_in_epoch_ < num_batches) {
+        const data::SamplerPosition p = train_loader.position();
+        MAGMADNN_CHECK(p.epoch == epoch - 1 && p.index == batches_in_epoch_ * train_loader.options().batch_size(),
+                       "resume: the checkpoint's data position (epoch ", p.epoch, ", sample ", p.index,
+                       ") does not match its trainer state (epoch ", epoch - 1, ", batch ", batches_in_epoch_,
+                       "); was it written with another batch size?");
+      }
+    } else {
+      train_loader.set_epoch(epoch - 1);
+    }
     progress.start_epoch(epoch, options_.epochs, num_batches);
     EpochMetrics m;
     m.epoch = epoch;
-    m.lr = optimizer_->lr();
-    double loss_sum = 0, seconds = 0;
-    int64_t correct = 0, samples = 0, batch_index = 0;
-    for (const data::Example& batch : train_loader) {
-      if (batch_index == num_batches) break;
-      const auto t0 = std::chrono::steady_clock::now();
-      int64_t hits = 0;
-      const double loss = train_step(batch, &hits);
-      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ++steps;
-      for (auto& cb : step_callbacks_) cb(steps);
-      const int64_t n = batch.input.size(0);
-      loss_sum += loss * n;
-      correct += hits;
-      samples += n;
-      ++batch_index;
-      progress.update(batch_index, loss_sum / samples, static_cast<double>(correct) / samples, samples);
+    if (batches_in_epoch_ == 0) epoch_lr_ = optimizer_->lr();
+    m.lr = epoch_lr_;
+    if (batches_in_epoch_ < num_batches) {
+      for (const data::Example& batch : train_loader) {
+        if (batches_in_epoch_ == num_batches) break;
+        const auto t0 = std::chrono::steady_clock::now();
+        int64_t hits = 0;
+        const double loss = options_.step ? options_.step(batch, &hits) : train_step(batch, &hits);
+        epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const int64_t n = batch.input.size(0);
+        epoch_loss_sum_ += loss * n;
+        epoch_correct_ += hits;
+        epoch_samples_ += n;
+        ++batches_in_epoch_;
+        ++global_step_;
+        for (auto& cb : step_callbacks_) cb(global_step_);
+        progress.update(batches_in_epoch_, epoch_loss_sum_ / epoch_samples_,
+                        static_cast<double>(epoch_correct_) / epoch_samples_, epoch_samples_);
+        maybe_checkpoint(train_loader, /*epoch_end=*/false);
+        if (options_.stop_after_steps > 0 && global_step_ >= options_.stop_after_steps) {
+          if (!options_.checkpoint_path.empty() && options_.write_checkpoints && last_checkpoint_step_ != global_step_)
+            save_checkpoint(options_.checkpoint_path, train_loader);
+          stopped_early_ = true;
+          return history;
+        }
+      }
     }
-    m.train_loss = samples ? loss_sum / samples : 0;
-    m.train_accuracy = samples ? static_cast<double>(correct) / samples : 0;
-    m.train_seconds = seconds;
-    m.samples_per_second = seconds > 0 ? samples / seconds : 0;
+    m.train_loss = epoch_samples_ ? epoch_loss_sum_ / epoch_samples_ : 0;
+    m.train_accuracy = epoch_samples_ ? static_cast<double>(epoch_correct_) / epoch_samples_ : 0;
+    m.train_seconds = epoch_seconds_;
+    m.samples_per_second = epoch_seconds_ > 0 ? epoch_samples_ / epoch_seconds_ : 0;
     m.test_loss = m.test_accuracy = std::numeric_limits<double>::quiet_NaN();
-    if (test_loader) {
-      const EvalMetrics e = evaluate(*model_, *test_loader, options_.loss);
+    if (has_eval) {
+      const EvalMetrics e = options_.evaluate ? options_.evaluate() : evaluate(*model_, *test_loader, options_.loss);
       m.test_loss = e.loss;
       m.test_accuracy = e.accuracy;
     }
     std::ostringstream summary;
     summary << std::fixed << "epoch " << epoch << "/" << options_.epochs << std::setprecision(4) << " train_loss "
             << m.train_loss << std::setprecision(4) << " train_acc " << m.train_accuracy;
-    if (test_loader) summary << " test_loss " << m.test_loss << " test_acc " << m.test_accuracy;
+    if (has_eval) summary << " test_loss " << m.test_loss << " test_acc " << m.test_accuracy;
     summary << std::setprecision(0) << " " << m.samples_per_second << " samples/s " << std::setprecision(1)
             << m.train_seconds << "s";
     progress.end_epoch(summary.str());
@@ -132,7 +280,7 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
                           {"train_seconds", m.train_seconds},
                           {"samples_per_second", m.samples_per_second},
                           {"lr", m.lr}};
-      if (test_loader) {
+      if (has_eval) {
         j["test_loss"] = m.test_loss;
         j["test_accuracy"] = m.test_accuracy;
       }
@@ -141,6 +289,11 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
     history.push_back(m);
     bool keep_going = true;
     for (auto& cb : callbacks_) keep_going = cb(m) && keep_going;
+    epochs_completed_ = epoch;
+    batches_in_epoch_ = 0;
+    epoch_loss_sum_ = epoch_seconds_ = 0;
+    epoch_correct_ = epoch_samples_ = 0;
+    maybe_checkpoint(train_loader, /*epoch_end=*/true);
     if (!keep_going) break;
   }
   return history;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 
 namespace magmadnn {
 
@@ -16,6 +17,11 @@ class Generator {
   uint64_t next_u64() { return engine_(); }
   // Uniform double in [0, 1).
   double next_double() { return (engine_() >> 11) * (1.0 / 9007199254740992.0); }
+  // The whole engine state (and the initial seed) as text, for training checkpoints: after
+  // set_state(state()) the generator draws exactly what it would have drawn. set_state throws an
+  // Error on text that state() did not produce, leaving the generator unchanged.
+  std::string state() const;
+  void set_state(const std::string& state);
 
  private:
   std::mt19937_64 engine_;

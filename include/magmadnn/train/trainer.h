@@ -1,17 +1,24 @@
 // The training loop: fit() runs epochs of forward, loss, backward and optimizer step over a
 // DataLoader, evaluates on a test loader after each epoch, reports progress, and appends one
-// JSON line of metrics per epoch to a log file when asked.
+// JSON line of metrics per epoch to a log file when asked. It writes full training checkpoints
+// (train/checkpoint.h) every N steps / M minutes / epoch end, and resume() continues a run from
+// one, mid-epoch included, so the remaining steps give the same parameters as an uninterrupted run.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "magmadnn/data/dataloader.h"
 #include "magmadnn/nn/module.h"
+#include "magmadnn/optim/lr_scheduler.h"
 #include "magmadnn/optim/optimizer.h"
+#include "magmadnn/train/checkpoint.h"
 #include "magmadnn/train/progress.h"
 
 namespace magmadnn::train {
@@ -42,6 +49,31 @@ struct TrainerOptions {
   std::string metrics_log;       // JSON-lines file, one object per epoch; none when empty
   LossFn loss;                   // cross-entropy when empty
   int64_t max_batches = 0;       // per epoch; 0 means the whole loader
+
+  // Full training checkpoints to checkpoint_path (none when empty): after every
+  // checkpoint_every_steps optimizer steps, when checkpoint_every_minutes have passed since the
+  // last one (checked after each step), and after each epoch (after evaluation and the epoch
+  // callbacks). Only where write_checkpoints is true: rank 0 of a distributed run.
+  std::string checkpoint_path;
+  int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_minutes = 0;
+  bool checkpoint_at_epoch_end = true;
+  bool write_checkpoints = true;
+  // Strings saved with every checkpoint; resume() requires the checkpoint to hold the same values
+  // (e.g. the batch size and world size: a resumed run must see the same batches).
+  std::map<std::string, std::string> checkpoint_metadata;
+  // Stop fit() after this many optimizer steps in total (0: never), writing a checkpoint there
+  // first; e.g. to end within a batch job's time limit and --resume in the next job.
+  int64_t stop_after_steps = 0;
+  // The module whose state checkpoints hold; the trained model when null (give the inner module
+  // of a DistributedDataParallel wrapper, so checkpoints do not depend on the wrapper).
+  std::shared_ptr<nn::Module> checkpoint_module;
+
+  // Replace the optimizer step on a batch (e.g. a pipeline-parallel step; return the loss, fill
+  // `correct` when known) and the per-epoch evaluation (e.g. a distributed one; called after
+  // every epoch whether or not fit() got a test loader). Defaults: train_step and evaluate().
+  std::function<double(const data::Example& batch, int64_t* correct)> step;
+  std::function<EvalMetrics()> evaluate;
 };
 
 class Trainer {
@@ -55,9 +87,32 @@ class Trainer {
   // Called after every epoch (after evaluation): learning-rate schedules, checkpoints, early stop.
   // Returning false stops training.
   void on_epoch_end(std::function<bool(const EpochMetrics&)> callback) { callbacks_.push_back(std::move(callback)); }
-  // Called after every optimizer step (per-step schedules such as OneCycleLR, step checkpoints)
-  // with the number of steps taken so far in this fit().
+  // Called after every optimizer step (per-step schedules such as OneCycleLR) with the global
+  // step: the number of steps since the start of training, steps before a resume included.
   void on_step_end(std::function<void(int64_t step)> callback) { step_callbacks_.push_back(std::move(callback)); }
+
+  // State saved in and restored from checkpoints besides model, optimizer and data position:
+  // `name` (no '.' or ',') with its state_dict / load_state_dict. track() does it for schedulers.
+  void add_checkpoint_state(const std::string& name, std::function<StateDict()> save,
+                            std::function<void(const StateDict&)> load);
+  void track(const std::string& name, optim::LRScheduler& scheduler);
+  void track(const std::string& name, optim::ReduceLROnPlateau& scheduler);
+
+  // The full training state now, with `loader`'s position (the train loader of fit()).
+  TrainingCheckpoint checkpoint(const data::DataLoader& loader) const;
+  void save_checkpoint(const std::string& path, const data::DataLoader& loader) const;
+  // Restores model, optimizer, tracked states, the default generator and the counters; the next
+  // fit() starts at the checkpoint's position in its train loader (same data set and options).
+  // Everything is checked before anything changes: metadata (see checkpoint_metadata), model
+  // names/shapes/dtypes, tracked state names, training not already finished; an Error names
+  // `source` (the file) and each problem.
+  void resume(const TrainingCheckpoint& checkpoint, const std::string& source = "checkpoint");
+  void resume(const std::string& path);
+
+  int64_t global_step() const { return global_step_; }
+  int64_t epochs_completed() const { return epochs_completed_; }
+  // True when the last fit() returned at stop_after_steps before finishing its epochs.
+  bool stopped_early() const { return stopped_early_; }
 
  private:
   std::shared_ptr<nn::Module> model_;
@@ -65,6 +120,24 @@ class Trainer {
   TrainerOptions options_;
   std::vector<std::function<bool(const EpochMetrics&)>> callbacks_;
   std::vector<std::function<void(int64_t)>> step_callbacks_;
+  struct TrackedState {
+    std::function<StateDict()> save;
+    std::function<void(const StateDict&)> load;
+  };
+  std::map<std::string, TrackedState> states_;
+
+  nn::Module& checkpoint_module() const;
+  void maybe_checkpoint(const data::DataLoader& loader, bool epoch_end);
+
+  // Where training stands (saved in checkpoints): whole epochs done, steps into the next epoch,
+  // and that epoch's running sums.
+  int64_t epochs_completed_ = 0, batches_in_epoch_ = 0, global_step_ = 0;
+  double epoch_loss_sum_ = 0, epoch_seconds_ = 0, epoch_lr_ = 0;
+  int64_t epoch_correct_ = 0, epoch_samples_ = 0;
+  std::optional<StateDict> resume_loader_;  // applied to the train loader by the next fit()
+  int64_t last_checkpoint_step_ = 0;
+  bool stopped_early_ = false;
+  std::chrono::steady_clock::time_point last_checkpoint_time_;
 };
 
 // Loss and accuracy of a model over a loader, in eval mode without recording gradients.

@@ -1,0 +1,130 @@
+// `magmadnn train --distributed ddp|pipeline`; see distributed.h.
+#include "cli/distributed.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+namespace magmadnn::cli {
+
+DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
+  if (a.distributed == "none") return;
+  MAGMADNN_CHECK(a.distributed == "ddp" || a.distributed == "pipeline", "--distributed ", a.distributed,
+                 ": expected ddp or pipeline");
+  MAGMADNN_CHECK(a.dist_timeout > 0, "--dist-timeout must be positive, got ", a.dist_timeout);
+  if (a.distributed == "pipeline") {
+    MAGMADNN_CHECK(a.model == "mlp" || a.model == "lenet",
+                   "--distributed pipeline splits a Sequential model into "
+                   "stages: mlp or lenet; ",
+                   a.model, " has residual blocks (use --distributed ddp)");
+    MAGMADNN_CHECK(a.checkpoint.empty() && a.resume.empty(),
+                   "--checkpoint/--resume are not supported with --distributed pipeline yet (use ddp)");
+  }
+  group_ = dist::init_process_group("auto");
+  group_->set_timeout(std::chrono::milliseconds(static_cast<int64_t>(a.dist_timeout * 1000)));
+  if (a.distributed == "pipeline") {
+    MAGMADNN_CHECK(group_->size() >= 2, "--distributed pipeline needs at least 2 ranks (mpirun -np N), got ",
+                   group_->size());
+  }
+  MAGMADNN_CHECK(per_rank_batch_size() >= 1, "--batch-size ", a.batch_size, " is smaller than the ",
+                 world_size(), " ranks");
+}
+
+DistributedRun::~DistributedRun() = default;
+
+std::string DistributedRun::describe() const {
+  if (!enabled()) return "";
+  std::ostringstream os;
+  os << ", " << args_.distributed << " over " << world_size() << " ranks";
+  if (args_.distributed == "ddp") os << " (" << per_rank_batch_size() << " samples per rank and step)";
+  if (args_.distributed == "pipeline") os << " (" << args_.micro_batches << " micro-batches per step)";
+  return os.str();
+}
+
+int64_t DistributedRun::per_rank_batch_size() const {
+  return args_.distributed == "ddp" ? args_.batch_size / world_size() : args_.batch_size;
+}
+
+data::DataLoaderOptions DistributedRun::train_loader_options() const {
+  auto o = data::DataLoaderOptions(per_rank_batch_size()).shuffle(true).seed(args_.seed);
+  if (args_.distributed == "ddp") o.num_shards(world_size()).shard(rank());
+  return o;
+}
+
+std::shared_ptr<nn::Module> DistributedRun::wrap(std::shared_ptr<nn::Module> model) {
+  if (args_.distributed == "ddp") return std::make_shared<dist::DistributedDataParallel>(model, group_);
+  if (args_.distributed == "pipeline") {
+    auto seq = std::dynamic_pointer_cast<nn::Sequential>(model);
+    MAGMADNN_CHECK(seq != nullptr, "--distributed pipeline: ", args_.model, " is not a Sequential model");
+    const int64_t micro = std::max<int64_t>(1, std::min<int64_t>(args_.micro_batches, args_.batch_size));
+    pipeline_ = std::make_shared<dist::Pipeline>(seq, group_, dist::PipelineOptions().micro_batches(micro));
+  }
+  return model;
+}
+
+std::vector<Tensor> DistributedRun::parameters(const nn::Module& model) const {
+  return pipeline_ ? pipeline_->parameters() : model.parameters();
+}
+
+void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer& optimizer,
+                               data::DataLoader& test_loader) {
+  if (!pipeline_) return;
+  MAGMADNN_CHECK(args_.label_smoothing == 0,
+                 "--label-smoothing is not supported with --distributed pipeline");
+  auto pipe = pipeline_;
+  // Each rank steps its own stage; the loss (mean over the batch) arrives on every rank. The
+  // last stage alone sees the logits, so train accuracy is not counted (reported as 0).
+  options.step = [pipe, &optimizer](const data::Example& batch, int64_t* correct) {
+    optimizer.zero_grad();
+    const double loss = pipe->train_step(batch.input, batch.target);
+    optimizer.step();
+    if (correct) *correct = 0;
+    return loss;
+  };
+  auto group = group_;
+  options.evaluate = [pipe, group, &test_loader] {
+    const bool was_training = pipe->stage()->is_training();
+    pipe->stage()->eval();
+    double loss_sum = 0, correct = 0, samples = 0;
+    for (const data::Example& batch : test_loader) {
+      Tensor out = pipe->forward(batch.input);
+      if (pipe->is_last_stage()) {
+        const int64_t n = batch.input.size(0);
+        loss_sum += cross_entropy(out, batch.target).item<double>() * n;
+        correct += static_cast<double>(train::count_correct(out, batch.target));
+        samples += static_cast<double>(n);
+      }
+    }
+    pipe->stage()->train(was_training);
+    Tensor sums = from_vector<double>({loss_sum, correct, samples});
+    group->broadcast(sums, pipe->num_stages() - 1);  // the last stage's figures to every rank
+    const std::vector<double> s = sums.to_vector<double>();
+    train::EvalMetrics m;
+    m.samples = static_cast<int64_t>(s[2]);
+    if (s[2] > 0) {
+      m.loss = s[0] / s[2];
+      m.accuracy = s[1] / s[2];
+    }
+    return m;
+  };
+}
+
+std::map<std::string, Tensor> DistributedRun::full_state_dict(const nn::Module& model) const {
+  if (pipeline_) return pipeline_->gather_state_dict(0);
+  return model.state_dict();
+}
+
+void DistributedRun::finish() {
+  if (!group_) return;
+  group_->barrier();
+  dist::finalize();
+}
+
+void DistributedRun::fail(const std::string& message) const {
+  std::cout.flush();
+  std::cerr << "magmadnn: error: " << message << std::endl;
+  std::_Exit(1);
+}
+
+}  // namespace magmadnn::cli

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Training checkpoints through the CLI: a run stopped after 13 steps (mid-epoch) and resumed with
+# --resume ends with byte-identical weights and the same per-epoch metrics as an uninterrupted
+# run (MLP with dropout, Adam, per-step OneCycleLR; and SGD with ReduceLROnPlateau); bad, corrupt
+# and mismatched checkpoints give one clear error, a non-zero exit, and overwrite nothing.
+# Runs on small generated IDX files. Usage: checkpoint_check.sh path/to/magmadnn
+set -uo pipefail
+bin="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE
+fails=0; passes=0
+ok() { passes=$((passes + 1)); echo "ok: $1"; }
+bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
+expect_error() {  # NAME SUBSTRING CMD...: CMD exits non-zero with SUBSTRING on stderr
+  local name="$1" want="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
+  if [[ $rc -ne 0 ]] && grep -qF -- "$want" "$tmp/err"; then ok "$name"
+  else bad "$name (exit $rc, stderr: $(head -c 400 "$tmp/err"))"; fi
+}
+# The metrics log without its timing fields.
+strip_times() { sed -E 's/"(samples_per_second|train_seconds)":[^,}]*,?//g' "$1"; }
+
+python3 "$here/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
+
+for variant in "adam onecycle" "sgd plateau"; do
+  set -- $variant
+  opt=$1 sched=$2
+  common=(train --data-dir "$tmp/data" --model mlp --epochs 3 --batch-size 32 --max-batches 6 --optimizer "$opt"
+          --lr 0.01 --scheduler "$sched" --seed 5 --progress none)
+  rm -f "$tmp/full.log"
+  if ! "$bin" "${common[@]}" --save "$tmp/full.st" --log "$tmp/full.log" >"$tmp/out" 2>&1; then
+    bad "$variant: uninterrupted run: $(tail -5 "$tmp/out")"; continue
+  fi
+  rm -f "$tmp/ckpt" "$tmp/part.log"
+  if ! "$bin" "${common[@]}" --checkpoint "$tmp/ckpt" --checkpoint-every 4 --stop-after-steps 9 --log "$tmp/part.log" \
+       >"$tmp/out" 2>&1 || ! grep -q "stopped after 9 steps" "$tmp/out"; then
+    bad "$variant: stopped run: $(tail -5 "$tmp/out")"; continue
+  fi
+  if ! "$bin" "${common[@]}" --resume "$tmp/ckpt" --checkpoint "$tmp/ckpt" --save "$tmp/resumed.st" \
+       --log "$tmp/part.log" >"$tmp/out" 2>&1; then
+    bad "$variant: resumed run: $(tail -5 "$tmp/out")"; continue
+  fi
+  grep -q "resumed from .* after 1 epochs and 9 steps" "$tmp/out" && ok "$variant: resume message" ||
+    bad "$variant: resume message: $(head -3 "$tmp/out")"
+  cmp -s "$tmp/full.st" "$tmp/resumed.st" && ok "$variant: resumed weights equal the uninterrupted run's" ||
+    bad "$variant: resumed weights differ"
+  if [[ "$(strip_times "$tmp/full.log")" == "$(strip_times "$tmp/part.log")" ]]; then
+    ok "$variant: metrics log of stop + resume equals the uninterrupted one"
+  else
+    bad "$variant: metrics logs differ: $(diff <(strip_times "$tmp/full.log") <(strip_times "$tmp/part.log") | head -6)"
+  fi
+done
+
+# Bad checkpoints: one clear error, non-zero exit, and the --checkpoint file left as it was.
+run_args() {  # BATCH MODEL SCHEDULER: the arguments of the plateau run above, some changed
+  args=(train --data-dir "$tmp/data" --model "$2" --epochs 3 --batch-size "$1" --max-batches 6 --optimizer sgd
+        --lr 0.01 --scheduler "$3" --seed 5 --progress none --checkpoint "$tmp/ckpt")
+}
+run_args 32 mlp plateau
+cp "$tmp/ckpt" "$tmp/ckpt.orig"
+expect_error "missing checkpoint" "$tmp/none" "$bin" "${args[@]}" --resume "$tmp/none"
+head -c 300 "$tmp/ckpt" >"$tmp/trunc"
+expect_error "truncated checkpoint" "$tmp/trunc" "$bin" "${args[@]}" --resume "$tmp/trunc"
+head -c 100 /dev/urandom >"$tmp/corrupt"
+expect_error "corrupt checkpoint" "$tmp/corrupt" "$bin" "${args[@]}" --resume "$tmp/corrupt"
+expect_error "weights are not a checkpoint" "not a MagmaDNN training checkpoint" "$bin" "${args[@]}" --resume "$tmp/full.st"
+run_args 64 mlp plateau
+expect_error "other batch size" "batch_size 32 (this run: 64)" "$bin" "${args[@]}" --resume "$tmp/ckpt"
+run_args 32 lenet plateau
+expect_error "other model" "model mlp (this run: lenet)" "$bin" "${args[@]}" --resume "$tmp/ckpt"
+run_args 32 mlp none
+expect_error "other scheduler" "scheduler plateau (this run: none)" "$bin" "${args[@]}" --resume "$tmp/ckpt"
+run_args 32 mlp plateau
+expect_error "already finished" "all 3 epochs are already done" "$bin" "${args[@]}" --resume "$tmp/ckpt"
+expect_error "checkpoint into a missing folder" "$tmp/missing" "$bin" "${args[@]:0:${#args[@]}-2}" --checkpoint "$tmp/missing/c"
+cmp -s "$tmp/ckpt" "$tmp/ckpt.orig" && ok "failed resumes left the checkpoint untouched" ||
+  bad "a failed resume changed the checkpoint"
+
+echo "$passes passed, $fails failed"
+[[ $fails -eq 0 ]]
