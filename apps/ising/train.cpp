@@ -290,13 +290,13 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
   train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   train->add_option("--out", ta->out, "folder for weights, parity.svg and metrics.json")->capture_default_str();
   train->callback([&run, ta, models] {
+    // Runs inside CLI11's parse: report bad values as CLI11 validation errors.
     ta->models = split_list(*models);
-    MAGMADNN_CHECK(!ta->models.empty(), "ising train: --model is empty");
-    for (const auto& m : ta->models) {
-      const auto kinds = magmadnn::ising::energy_model_kinds();
-      MAGMADNN_CHECK(std::find(kinds.begin(), kinds.end(), m) != kinds.end(), "ising train: unknown model '", m,
-                     "': expected cnn, gcn or graphconv");
-    }
+    if (ta->models.empty()) throw CLI::ValidationError("--model", "is empty");
+    const auto kinds = magmadnn::ising::energy_model_kinds();
+    for (const auto& m : ta->models)
+      if (std::find(kinds.begin(), kinds.end(), m) == kinds.end())
+        throw CLI::ValidationError("--model", "unknown model '" + m + "': expected cnn, gcn or graphconv");
     run = [ta] { return run_train(*ta); };
   });
 
