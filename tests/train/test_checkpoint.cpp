@@ -158,6 +158,28 @@ TEST(TrainingCheckpoint, ResumeBeforeEvaluation) {
   check_resume(0, true);
 }
 
+// Time-based checkpoints (a tiny interval: after every step) and stop_after_steps, which writes
+// a checkpoint at the stop and leaves the epoch unfinished.
+TEST(TrainingCheckpoint, EveryMinutesAndStopAfterSteps) {
+  const std::string path = temp_path("minutes");
+  train::TrainerOptions o;
+  o.checkpoint_path = path;
+  o.checkpoint_every_minutes = 1e-12;
+  o.checkpoint_at_epoch_end = false;
+  o.stop_after_steps = 5;
+  TrainingRun run(o);
+  int64_t files = 0;
+  run.trainer->on_step_end([&](int64_t) { files += std::filesystem::exists(path); });
+  EXPECT_TRUE(run.fit().empty());  // stopped inside epoch 1
+  EXPECT_TRUE(run.trainer->stopped_early());
+  EXPECT_EQ(files, 4);  // written after steps 1..4 (seen at steps 2..5)
+  const auto c = train::load_training_checkpoint(path);
+  EXPECT_EQ(c.global_step, 5);
+  EXPECT_EQ(c.epochs_completed, 0);
+  EXPECT_EQ(c.batches_in_epoch, 5);
+  std::filesystem::remove(path);
+}
+
 TEST(TrainingCheckpoint, FileRoundTripAndErrors) {
   train::TrainingCheckpoint c;
   c.model["w"] = from_vector<float>({1, 2, 3});
