@@ -4,19 +4,8 @@
 # saved weights reproduces it. Usage: cli_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0; passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
+source "$(dirname "$0")/check_lib.sh"
 
-# expect_error NAME SUBSTRING CMD... : CMD must exit non-zero and print SUBSTRING on stderr.
-expect_error() {
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [[ $rc -ne 0 ]] && grep -qF -- "$want" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, stderr: $(head -c 300 "$tmp/err"))"; fi
-}
 json_number() { grep -o "\"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
 
 "$bin" info >"$tmp/info" 2>&1 && grep -q "oneDNN" "$tmp/info" && ok "info" || bad "info: $(cat "$tmp/info")"
@@ -75,5 +64,4 @@ else
   echo "skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 fi
 
-echo "$passes passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish

@@ -5,24 +5,8 @@
 # Usage: ising_generate_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0; passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
+source "$(dirname "$0")/check_lib.sh"
 
-# expect_error NAME SUBSTRING CMD... : CMD must exit non-zero and print SUBSTRING on stderr.
-expect_error() {
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [[ $rc -ne 0 ]] && grep -qF -- "$want" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, stderr: $(head -c 300 "$tmp/err"))"; fi
-}
-# expect_run NAME CMD... : CMD must succeed.
-expect_run() {
-  local name="$1"; shift
-  if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: $(head -c 300 "$tmp/err")"; fi
-}
 # expect_npy NAME FILE HEADER_SUBSTRING BYTES : a .npy file whose header holds the substring.
 expect_npy() {
   local name="$1" file="$2" want="$3" size="$4"
@@ -76,5 +60,4 @@ expect_error "zero sweeps" "--sweeps-between" "$bin" ising generate --sweeps-bet
 expect_error "compress a folder" "--compress applies to a .npz output" "$bin" ising generate --compress --out "$tmp/x"
 expect_error "j range" "--j-min 2 is above --j-max 1" "$bin" ising generate --coupling random --j-min 2 --j-max 1 --out "$tmp/x"
 
-echo "$passes passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish

@@ -6,18 +6,8 @@
 # Usage: ising_train_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/check_lib.sh"
 export OMP_WAIT_POLICY=PASSIVE
-fails=0; passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
-expect_error() {
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [[ $rc -ne 0 ]] && grep -qF -- "$want" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, stderr: $(head -c 300 "$tmp/err"))"; fi
-}
 json_get() { /usr/bin/env python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$@"; }
 
 "$bin" ising generate --samples 3000 --seed 1 --out "$tmp/train.npz" >/dev/null
@@ -67,5 +57,4 @@ expect_error "bad test fraction" "test-fraction" "$bin" ising train --data "$tmp
 expect_error "batch larger than the set" "fewer than one batch" \
   "$bin" ising train --data "$tmp/randj.npz" --model graphconv --batch-size 1000 --out "$tmp/x"
 
-echo "$passes passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish
