@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -255,7 +256,26 @@ int run_eval(const EvalArgs& a) {
   IsingDataset d = magmadnn::ising::load_ising_dataset(a.data);
   auto model = build_model(kind, std::stoll(meta["hidden"]), std::stoll(meta["layers"]), d.graph);
   io::load_module(*model, a.weights);
-  const Metrics m = metrics_of(d, predict(*model, d));
+  const std::vector<double> pred = predict(*model, d);
+  const Metrics m = metrics_of(d, pred);
+  json per_temperature = json::array();
+  if (!d.temperatures.empty()) {  // Metropolis data: the error at each sampling temperature
+    std::map<double, std::vector<int64_t>> rows;
+    for (int64_t i = 0; i < d.size(); ++i) rows[d.temperatures[i]].push_back(i);
+    std::cout << std::setw(8) << "T" << std::setw(8) << "count" << std::setw(10) << "MAE" << std::setw(10) << "RMSE"
+              << std::setw(10) << "exact" << "\n";
+    for (const auto& [t, r] : rows) {
+      std::vector<double> p;
+      for (int64_t i : r) p.push_back(pred[i]);
+      const Metrics mt = metrics_of(take_rows(d, r), p);
+      std::cout << std::setw(8) << fmt(t, 3) << std::setw(8) << mt.count << std::setw(10) << fmt(mt.mae)
+                << std::setw(10) << fmt(mt.rmse) << std::setw(10)
+                << (std::isnan(mt.exact) ? "n/a" : fmt(100 * mt.exact, 2) + "%") << "\n";
+      json j = to_json(mt);
+      j["temperature"] = t;
+      per_temperature.push_back(j);
+    }
+  }
   std::cout << kind << " on " << a.data << " (" << d.size() << " configurations, " << d.num_nodes()
             << " sites): MAE " << fmt(m.mae) << "  RMSE " << fmt(m.rmse) << "  MAE/site " << fmt(m.mae_per_site, 6)
             << "  exact " << (std::isnan(m.exact) ? "n/a" : fmt(100 * m.exact, 2) + "%") << std::endl;
@@ -263,6 +283,7 @@ int run_eval(const EvalArgs& a) {
     json j = to_json(m);
     j["model"] = kind;
     j["data"] = a.data;
+    if (!per_temperature.empty()) j["per_temperature"] = per_temperature;
     std::ofstream(a.metrics_out) << j.dump(2) << "\n";
   }
   return 0;
