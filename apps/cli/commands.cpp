@@ -164,6 +164,7 @@ int train(const TrainArgs& a, DistributedRun& dist) {
                               {"scheduler", a.scheduler}, {"distributed", a.distributed},
                               {"world_size", std::to_string(dist.world_size())}};
   dist.configure(opts, *optimizer, test_loader);
+  dist.configure_checkpoints(opts, *optimizer);
   if (a.label_smoothing > 0)
     opts.loss = [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
       return cross_entropy(out, target, Tensor(), Reduction::Mean, e);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -18,8 +19,9 @@ DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
                    "--distributed pipeline splits a Sequential model into "
                    "stages: mlp or lenet; ",
                    a.model, " has residual blocks (use --distributed ddp)");
-    MAGMADNN_CHECK(a.checkpoint.empty() && a.resume.empty(),
-                   "--checkpoint/--resume are not supported with --distributed pipeline yet (use ddp)");
+    MAGMADNN_CHECK(a.checkpoint_minutes == 0,
+                   "--checkpoint-minutes is not supported with --distributed pipeline "
+                   "(its checkpoints gather every stage: use --checkpoint-every N steps)");
   }
   group_ = dist::init_process_group("auto");
   group_->set_timeout(std::chrono::milliseconds(static_cast<int64_t>(a.dist_timeout * 1000)));
@@ -64,7 +66,12 @@ std::shared_ptr<nn::Module> DistributedRun::wrap(std::shared_ptr<nn::Module> mod
 }
 
 std::vector<Tensor> DistributedRun::parameters(const nn::Module& model) const {
-  return pipeline_ ? pipeline_->parameters() : model.parameters();
+  if (!pipeline_) return model.parameters();
+  std::vector<Tensor> params = pipeline_->parameters();
+  // A stage without weights (the balanced split may give one rank a lone Flatten) still runs an
+  // optimizer: over a placeholder that never gets a gradient, so it is never changed.
+  if (params.empty()) params.push_back(zeros({1}).requires_grad_(true));
+  return params;
 }
 
 void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer& optimizer,
@@ -107,6 +114,56 @@ void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer&
       m.accuracy = s[1] / s[2];
     }
     return m;
+  };
+}
+
+namespace {
+
+Tensor bytes_tensor(const std::string& bytes) {
+  Tensor t = empty({static_cast<int64_t>(bytes.size())}, DType::UInt8);
+  if (!bytes.empty()) std::memcpy(t.raw_data(), bytes.data(), bytes.size());
+  return t;
+}
+
+std::string tensor_bytes(const Tensor& t) {
+  Tensor c = t.contiguous();
+  return std::string(static_cast<const char*>(c.raw_data()), static_cast<size_t>(c.numel()));
+}
+
+}  // namespace
+
+void DistributedRun::configure_checkpoints(train::TrainerOptions& options, optim::Optimizer& optimizer) {
+  if (!pipeline_) return;
+  // The stages' weights are gathered on rank 0; each stage's optimizer state and generator state
+  // (dropout masks differ between stages) are gathered as "stage<s>.<key>" and "stage<s>.rng".
+  // Both are collectives on the same steps on every rank.
+  auto pipe = pipeline_;
+  auto group = group_;
+  options.model_state = [pipe] { return pipe->gather_state_dict(0); };
+  options.optimizer_state = [group, &optimizer] {
+    auto mine = optimizer.state_dict();
+    mine["rng"] = bytes_tensor(default_generator().state());
+    std::vector<Tensor> all;
+    group->all_gather(bytes_tensor(io::serialize_safetensors(mine)), all);
+    train::StateDict out;
+    for (size_t s = 0; s < all.size(); ++s)
+      for (auto& [k, v] : io::parse_safetensors(tensor_bytes(all[s]), "stage " + std::to_string(s)))
+        out["stage" + std::to_string(s) + "." + k] = v;
+    return out;
+  };
+  const int rank = group_->rank();
+  options.load_optimizer_state = [rank, &optimizer](const train::StateDict& all) {
+    const std::string prefix = "stage" + std::to_string(rank) + ".";
+    train::StateDict mine;
+    for (const auto& [k, v] : all)
+      if (k.rfind(prefix, 0) == 0) mine[k.substr(prefix.size())] = v;
+    auto rng = mine.find("rng");
+    MAGMADNN_CHECK(rng != mine.end(), "no optimizer state for pipeline stage ", rank,
+                   " (written with fewer ranks, or without --distributed pipeline?)");
+    const std::string rng_state = tensor_bytes(rng->second);
+    mine.erase(rng);
+    optimizer.load_state_dict(mine);
+    default_generator().set_state(rng_state);
   };
 }
 

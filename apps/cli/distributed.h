@@ -40,6 +40,10 @@ class DistributedRun {
   // rank gets the metrics). Unset otherwise.
   void configure(train::TrainerOptions& options, optim::Optimizer& optimizer, data::DataLoader& test_loader);
 
+  // For pipeline: checkpoints gather every stage's weights, optimizer and generator state on
+  // rank 0, and --resume gives each stage its part back. Unset otherwise.
+  void configure_checkpoints(train::TrainerOptions& options, optim::Optimizer& optimizer);
+
   // The whole model's weights on rank 0 (gathered from the stages for pipeline; collective).
   std::map<std::string, Tensor> full_state_dict(const nn::Module& model) const;
 

@@ -98,8 +98,8 @@ nn::Module& Trainer::checkpoint_module() const {
 
 TrainingCheckpoint Trainer::checkpoint(const data::DataLoader& loader) const {
   TrainingCheckpoint c;
-  c.model = checkpoint_module().state_dict();
-  c.optimizer = optimizer_->state_dict();
+  c.model = options_.model_state ? options_.model_state() : checkpoint_module().state_dict();
+  c.optimizer = options_.optimizer_state ? options_.optimizer_state() : optimizer_->state_dict();
   for (const auto& [name, s] : states_) c.states[name] = s.save();
   c.loader = loader.state_dict();
   c.epochs_completed = epochs_completed_;
@@ -158,14 +158,19 @@ void Trainer::resume(const TrainingCheckpoint& c, const std::string& source) {
     for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
     MAGMADNN_ERROR("resume: ", source, ": checkpoint does not match this run: ", all);
   }
+  const std::string previous_rng = default_generator().state();
+  default_generator().set_state(c.rng_state);
   try {
-    optimizer_->load_state_dict(c.optimizer);  // validates everything before changing anything
+    if (options_.load_optimizer_state)
+      options_.load_optimizer_state(c.optimizer);
+    else
+      optimizer_->load_state_dict(c.optimizer);  // validates everything before changing anything
     checkpoint_module().load_state_dict(c.model);
     for (auto& [name, s] : states_) s.load(c.states.at(name));
   } catch (const Error& e) {
+    default_generator().set_state(previous_rng);
     MAGMADNN_ERROR("resume: ", source, ": ", e.what());
   }
-  default_generator().set_state(c.rng_state);
   resume_loader_ = c.loader;
   epochs_completed_ = c.epochs_completed;
   batches_in_epoch_ = c.batches_in_epoch;
@@ -191,7 +196,11 @@ void Trainer::maybe_checkpoint(const data::DataLoader& loader, bool epoch_end) {
   // Every rank counts, so step-based checkpoints stay on the same steps; only one writes.
   last_checkpoint_step_ = global_step_;
   last_checkpoint_time_ = now;
-  if (options_.write_checkpoints) save_checkpoint(options_.checkpoint_path, loader);
+  const bool collective = options_.model_state || options_.optimizer_state;
+  if (options_.write_checkpoints)
+    save_checkpoint(options_.checkpoint_path, loader);
+  else if (collective)
+    checkpoint(loader);  // take part in the gathering; only the writer saves
 }
 
 std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::DataLoader* test_loader) {
@@ -249,8 +258,12 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
                         static_cast<double>(epoch_correct_) / epoch_samples_, epoch_samples_);
         maybe_checkpoint(train_loader, /*epoch_end=*/false);
         if (options_.stop_after_steps > 0 && global_step_ >= options_.stop_after_steps) {
-          if (!options_.checkpoint_path.empty() && options_.write_checkpoints && last_checkpoint_step_ != global_step_)
-            save_checkpoint(options_.checkpoint_path, train_loader);
+          if (!options_.checkpoint_path.empty() && last_checkpoint_step_ != global_step_) {
+            if (options_.write_checkpoints)
+              save_checkpoint(options_.checkpoint_path, train_loader);
+            else if (options_.model_state || options_.optimizer_state)
+              checkpoint(train_loader);
+          }
           stopped_early_ = true;
           return history;
         }

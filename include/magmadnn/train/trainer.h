@@ -68,6 +68,13 @@ struct TrainerOptions {
   // The module whose state checkpoints hold; the trained model when null (give the inner module
   // of a DistributedDataParallel wrapper, so checkpoints do not depend on the wrapper).
   std::shared_ptr<nn::Module> checkpoint_module;
+  // Where checkpoints get the model's and the optimizer's state, and how resume() loads the
+  // optimizer's (after the generator's state, so it may set a per-rank one). Defaults:
+  // checkpoint_module's / the optimizer's state_dict and load_state_dict. A pipeline gathers its
+  // stages onto rank 0 here: such hooks are collective, so every rank checkpoints on the same
+  // steps (use step-based checkpoints then, not checkpoint_every_minutes).
+  std::function<StateDict()> model_state, optimizer_state;
+  std::function<void(const StateDict&)> load_optimizer_state;
 
   // Replace the optimizer step on a batch (e.g. a pipeline-parallel step; return the loss, fill
   // `correct` when known) and the per-epoch evaluation (e.g. a distributed one; called after
