@@ -18,7 +18,8 @@ negative). Weighting every size by 1/t_i gives each size the same say, which is 
 used: to predict, within some percent, the time of a message of any size (a DDP bucket of 25 MiB
 as much as a 4 KB control message). The unweighted fit is printed too (--unweighted shows its
 residuals) for comparison. Both coefficients are kept non-negative. A second relative-error fit
-over the large messages only (>= 16 MiB by default, out of cache, the regime of DDP's 25 MiB buckets) gives the
+over the large messages only (>= 16 MiB by default: out of cache, the regime of DDP's 25 MiB
+buckets) gives the
 bandwidth without the small-message latency floor pulling on it.
 """
 import re
@@ -102,16 +103,17 @@ def main(argv):
         rows = sorted(data[key].items())
         sizes = np.array([s for s, _ in rows], dtype=float)
         t = np.array([min(v) for _, v in rows]) * 1e-6
+        t_med = np.array([np.median(v) for _, v in rows]) * 1e-6
         sweeps = min(len(v) for _, v in rows)
         B, lat, model = fit(sizes, t, n, weighted=True)
         Bu, latu, modelu = fit(sizes, t, n, weighted=False)
         shown = modelu if unweighted_detail else model
-        print(f"{backend}, n = {n} ranks: best of {sweeps} sweeps per size")
-        print(f"{'bytes':>11} {'time_us':>11} {'algbw_GB/s':>11} {'busbw_GB/s':>11} {'model_us':>11} {'rel_resid':>10}")
-        for s, ti, mi in zip(sizes, t, shown):
+        print(f"{backend}, n = {n} ranks: best of {sweeps} sweeps per size (median_us: their median, not fitted)")
+        print(f"{'bytes':>11} {'time_us':>11} {'algbw_GB/s':>11} {'busbw_GB/s':>11} {'model_us':>11} {'rel_resid':>10} {'median_us':>11}")
+        for s, ti, mi, tm in zip(sizes, t, shown, t_med):
             alg = s / ti / 1e9
             bus = alg * 2.0 * (n - 1) / n
-            print(f"{int(s):>11} {ti * 1e6:>11.1f} {alg:>11.3f} {bus:>11.3f} {mi * 1e6:>11.1f} {(ti - mi) / mi:>+10.2f}")
+            print(f"{int(s):>11} {ti * 1e6:>11.1f} {alg:>11.3f} {bus:>11.3f} {mi * 1e6:>11.1f} {(ti - mi) / mi:>+10.2f} {tm * 1e6:>11.1f}")
         rel = (t - model) / model
         relu = (t - modelu) / modelu
         print(f"  relative-error fit: B = {B / 1e9:.3f} GB/s, latency = {lat * 1e6:.1f} us per step "
