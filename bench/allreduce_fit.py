@@ -19,8 +19,7 @@ used: to predict, within some percent, the time of a message of any size (a DDP 
 as much as a 4 KB control message). The unweighted fit is printed too (--unweighted shows its
 residuals) for comparison. Both coefficients are kept non-negative. A second relative-error fit
 over the large messages only (>= 16 MiB by default: out of cache, the regime of DDP's 25 MiB
-buckets) gives the
-bandwidth without the small-message latency floor pulling on it.
+buckets) gives the bandwidth without the small-message latency floor pulling on it.
 """
 import re
 import sys
