@@ -42,6 +42,7 @@ AGENT
 chmod +x "$tmp/agent.sh"
 printf '%s slots=1\n%s slots=1\n' "$subnet.1" "$subnet.2" >"$tmp/hosts"
 command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
+ip netns exec "$ns1" unshare --uts true 2>"$tmp/err" || skip "cannot enter the namespace with its own hostname: $(cat "$tmp/err")"
 
 python3 "$here/../cli/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
