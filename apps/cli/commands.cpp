@@ -120,10 +120,6 @@ models::ModelConfig config_for(const data::TensorDataset& ds) {
   return c;
 }
 
-}  // namespace
-
-namespace {
-
 int train(const TrainArgs& a, DistributedRun& dist) {
   for (const auto& [flag, file] : {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}}) {
     if (file.empty()) continue;  // fail now, not after hours of training
@@ -162,7 +158,10 @@ int train(const TrainArgs& a, DistributedRun& dist) {
   opts.checkpoint_metadata = {{"model", a.model},         {"dataset", a.dataset},
                               {"batch_size", std::to_string(a.batch_size)}, {"optimizer", a.optimizer},
                               {"scheduler", a.scheduler}, {"distributed", a.distributed},
-                              {"world_size", std::to_string(dist.world_size())}};
+                              {"world_size", std::to_string(dist.world_size())},
+                              {"max_batches", std::to_string(a.max_batches)}};
+  if (a.scheduler == "onecycle" || a.scheduler == "cosine")  // their shape depends on the run's length
+    opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
   dist.configure(opts, *optimizer, test_loader);
   dist.configure_checkpoints(opts, *optimizer);
   if (a.label_smoothing > 0)
