@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "magmadnn/backend/cuda.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/nn/fusion.h"
 
@@ -312,11 +313,9 @@ int run_bench(const BenchArgs& a) {
 int run_info() {
   std::cout << "magmadnn " << version() << "\n";
   std::cout << "backends:\n";
-  for (DeviceType t : {DeviceType::CPU, DeviceType::CUDA}) {
-    if (!has_backend(t)) continue;
-    std::cout << "  " << backend_for(Device{t, 0}).describe() << "\n";
-  }
-  if (!has_backend(DeviceType::CUDA)) std::cout << "  cuda: not built\n";
+  std::cout << "  " << backend_for(Device::cpu()).describe() << "\n";
+  // GPUs (name, memory, compute capability) and CUDA library versions, or why there are none.
+  for (const std::string& line : cuda::describe_lines()) std::cout << "  " << line << "\n";
   std::cout << "threads: " << get_num_threads() << "\n";
   std::cout << "models: ";
   for (const auto& n : models::model_names()) std::cout << n << " ";

@@ -7,6 +7,8 @@
 #include <mutex>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cuda/cuda_register.h"
+#include "magmadnn/backend/cuda.h"
 
 namespace magmadnn {
 
@@ -23,17 +25,39 @@ Registry& registry() {
   }();
   return *r;
 }
+
+// The CUDA backend registers itself on first demand, so CPU-only programs never start the CUDA
+// runtime; it registers only when a device is usable (see cuda::unavailable_reason()).
+void ensure_cuda(Registry& r) {
+  static std::once_flag once;
+  std::call_once(once, [&r] {
+    std::unique_ptr<Backend> b = cuda::make_cuda_backend_if_available();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (b && !r.backends[static_cast<int>(DeviceType::CUDA)]) r.backends[static_cast<int>(DeviceType::CUDA)] = std::move(b);
+  });
+}
 }  // namespace
 
 Backend& backend_for(Device device) {
   Registry& r = registry();
+  if (device.is_cuda()) ensure_cuda(r);
   Backend* b = r.backends[static_cast<int>(device.type)].get();
-  MAGMADNN_CHECK(b != nullptr, "no backend for device ", device,
-                 device.is_cuda() ? ": this build of MagmaDNN has no CUDA backend, or no GPU was found" : "");
+  if (device.is_cuda()) {
+    MAGMADNN_CHECK(b != nullptr, "no backend for device ", device, " (no CUDA device: ", cuda::unavailable_reason(), ")");
+    const int count = cuda::device_count();
+    MAGMADNN_CHECK(count == 0 || (device.index >= 0 && device.index < count), "no backend for device ", device,
+                   " (no CUDA device: ", device, " does not exist; ", count, count == 1 ? " device" : " devices",
+                   " found)");
+  }
+  MAGMADNN_CHECK(b != nullptr, "no backend for device ", device);
   return *b;
 }
 
-bool has_backend(DeviceType type) { return registry().backends[static_cast<int>(type)] != nullptr; }
+bool has_backend(DeviceType type) {
+  Registry& r = registry();
+  if (type == DeviceType::CUDA) ensure_cuda(r);
+  return r.backends[static_cast<int>(type)] != nullptr;
+}
 
 void register_backend(DeviceType type, std::unique_ptr<Backend> backend) {
   Registry& r = registry();

@@ -35,6 +35,7 @@ void* CachingAllocator::allocate(size_t bytes) {
     ++stats_.cache_hits;
   } else {
     ptr = raw_alloc_(size);
+    const size_t cached_before = stats_.bytes_cached;
     if (ptr == nullptr) {
       // Give cached memory back and try once more before reporting out-of-memory.
       for (auto& [sz, blocks] : free_blocks_)
@@ -44,7 +45,7 @@ void* CachingAllocator::allocate(size_t bytes) {
       ptr = raw_alloc_(size);
     }
     MAGMADNN_CHECK(ptr != nullptr, "out of memory on ", device_, ": requested ", size, " bytes with ",
-                   stats_.bytes_in_use, " bytes in use and ", stats_.bytes_cached, " cached");
+                   stats_.bytes_in_use, " bytes in use and ", cached_before, " cached (released before retrying)");
     ++stats_.system_allocations;
   }
   stats_.bytes_in_use += size;

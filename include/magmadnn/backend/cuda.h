@@ -1,0 +1,54 @@
+// Queries about the CUDA backend: is it built, how many devices, their properties, the library
+// versions, and the device memory manager's statistics. No vendor headers: every build has these
+// functions; a build without CUDA (or a machine without a GPU) reports 0 devices and says why.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "magmadnn/core/allocator.h"
+
+namespace magmadnn::cuda {
+
+// Whether this library was compiled with the CUDA backend (MAGMADNN_WITH_CUDA).
+bool is_built();
+// Number of usable CUDA devices; 0 when not built, no driver, or no GPU (never throws).
+int device_count();
+// True when at least one device can be used.
+bool is_available();
+// Why no device can be used ("not built with CUDA", "cudaGetDeviceCount: no CUDA-capable device
+// is detected", ...); empty when a device is available.
+std::string unavailable_reason();
+
+struct DeviceProperties {
+  int index = 0;
+  std::string name;          // "NVIDIA H100 80GB HBM3"
+  size_t total_memory = 0;   // bytes
+  int major = 0, minor = 0;  // compute capability
+  int multiprocessors = 0;
+};
+// Throws Error when index is not in [0, device_count()).
+DeviceProperties device_properties(int index);
+
+// Versions as "major.minor[.patch]"; "not built with CUDA" or "unavailable" where unknown.
+struct LibraryVersions {
+  std::string driver;   // the CUDA version the installed driver supports
+  std::string runtime;  // cudart
+  std::string cublas, cudnn, cusparse;
+};
+LibraryVersions library_versions();
+
+// The caching device allocator of device `index` (statistics and cache release); throws Error
+// when index names no usable device.
+MemoryStats memory_stats(int index = 0);
+void empty_cache(int index = 0);
+
+// Waits for all queued work on device `index`.
+void synchronize(int index = 0);
+
+// Lines for `magmadnn info`: one per device with name, memory, compute capability, and a line
+// with the library versions; or one line saying why there is none.
+std::vector<std::string> describe_lines();
+
+}  // namespace magmadnn::cuda

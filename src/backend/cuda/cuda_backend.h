@@ -1,0 +1,125 @@
+// The CUDA backend: cuBLAS for GEMM, own kernels for copies, elementwise maps, reductions,
+// softmax/cross-entropy and optimizer updates (cuDNN for convolution, pooling and batch norm and
+// cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
+// and device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu
+// (reductions, softmax, cross-entropy, optimizers). All work goes to the legacy default stream
+// of the current device, so stream order makes the caching allocator's reuse safe.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <initializer_list>
+#include <memory>
+#include <vector>
+
+#include "magmadnn/backend/backend.h"
+#include "magmadnn/backend/cuda.h"
+
+#define MAGMADNN_CUDA_CHECK(expr)                                                                   \
+  do {                                                                                              \
+    const cudaError_t magmadnn_cuda_err_ = (expr);                                                  \
+    if (magmadnn_cuda_err_ != cudaSuccess)                                                          \
+      MAGMADNN_ERROR("CUDA error in ", #expr, ": ", cudaGetErrorName(magmadnn_cuda_err_), " (",     \
+                     cudaGetErrorString(magmadnn_cuda_err_), ")");                                  \
+  } while (0)
+
+// After a kernel launch: reports bad launch configurations at once (execution errors surface at
+// the next synchronising call).
+#define MAGMADNN_CUDA_CHECK_LAUNCH(what) MAGMADNN_CUDA_CHECK(cudaGetLastError())
+
+namespace magmadnn::cuda {
+
+// Strided N-d iteration for kernels: up to kMaxDims dimensions after merging, up to 3 operands.
+constexpr int kMaxDims = 10;
+constexpr int kMaxOperands = 3;
+struct StridedGeom {
+  int nd = 0;
+  int64_t numel = 0;
+  int64_t sizes[kMaxDims];
+  int64_t strides[kMaxOperands][kMaxDims];  // in elements, per operand
+};
+// Drops size-1 dimensions and merges neighbours that are contiguous for every operand (as the CPU
+// loops do), so most broadcasts become 1-3 dimensions. Throws when more than kMaxDims remain.
+StridedGeom make_geom(const Shape& shape, std::initializer_list<const std::vector<int64_t>*> strides);
+
+inline cudaStream_t stream() { return nullptr; }  // legacy default stream
+constexpr int kThreads = 256;
+inline unsigned blocks_for(int64_t n) {
+  const int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);  // grid-stride loops cover the rest
+}
+
+void check_cuda_tensor(const Tensor& t, const char* op);
+
+class CudaBackend : public Backend {
+ public:
+  CudaBackend();
+  ~CudaBackend() override;
+  std::string name() const override { return "cuda"; }
+  std::string describe() const override;
+  Allocator& allocator() override;
+
+  void copy(const Tensor& src, Tensor& dst) override;
+  void fill(Tensor& dst, double value) override;
+  void arange(Tensor& dst, double start, double step) override;
+  void uniform(Tensor& dst, double low, double high, Generator& gen) override;
+  void normal(Tensor& dst, double mean, double std, Generator& gen) override;
+  void bernoulli(Tensor& dst, double p, Generator& gen) override;
+
+  void unary(UnaryOp op, const Tensor& x, Tensor& out, double alpha, double beta) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out, double alpha, double beta) override;
+
+  void reduce(ReduceOp op, const Tensor& x, const std::vector<int64_t>& axes, Tensor& out) override;
+  void argmax(const Tensor& x, int64_t axis, Tensor& out) override;
+
+  void matmul(const Tensor& a, const Tensor& b, Tensor& out, bool accumulate) override;
+
+  void softmax(const Tensor& x, int64_t axis, bool log, Tensor& out) override;
+  void softmax_backward(const Tensor& y, const Tensor& grad_y, int64_t axis, bool log, Tensor& grad_x) override;
+  void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, Reduction reduction,
+                     Tensor& log_probs, Tensor& loss) override;
+  void cross_entropy_backward(const Tensor& log_probs, const Tensor& target, const Tensor& weight,
+                              Reduction reduction, const Tensor& grad_loss, Tensor& grad_logits) override;
+
+  void index_select(const Tensor& x, int64_t axis, const Tensor& index, Tensor& out) override;
+  void index_add(Tensor& out, int64_t axis, const Tensor& index, const Tensor& src) override;
+  void gather(const Tensor& x, int64_t axis, const Tensor& index, Tensor& out) override;
+  void scatter_add(Tensor& out, int64_t axis, const Tensor& index, const Tensor& src) override;
+
+  void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdParams& p) override;
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, Tensor& max_exp_avg_sq,
+                 const AdamParams& p) override;
+  void adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) override;
+  void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
+                    Tensor& grad_avg, const RmspropParams& p) override;
+
+  void conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out, const Conv2dParams& p) override;
+  void conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
+                            const Conv2dParams& p) override;
+  void conv2d_backward_weights(const Tensor& x, const Tensor& grad_out, Tensor& grad_weight, Tensor& grad_bias,
+                               const Conv2dParams& p) override;
+  void pool2d(const Tensor& x, Tensor& out, Tensor& workspace, const Pool2dParams& p) override;
+  void pool2d_backward(const Tensor& grad_out, const Tensor& workspace, Tensor& grad_x, const Pool2dParams& p) override;
+  void adaptive_avg_pool2d(const Tensor& x, Tensor& out) override;
+  void adaptive_avg_pool2d_backward(const Tensor& grad_out, Tensor& grad_x) override;
+  void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& mean, Tensor& var, bool training,
+                  double eps, Tensor& out) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
+                           const Tensor& var, bool training, double eps, Tensor& grad_x, Tensor& grad_weight,
+                           Tensor& grad_bias) override;
+  void spmm_csr(const Tensor& row_offsets, const Tensor& col_indices, const Tensor& values, const Tensor& x,
+                const Tensor& c, Tensor& out) override;
+
+  void synchronize() override;
+
+ private:
+  // Same-device strided copy with dtype conversion (elementwise.cu).
+  void copy_device(const Tensor& src, Tensor& dst);
+  struct Handles;
+  std::unique_ptr<Handles> handles_;  // cuBLAS handle (created on first use)
+};
+
+// The caching allocator of device `index` (created on first use).
+Allocator& device_allocator(int index);
+
+}  // namespace magmadnn::cuda

@@ -1,0 +1,511 @@
+// CUDA kernels beyond elementwise maps: reductions (sum/mean/max/min as (outer, R, inner), the
+// CPU backend's form), argmax, softmax/log_softmax forward and backward, fused cross-entropy
+// forward and backward, and the fused optimizer updates (SGD, Adam/AdamW, Adagrad, RMSprop) with
+// PyTorch's formulas, mirroring src/backend/cpu/{reduce,softmax,optim}.cpp line by line.
+// Straightforward first versions: correct, coalesced where it is free; tuned later on a GPU.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_math.cuh"
+
+namespace magmadnn::cuda {
+
+namespace {
+
+#define GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+// ------------------------------------------------------------------------------ reductions
+
+enum class Combine { Sum, Max, Min };
+
+template <Combine C, typename A>
+__device__ __forceinline__ A combine(A a, A b) {
+  if constexpr (C == Combine::Sum) return a + b;
+  else if constexpr (C == Combine::Max) return (a > b || a != a) ? a : b;  // NaN wins, as on the CPU
+  else return (a < b || a != a) ? a : b;
+}
+
+// inner == 1: one block per row (grid-stride over rows), a shared-memory tree per block.
+template <typename T, typename A, Combine C>
+__global__ void reduce_rows_kernel(const T* x, T* out, int64_t outer, int64_t R, A init, double scale) {
+  __shared__ A partial[kThreads];
+  for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
+    const T* row = x + o * R;
+    A acc = init;
+    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) acc = combine<C>(acc, static_cast<A>(row[r]));
+    partial[threadIdx.x] = acc;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s /= 2) {
+      if (threadIdx.x < s) partial[threadIdx.x] = combine<C>(partial[threadIdx.x], partial[threadIdx.x + s]);
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) out[o] = static_cast<T>(partial[0] * static_cast<A>(scale));
+    __syncthreads();
+  }
+}
+
+// inner > 1: one thread per (o, i); neighbouring threads read neighbouring columns.
+template <typename T, typename A, Combine C>
+__global__ void reduce_cols_kernel(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale) {
+  GRID_STRIDE(j, outer * inner) {
+    const int64_t o = j / inner, i = j % inner;
+    const T* p = x + o * R * inner + i;
+    A acc = init;
+    for (int64_t r = 0; r < R; ++r) acc = combine<C>(acc, static_cast<A>(p[r * inner]));
+    out[j] = static_cast<T>(acc * static_cast<A>(scale));
+  }
+}
+
+template <typename T, typename A, Combine C>
+void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale) {
+  if (inner == 1) {
+    const unsigned blocks = static_cast<unsigned>(outer < 65535 * 8 ? outer : 65535 * 8);
+    reduce_rows_kernel<T, A, C><<<blocks, kThreads, 0, stream()>>>(x, out, outer, R, init, scale);
+  } else {
+    reduce_cols_kernel<T, A, C><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(x, out, outer, R, inner, init,
+                                                                                     scale);
+  }
+}
+
+template <typename T>
+__global__ void argmax_kernel(const T* x, int64_t* out, int64_t outer, int64_t R, int64_t inner) {
+  GRID_STRIDE(j, outer * inner) {
+    const int64_t o = j / inner, i = j % inner;
+    const T* p = x + o * R * inner + i;
+    int64_t best = 0;
+    for (int64_t r = 1; r < R; ++r)
+      if (p[r * inner] > p[best * inner]) best = r;
+    out[j] = best;
+  }
+}
+
+// ------------------------------------------------------------------------------ softmax
+
+template <typename T>
+__global__ void softmax_kernel(const T* x, T* y, int64_t outer, int64_t C, int64_t inner, bool log) {
+  GRID_STRIDE(j, outer * inner) {
+    const int64_t o = j / inner, i = j % inner;
+    const T* xr = x + o * C * inner + i;
+    T* yr = y + o * C * inner + i;
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t c = 0; c < C; ++c) m = m > xr[c * inner] ? m : xr[c * inner];
+    T s = 0;
+    for (int64_t c = 0; c < C; ++c) s += dm::exp(xr[c * inner] - m);
+    if (log) {
+      const T lse = m + dm::log(s);
+      for (int64_t c = 0; c < C; ++c) yr[c * inner] = xr[c * inner] - lse;
+    } else {
+      const T inv = T(1) / s;
+      for (int64_t c = 0; c < C; ++c) yr[c * inner] = dm::exp(xr[c * inner] - m) * inv;
+    }
+  }
+}
+
+template <typename T>
+__global__ void softmax_backward_kernel(const T* y, const T* g, T* gx, int64_t outer, int64_t C, int64_t inner,
+                                        bool log) {
+  GRID_STRIDE(j, outer * inner) {
+    const int64_t o = j / inner, i = j % inner;
+    const int64_t base = o * C * inner + i;
+    T s = 0;
+    if (log) {  // gx = g - exp(y) * sum(g)
+      for (int64_t c = 0; c < C; ++c) s += g[base + c * inner];
+      for (int64_t c = 0; c < C; ++c) gx[base + c * inner] = g[base + c * inner] - dm::exp(y[base + c * inner]) * s;
+    } else {  // gx = y * (g - sum(g * y))
+      for (int64_t c = 0; c < C; ++c) s += g[base + c * inner] * y[base + c * inner];
+      for (int64_t c = 0; c < C; ++c) gx[base + c * inner] = y[base + c * inner] * (g[base + c * inner] - s);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ cross-entropy
+
+// One block: per-sample losses (Reduction::None) or their (weighted) sum/mean; records the first
+// sample whose label is outside [0, C) in *bad (atomicMin) and skips it.
+template <typename T>
+__global__ void cross_entropy_kernel(const T* lp, const int64_t* t, const T* w, int64_t N, int64_t C,
+                                     Reduction reduction, T* out, unsigned long long* bad) {
+  __shared__ double tot[kThreads], ws[kThreads];
+  double total = 0, wsum = 0;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    const int64_t ti = t[i];
+    if (ti < 0 || ti >= C) {
+      atomicMin(bad, static_cast<unsigned long long>(i));
+      continue;
+    }
+    const double wi = w ? static_cast<double>(w[ti]) : 1.0;
+    const double li = -wi * static_cast<double>(lp[i * C + ti]);
+    if (reduction == Reduction::None) out[i] = static_cast<T>(li);
+    total += li;
+    wsum += wi;
+  }
+  tot[threadIdx.x] = total;
+  ws[threadIdx.x] = wsum;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) {
+      tot[threadIdx.x] += tot[threadIdx.x + s];
+      ws[threadIdx.x] += ws[threadIdx.x + s];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    if (reduction == Reduction::Sum) out[0] = static_cast<T>(tot[0]);
+    if (reduction == Reduction::Mean) out[0] = static_cast<T>(tot[0] / ws[0]);
+  }
+}
+
+// One block: the Mean reduction's scale 1 / sum_i w[t_i] (1 without Mean).
+template <typename T>
+__global__ void ce_scale_kernel(const int64_t* t, const T* w, int64_t N, int64_t C, Reduction reduction,
+                                double* scale) {
+  __shared__ double ws[kThreads];
+  double acc = 0;
+  for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    const int64_t ti = t[i];
+    acc += (w && ti >= 0 && ti < C) ? static_cast<double>(w[ti]) : 1.0;
+  }
+  ws[threadIdx.x] = acc;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) ws[threadIdx.x] += ws[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *scale = reduction == Reduction::Mean ? 1.0 / ws[0] : 1.0;
+}
+
+template <typename T>
+__global__ void ce_backward_kernel(const T* lp, const int64_t* t, const T* w, const T* g, const double* scale,
+                                   int64_t N, int64_t C, Reduction reduction, T* gx) {
+  GRID_STRIDE(j, N * C) {
+    const int64_t i = j / C, c = j % C;
+    const int64_t ti = t[i];
+    const bool valid = ti >= 0 && ti < C;
+    const double wi = (w && valid) ? static_cast<double>(w[ti]) : 1.0;
+    const T gi = static_cast<T>(static_cast<double>(reduction == Reduction::None ? g[i] : g[0]) * *scale * wi);
+    T v = dm::exp(lp[j]) * gi;
+    if (valid && c == ti) v -= gi;
+    gx[j] = v;
+  }
+}
+
+// ------------------------------------------------------------------------------ optimizers
+
+template <typename T>
+__global__ void sgd_kernel(int64_t n, T* w, const T* g, T* m, T lr, T wd, T mom, T damp, bool first, bool nesterov) {
+  GRID_STRIDE(i, n) {
+    T d = g[i] + wd * w[i];
+    if (m) {
+      m[i] = first ? d : mom * m[i] + damp * d;
+      d = nesterov ? d + mom * m[i] : m[i];
+    }
+    w[i] -= lr * d;
+  }
+}
+
+template <typename T>
+__global__ void adam_kernel(int64_t n, T* w, const T* g, T* m, T* v, T* vmax, T b1, T b2, T eps, T bc2_sqrt,
+                            T step_size, T decay, T l2) {
+  GRID_STRIDE(i, n) {
+    w[i] *= decay;
+    const T gi = g[i] + l2 * w[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * gi;
+    v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
+    T vi = v[i];
+    if (vmax) {
+      vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
+      vi = vmax[i];
+    }
+    const T denom = dm::sqrt(vi) / bc2_sqrt + eps;
+    w[i] -= step_size * m[i] / denom;
+  }
+}
+
+template <typename T>
+__global__ void adagrad_kernel(int64_t n, T* w, const T* g, T* s, T clr, T wd, T eps) {
+  GRID_STRIDE(i, n) {
+    const T gi = g[i] + wd * w[i];
+    s[i] += gi * gi;
+    w[i] -= clr * gi / (dm::sqrt(s[i]) + eps);
+  }
+}
+
+template <typename T>
+__global__ void rmsprop_kernel(int64_t n, T* w, const T* g, T* sq, T* buf, T* ga, T alpha, T eps, T wd, T lr, T mom) {
+  GRID_STRIDE(i, n) {
+    const T gi = g[i] + wd * w[i];
+    sq[i] = alpha * sq[i] + (T(1) - alpha) * gi * gi;
+    T avg;
+    if (ga) {
+      ga[i] = alpha * ga[i] + (T(1) - alpha) * gi;
+      avg = dm::sqrt(sq[i] - ga[i] * ga[i]) + eps;
+    } else {
+      avg = dm::sqrt(sq[i]) + eps;
+    }
+    if (buf) {
+      buf[i] = mom * buf[i] + gi / avg;
+      w[i] -= lr * buf[i];
+    } else {
+      w[i] -= lr * gi / avg;
+    }
+  }
+}
+
+void geometry(const Tensor& x, int64_t axis, int64_t& outer, int64_t& C, int64_t& inner) {
+  outer = 1;
+  inner = 1;
+  C = x.shape()[axis];
+  for (int64_t d = 0; d < axis; ++d) outer *= x.shape()[d];
+  for (int64_t d = axis + 1; d < x.dim(); ++d) inner *= x.shape()[d];
+}
+
+void check_step(const Tensor& param, const Tensor& grad, const char* op) {
+  check_cuda_tensor(param, op);
+  check_cuda_tensor(grad, op);
+  MAGMADNN_CHECK(param.is_contiguous() && grad.is_contiguous(), op, ": expected contiguous parameter and gradient");
+  MAGMADNN_CHECK(param.shape() == grad.shape(), op, ": gradient shape ", grad.shape(), " differs from parameter ",
+                 param.shape());
+}
+
+template <typename T>
+T* ptr_or_null(const Tensor& t, bool use) {
+  return use ? static_cast<T*>(t.raw_data()) : nullptr;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ backend methods
+
+void CudaBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int64_t>& axes, Tensor& out) {
+  check_cuda_tensor(x_in, "reduce");
+  check_cuda_tensor(out, "reduce");
+  MAGMADNN_CHECK(out.is_contiguous(), "reduce: output must be contiguous");
+  const int64_t nd = x_in.dim();
+  std::vector<bool> reduced(nd, false);
+  for (int64_t a : axes) reduced[a] = true;
+  int64_t R = 1;
+  for (int64_t d = 0; d < nd; ++d)
+    if (reduced[d]) R *= x_in.shape()[d];
+  int runs = 0, reduced_runs = 0, prev = -1;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (x_in.shape()[d] == 1) continue;
+    if (static_cast<int>(reduced[d]) != prev) {
+      ++runs;
+      reduced_runs += reduced[d];
+      prev = reduced[d];
+    }
+  }
+  Tensor x = x_in;
+  int64_t outer = 1, inner = 1;
+  if (reduced_runs <= 1) {
+    if (!x.is_contiguous()) {
+      x = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
+      copy_device(x_in, x);
+    }
+    bool seen_reduced = false;
+    for (int64_t d = 0; d < nd; ++d) {
+      if (reduced[d] && x.shape()[d] != 1) seen_reduced = true;
+      else if (!reduced[d]) (seen_reduced ? inner : outer) *= x.shape()[d];
+    }
+  } else {  // kept dims first, reduced dims last, copied to contiguous
+    std::vector<int64_t> perm, shape, strides;
+    for (int64_t d = 0; d < nd; ++d)
+      if (!reduced[d]) perm.push_back(d);
+    for (int64_t d = 0; d < nd; ++d)
+      if (reduced[d]) perm.push_back(d);
+    for (int64_t d : perm) {
+      shape.push_back(x_in.shape()[d]);
+      strides.push_back(x_in.strides()[d]);
+    }
+    Tensor permuted = make_view(x_in, Shape(shape), strides, x_in.offset());
+    x = Tensor::empty(Shape(shape), x_in.dtype(), x_in.device());
+    copy_device(permuted, x);
+    outer = out.numel();
+  }
+  if (out.numel() == 0) return;
+  if (R == 0) {
+    MAGMADNN_CHECK(op == ReduceOp::Sum || op == ReduceOp::Mean, "max/min: cannot reduce over an empty dimension");
+    fill(out, op == ReduceOp::Sum ? 0.0 : std::numeric_limits<double>::quiet_NaN());
+    return;
+  }
+  dispatch_float(x.dtype(), "reduce", [&](auto tag) {
+    using T = decltype(tag);
+    const T* px = static_cast<const T*>(x.raw_data());
+    T* po = static_cast<T*>(out.raw_data());
+    switch (op) {
+      case ReduceOp::Sum: return launch_reduce<T, double, Combine::Sum>(px, po, outer, R, inner, 0.0, 1.0);
+      case ReduceOp::Mean:
+        return launch_reduce<T, double, Combine::Sum>(px, po, outer, R, inner, 0.0, 1.0 / static_cast<double>(R));
+      case ReduceOp::Max:
+        return launch_reduce<T, T, Combine::Max>(px, po, outer, R, inner, -std::numeric_limits<T>::infinity(), 1.0);
+      case ReduceOp::Min:
+        return launch_reduce<T, T, Combine::Min>(px, po, outer, R, inner, std::numeric_limits<T>::infinity(), 1.0);
+    }
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("reduce");
+}
+
+void CudaBackend::argmax(const Tensor& x_in, int64_t axis, Tensor& out) {
+  check_cuda_tensor(x_in, "argmax");
+  check_cuda_tensor(out, "argmax");
+  Tensor x = x_in;
+  if (!x.is_contiguous()) {
+    x = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
+    copy_device(x_in, x);
+  }
+  int64_t outer, R, inner;
+  geometry(x, axis, outer, R, inner);
+  MAGMADNN_CHECK(R > 0, "argmax: cannot reduce over an empty dimension");
+  if (outer * inner == 0) return;
+  dispatch_float(x.dtype(), "argmax", [&](auto tag) {
+    using T = decltype(tag);
+    argmax_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
+        static_cast<const T*>(x.raw_data()), out.data<int64_t>(), outer, R, inner);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("argmax");
+}
+
+void CudaBackend::softmax(const Tensor& x, int64_t axis, bool log, Tensor& out) {
+  check_cuda_tensor(x, "softmax");
+  check_cuda_tensor(out, "softmax");
+  MAGMADNN_CHECK(x.is_contiguous() && out.is_contiguous(), "softmax kernel: expected contiguous tensors");
+  int64_t outer, C, inner;
+  geometry(x, axis, outer, C, inner);
+  if (outer * inner == 0) return;
+  dispatch_float(x.dtype(), "softmax", [&](auto tag) {
+    using T = decltype(tag);
+    softmax_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
+        static_cast<const T*>(x.raw_data()), static_cast<T*>(out.raw_data()), outer, C, inner, log);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("softmax");
+}
+
+void CudaBackend::softmax_backward(const Tensor& y, const Tensor& gy, int64_t axis, bool log, Tensor& gx) {
+  check_cuda_tensor(y, "softmax_backward");
+  check_cuda_tensor(gy, "softmax_backward");
+  check_cuda_tensor(gx, "softmax_backward");
+  MAGMADNN_CHECK(y.is_contiguous() && gy.is_contiguous() && gx.is_contiguous(),
+                 "softmax_backward kernel: expected contiguous tensors");
+  int64_t outer, C, inner;
+  geometry(y, axis, outer, C, inner);
+  if (outer * inner == 0) return;
+  dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
+    using T = decltype(tag);
+    softmax_backward_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
+        static_cast<const T*>(y.raw_data()), static_cast<const T*>(gy.raw_data()), static_cast<T*>(gx.raw_data()),
+        outer, C, inner, log);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("softmax_backward");
+}
+
+void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                Reduction reduction, Tensor& log_probs, Tensor& loss) {
+  check_cuda_tensor(target, "cross_entropy");
+  check_cuda_tensor(loss, "cross_entropy");
+  MAGMADNN_CHECK(target.is_contiguous(), "cross_entropy: expected a contiguous target");
+  softmax(logits, 1, /*log=*/true, log_probs);
+  const int64_t N = logits.size(0), C = logits.size(1);
+  // The label check needs one small device-to-host read (a synchronisation); labels are checked
+  // in the same pass as the loss, so a valid batch costs one 8-byte copy.
+  Tensor bad = Tensor::empty(Shape{1}, kInt64, logits.device());
+  fill(bad, -1.0);  // all bits set: the largest value for atomicMin on unsigned long long
+  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
+    using T = decltype(tag);
+    cross_entropy_kernel<T><<<1, kThreads, 0, stream()>>>(
+        static_cast<const T*>(log_probs.raw_data()), target.data<int64_t>(), ptr_or_null<const T>(weight, weight.defined()),
+        N, C, reduction, static_cast<T*>(loss.raw_data()), reinterpret_cast<unsigned long long*>(bad.raw_data()));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("cross_entropy");
+  const int64_t first_bad = bad.item<int64_t>();
+  if (first_bad != -1) {
+    const int64_t label = target.narrow(0, first_bad, 1).item<int64_t>();
+    MAGMADNN_ERROR("cross_entropy: target ", label, " at position ", first_bad, " is out of range for ", C,
+                   " classes");
+  }
+}
+
+void CudaBackend::cross_entropy_backward(const Tensor& log_probs, const Tensor& target, const Tensor& weight,
+                                         Reduction reduction, const Tensor& grad_loss, Tensor& grad_logits) {
+  check_cuda_tensor(log_probs, "cross_entropy_backward");
+  check_cuda_tensor(target, "cross_entropy_backward");
+  check_cuda_tensor(grad_loss, "cross_entropy_backward");
+  check_cuda_tensor(grad_logits, "cross_entropy_backward");
+  const int64_t N = log_probs.size(0), C = log_probs.size(1);
+  if (N * C == 0) return;
+  Tensor scale = Tensor::empty(Shape{1}, kFloat64, log_probs.device());
+  dispatch_float(log_probs.dtype(), "cross_entropy_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T* w = ptr_or_null<const T>(weight, weight.defined());
+    ce_scale_kernel<T><<<1, kThreads, 0, stream()>>>(target.data<int64_t>(), w, N, C, reduction,
+                                                     static_cast<double*>(scale.raw_data()));
+    ce_backward_kernel<T><<<blocks_for(N * C), kThreads, 0, stream()>>>(
+        static_cast<const T*>(log_probs.raw_data()), target.data<int64_t>(), w,
+        static_cast<const T*>(grad_loss.raw_data()), static_cast<const double*>(scale.raw_data()), N, C, reduction,
+        static_cast<T*>(grad_logits.raw_data()));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("cross_entropy_backward");
+}
+
+void CudaBackend::sgd_step(Tensor& param, const Tensor& grad, Tensor& buf, const SgdParams& p) {
+  check_step(param, grad, "SGD");
+  if (param.numel() == 0) return;
+  dispatch_float(param.dtype(), "SGD", [&](auto tag) {
+    using T = decltype(tag);
+    sgd_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
+        param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
+        ptr_or_null<T>(buf, p.momentum != 0), T(p.lr), T(p.weight_decay), T(p.momentum), T(1) - T(p.dampening),
+        p.first_step, p.nesterov);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("SGD");
+}
+
+void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                            Tensor& max_exp_avg_sq, const AdamParams& p) {
+  check_step(param, grad, p.decoupled_weight_decay ? "AdamW" : "Adam");
+  if (param.numel() == 0) return;
+  dispatch_float(param.dtype(), "Adam", [&](auto tag) {
+    using T = decltype(tag);
+    // Bias corrections in double, as the CPU backend (and PyTorch) compute them.
+    const T bc2_sqrt = T(std::sqrt(1.0 - std::pow(p.beta2, static_cast<double>(p.step))));
+    const T step_size = T(p.lr / (1.0 - std::pow(p.beta1, static_cast<double>(p.step))));
+    const T decay = p.decoupled_weight_decay ? T(1) - T(p.lr) * T(p.weight_decay) : T(1);
+    const T l2 = p.decoupled_weight_decay ? T(0) : T(p.weight_decay);
+    adam_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
+        param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
+        static_cast<T*>(exp_avg.raw_data()), static_cast<T*>(exp_avg_sq.raw_data()),
+        ptr_or_null<T>(max_exp_avg_sq, p.amsgrad), T(p.beta1), T(p.beta2), T(p.eps), bc2_sqrt, step_size, decay, l2);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("Adam");
+}
+
+void CudaBackend::adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) {
+  check_step(param, grad, "Adagrad");
+  if (param.numel() == 0) return;
+  dispatch_float(param.dtype(), "Adagrad", [&](auto tag) {
+    using T = decltype(tag);
+    const T clr = T(p.lr / (1.0 + static_cast<double>(p.step - 1) * p.lr_decay));
+    adagrad_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
+        param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
+        static_cast<T*>(sum.raw_data()), clr, T(p.weight_decay), T(p.eps));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("Adagrad");
+}
+
+void CudaBackend::rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
+                               Tensor& grad_avg, const RmspropParams& p) {
+  check_step(param, grad, "RMSprop");
+  if (param.numel() == 0) return;
+  dispatch_float(param.dtype(), "RMSprop", [&](auto tag) {
+    using T = decltype(tag);
+    rmsprop_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
+        param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
+        static_cast<T*>(square_avg.raw_data()), ptr_or_null<T>(momentum_buffer, p.momentum > 0),
+        ptr_or_null<T>(grad_avg, p.centered), T(p.alpha), T(p.eps), T(p.weight_decay), T(p.lr), T(p.momentum));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("RMSprop");
+}
+
+}  // namespace magmadnn::cuda

@@ -1,0 +1,422 @@
+// CUDA backend: every implemented kernel against the CPU backend on random inputs (the parity idea
+// of ggml's test-backend-ops), the device allocator, and the clear errors. Parity tests skip with
+// a message when no CUDA device is present; the error tests run everywhere.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "common/error_of.h"
+#include "magmadnn/backend/backend.h"
+#include "magmadnn/backend/cuda.h"
+#include "magmadnn/magmadnn.h"
+
+using namespace magmadnn;
+using magmadnn::testing::error_of;
+using ::testing::HasSubstr;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  if (cuda::device_count() == 0)                                                                   \
+  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA parity tests skipped"
+
+const Device kGpu = Device::cuda(0);
+Backend& cpu() { return backend_for(Device::cpu()); }
+Backend& gpu() { return backend_for(kGpu); }
+
+// Elementwise |got - want| <= atol + rtol * |want| (NaN matches NaN), reporting the first misses.
+void expect_close(const Tensor& got, const Tensor& want, double rtol, double atol, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
+  int misses = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
+    if (std::isinf(w[i]) && g[i] == w[i]) continue;
+    if (!(std::abs(g[i] - w[i]) <= atol + rtol * std::abs(w[i]))) {
+      if (++misses <= 3) ADD_FAILURE() << what << ": element " << i << " is " << g[i] << " on cuda, " << w[i] << " on cpu";
+    }
+  }
+  EXPECT_EQ(misses, 0) << what;
+}
+
+Tensor empty_like_on(const Tensor& t, Device d) { return Tensor::empty(t.shape(), t.dtype(), d); }
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ everywhere
+
+TEST(CudaQuery, ApiAnswersInEveryBuild) {
+  const int n = cuda::device_count();
+  EXPECT_GE(n, 0);
+  EXPECT_EQ(cuda::is_available(), n > 0);
+  if (n == 0) EXPECT_FALSE(cuda::unavailable_reason().empty());
+  const cuda::LibraryVersions v = cuda::library_versions();
+  EXPECT_FALSE(v.runtime.empty());
+  EXPECT_FALSE(v.cudnn.empty());
+  EXPECT_FALSE(cuda::describe_lines().empty());
+  if (cuda::is_built()) {
+    EXPECT_THAT(v.cudnn, ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
+    EXPECT_THAT(v.cublas, ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
+  }
+}
+
+TEST(CudaQuery, NoDeviceGivesClearErrors) {
+  if (cuda::device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  EXPECT_FALSE(has_backend(DeviceType::CUDA));
+  EXPECT_THAT(error_of([] { backend_for(Device::cuda(0)); }), HasSubstr("no CUDA device: "));
+  EXPECT_THAT(error_of([] { ones({2}).to(Device::cuda(0)); }), HasSubstr("no CUDA device: "));
+  EXPECT_THAT(error_of([] { zeros({2}, kFloat32, Device::cuda(1)); }), HasSubstr("no backend for device cuda:1"));
+  EXPECT_THAT(error_of([] { cuda::device_properties(0); }), HasSubstr("no CUDA device"));
+  EXPECT_THAT(error_of([] { cuda::memory_stats(0); }), HasSubstr("no CUDA device"));
+}
+
+TEST(CudaQuery, MissingDeviceIndexIsAnError) {
+  SKIP_WITHOUT_GPU();
+  const int n = cuda::device_count();
+  EXPECT_THAT(error_of([n] { backend_for(Device::cuda(n)); }), HasSubstr("does not exist"));
+  EXPECT_THAT(error_of([n] { cuda::device_properties(n); }), HasSubstr("no CUDA device"));
+  const cuda::DeviceProperties p = cuda::device_properties(0);
+  EXPECT_FALSE(p.name.empty());
+  EXPECT_GT(p.total_memory, 0u);
+  EXPECT_GE(p.major, 3);
+}
+
+// ------------------------------------------------------------------------------ memory
+
+TEST(CudaMemory, CopiesRoundTripAndConvert) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(1);
+  const Tensor x = randn({3, 4, 5});
+  const Tensor g = x.to(kGpu);
+  EXPECT_EQ(g.device(), kGpu);
+  expect_close(g.cpu(), x, 0, 0, "round trip");
+  expect_close(x.transpose(0, 2).to(kGpu), x.transpose(0, 2), 0, 0, "strided host -> device");
+  expect_close(g.transpose(0, 2).contiguous(), x.transpose(0, 2).contiguous(), 0, 0, "strided device copy");
+  Tensor host_t = Tensor::empty({5, 4, 3});
+  gpu().copy(g.transpose(0, 2), host_t);
+  expect_close(host_t, x.transpose(0, 2), 0, 0, "strided device -> host");
+  expect_close(g.to(kFloat64), x.to(kFloat64), 0, 0, "float32 -> float64 on device");
+  const Tensor labels = randint(0, 100, {17});
+  expect_close(labels.to(kGpu).to(kFloat32), labels.to(kFloat32), 0, 0, "int64 -> float32 on device");
+  Tensor u8 = Tensor::empty({17}, kUInt8, kGpu);
+  gpu().copy(labels.to(kGpu), u8);
+  expect_close(u8, labels.to(kUInt8), 0, 0, "int64 -> uint8 on device");
+}
+
+TEST(CudaMemory, FillAndArange) {
+  SKIP_WITHOUT_GPU();
+  Tensor c = zeros({4, 6});
+  Tensor g = zeros({4, 6}, kFloat32, kGpu);
+  Tensor cv = c.slice(1, 1, 5, 2), gv = g.slice(1, 1, 5, 2);
+  cpu().fill(cv, 2.5);
+  gpu().fill(gv, 2.5);
+  expect_close(g, c, 0, 0, "fill of a strided view");
+  for (DType dt : {kFloat32, kFloat64, kInt64, kInt32}) {
+    Tensor a = Tensor::empty({10}, dt), b = Tensor::empty({10}, dt, kGpu);
+    cpu().arange(a, 3, 2);
+    gpu().arange(b, 3, 2);
+    expect_close(b, a, 0, 0, std::string("arange ") + dtype_name(dt));
+  }
+}
+
+TEST(CudaMemory, RandomFillsMatchTheCpuForOneSeed) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(5);
+  const Tensor a = randn({101}, kFloat32, kGpu);
+  manual_seed(5);
+  const Tensor b = randn({101});
+  expect_close(a, b, 0, 0, "randn");
+}
+
+TEST(CudaMemory, AllocatorReusesBlocksAndReportsOutOfMemory) {
+  SKIP_WITHOUT_GPU();
+  cuda::synchronize(0);
+  cuda::empty_cache(0);
+  const MemoryStats s0 = cuda::memory_stats(0);
+  { Tensor t = Tensor::empty({1 << 20}, kFloat32, kGpu); }
+  const MemoryStats s1 = cuda::memory_stats(0);
+  EXPECT_EQ(s1.bytes_cached - s0.bytes_cached, size_t(4) << 20);
+  { Tensor t = Tensor::empty({1 << 20}, kFloat32, kGpu); }
+  const MemoryStats s2 = cuda::memory_stats(0);
+  EXPECT_EQ(s2.cache_hits, s1.cache_hits + 1);
+  EXPECT_EQ(s2.system_allocations, s1.system_allocations);
+  cuda::empty_cache(0);
+  EXPECT_EQ(cuda::memory_stats(0).bytes_cached, 0u);
+  // 2^50 bytes: more than any GPU has.
+  EXPECT_THAT(error_of([] { Tensor::empty({int64_t(1) << 48}, kFloat32, kGpu); }),
+              HasSubstr("out of memory on cuda:0: requested"));
+}
+
+// ------------------------------------------------------------------------------ elementwise
+
+TEST(CudaParity, UnaryOps) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    UnaryOp op;
+    const char* name;
+    double alpha, beta;
+    bool positive;
+  };
+  const Case cases[] = {
+      {UnaryOp::Neg, "neg", 0, 0, false},          {UnaryOp::Exp, "exp", 0, 0, false},
+      {UnaryOp::Log, "log", 0, 0, true},           {UnaryOp::Sqrt, "sqrt", 0, 0, true},
+      {UnaryOp::Rsqrt, "rsqrt", 0, 0, true},       {UnaryOp::Abs, "abs", 0, 0, false},
+      {UnaryOp::Sign, "sign", 0, 0, false},        {UnaryOp::Square, "square", 0, 0, false},
+      {UnaryOp::Reciprocal, "reciprocal", 0, 0, true}, {UnaryOp::Relu, "relu", 0, 0, false},
+      {UnaryOp::LeakyRelu, "leaky_relu", 0.1, 0, false}, {UnaryOp::Sigmoid, "sigmoid", 0, 0, false},
+      {UnaryOp::Tanh, "tanh", 0, 0, false},        {UnaryOp::Gelu, "gelu", 0, 0, false},
+      {UnaryOp::Clamp, "clamp", -0.5, 0.7, false}, {UnaryOp::PowScalar, "pow_scalar", 1.7, 0, true},
+      {UnaryOp::AddScalar, "add_scalar", 0.3, 0, false}, {UnaryOp::MulScalar, "mul_scalar", -1.5, 0, false},
+      {UnaryOp::RSubScalar, "rsub_scalar", 2, 0, false}, {UnaryOp::RDivScalar, "rdiv_scalar", 3, 0, true},
+  };
+  manual_seed(2);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double rtol = dt == kFloat32 ? 1e-5 : 1e-12;
+    for (const Case& c : cases) {
+      Tensor x = randn({6, 7, 5}, dt);
+      if (c.positive) x = abs(x) + 0.1;
+      // A transposed (non-contiguous) input exercises the strided path too.
+      for (const Tensor& in : {x, x.transpose(0, 2)}) {
+        Tensor want = empty_like_on(in, Device::cpu()), got = empty_like_on(in, kGpu);
+        cpu().unary(c.op, in, want, c.alpha, c.beta);
+        gpu().unary(c.op, in.to(kGpu), got, c.alpha, c.beta);
+        expect_close(got, want, rtol, rtol, std::string(c.name) + " " + dtype_name(dt));
+      }
+    }
+  }
+}
+
+TEST(CudaParity, BinaryOpsWithBroadcasting) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    BinaryOp op;
+    const char* name;
+    double alpha, beta;
+  };
+  const Case cases[] = {
+      {BinaryOp::Add, "add", 0, 0},       {BinaryOp::Sub, "sub", 0, 0},
+      {BinaryOp::Mul, "mul", 0, 0},       {BinaryOp::Div, "div", 0, 0},
+      {BinaryOp::Pow, "pow", 0, 0},       {BinaryOp::Maximum, "maximum", 0, 0},
+      {BinaryOp::Minimum, "minimum", 0, 0}, {BinaryOp::Eq, "eq", 0, 0},
+      {BinaryOp::Ne, "ne", 0, 0},         {BinaryOp::Lt, "lt", 0, 0},
+      {BinaryOp::Le, "le", 0, 0},         {BinaryOp::Gt, "gt", 0, 0},
+      {BinaryOp::Ge, "ge", 0, 0},         {BinaryOp::ReluBackward, "relu_backward", 0, 0},
+      {BinaryOp::LeakyReluBackward, "leaky_relu_backward", 0.2, 0},
+      {BinaryOp::SigmoidBackward, "sigmoid_backward", 0, 0},
+      {BinaryOp::TanhBackward, "tanh_backward", 0, 0}, {BinaryOp::GeluBackward, "gelu_backward", 0, 0},
+      {BinaryOp::ClampBackward, "clamp_backward", -0.3, 0.4}, {BinaryOp::AbsBackward, "abs_backward", 0, 0},
+  };
+  manual_seed(3);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double rtol = dt == kFloat32 ? 1e-5 : 1e-12;
+    for (const Case& c : cases) {
+      // a (4, 1, 5) and b (3, 1) broadcast to (4, 3, 5): stride-0 views, as the ops pass them.
+      Tensor a = abs(randn({4, 1, 5}, dt)) + 0.5;
+      Tensor b = randn({3, 1}, dt);
+      if (c.op == BinaryOp::Eq || c.op == BinaryOp::Ne) b = full({3, 1}, 1.0, dt);
+      const Shape shape{4, 3, 5};
+      const Tensor ae = a.expand(shape), be = b.expand(shape);
+      Tensor want = Tensor::empty(shape, dt), got = Tensor::empty(shape, dt, kGpu);
+      cpu().binary(c.op, ae, be, want, c.alpha, c.beta);
+      gpu().binary(c.op, a.to(kGpu).expand(shape), b.to(kGpu).expand(shape), got, c.alpha, c.beta);
+      expect_close(got, want, rtol, rtol, std::string(c.name) + " " + dtype_name(dt));
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------ reductions
+
+TEST(CudaParity, Reductions) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(4);
+  const std::vector<std::vector<int64_t>> axes_list = {{1}, {3}, {0}, {0, 2}, {1, 3}, {0, 1, 2, 3}};
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = randn({3, 4, 5, 70}, dt);
+    for (const auto& axes : axes_list) {
+      std::vector<int64_t> out_shape = x.shape().vec();
+      for (int64_t a : axes) out_shape[a] = 1;
+      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min}) {
+        Tensor want = Tensor::empty(Shape(out_shape), dt), got = Tensor::empty(Shape(out_shape), dt, kGpu);
+        cpu().reduce(op, x, axes, want);
+        gpu().reduce(op, x.to(kGpu), axes, got);
+        expect_close(got, want, dt == kFloat32 ? 1e-5 : 1e-12, 1e-5,
+                     "reduce op " + std::to_string(static_cast<int>(op)) + " over " + std::to_string(axes.size()) +
+                         " axes, first " + std::to_string(axes[0]));
+      }
+    }
+  }
+  // A non-contiguous input.
+  const Tensor x = randn({6, 9});
+  Tensor want = Tensor::empty({9, 1}), got = Tensor::empty({9, 1}, kFloat32, kGpu);
+  cpu().reduce(ReduceOp::Sum, x.t(), {1}, want);
+  gpu().reduce(ReduceOp::Sum, x.to(kGpu).t(), {1}, got);
+  expect_close(got, want, 1e-5, 1e-5, "sum of a transposed input");
+}
+
+TEST(CudaParity, Argmax) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(5);
+  const Tensor x = randn({4, 9, 3});
+  for (int64_t axis : {0, 1, 2}) {
+    std::vector<int64_t> s = x.shape().vec();
+    s[axis] = 1;
+    Tensor want = Tensor::empty(Shape(s), kInt64), got = Tensor::empty(Shape(s), kInt64, kGpu);
+    cpu().argmax(x, axis, want);
+    gpu().argmax(x.to(kGpu), axis, got);
+    expect_close(got, want, 0, 0, "argmax axis " + std::to_string(axis));
+  }
+}
+
+// ------------------------------------------------------------------------------ matmul
+
+TEST(CudaParity, BatchedMatmulWithTransposedAndBroadcastOperands) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(6);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = dt == kFloat32 ? 1e-4 : 1e-12;
+    const int64_t B = 3, M = 5, K = 7, N = 4;
+    const Tensor a = randn({B, M, K}, dt), b = randn({B, K, N}, dt);
+    const Tensor at = randn({B, K, M}, dt).transpose(1, 2), bt = randn({B, N, K}, dt).transpose(1, 2);
+    const Tensor b1 = randn({1, K, N}, dt).expand({B, K, N});  // batch stride 0
+    struct Pair {
+      Tensor x, y;
+      const char* name;
+    };
+    for (const Pair& p : {Pair{a, b, "NN"}, Pair{at, b, "TN"}, Pair{a, bt, "NT"}, Pair{at, bt, "TT"},
+                          Pair{a, b1, "broadcast batch"}}) {
+      for (bool accumulate : {false, true}) {
+        Tensor want = randn({B, M, N}, dt);
+        Tensor got = want.to(kGpu);
+        cpu().matmul(p.x, p.y, want, accumulate);
+        const Tensor gx = p.x.is_contiguous() ? p.x.to(kGpu) : p.x.transpose(1, 2).contiguous().to(kGpu).transpose(1, 2);
+        const Tensor gy = p.y.stride(0) == 0 ? p.y.narrow(0, 0, 1).contiguous().to(kGpu).expand({B, K, N})
+                          : p.y.is_contiguous() ? p.y.to(kGpu)
+                                                : p.y.transpose(1, 2).contiguous().to(kGpu).transpose(1, 2);
+        gpu().matmul(gx, gy, got, accumulate);
+        expect_close(got, want, tol, tol, std::string("matmul ") + p.name + (accumulate ? " accumulate " : " ") +
+                                              dtype_name(dt));
+      }
+    }
+  }
+  // Through the op: a 2-D product with broadcast batches.
+  const Tensor x = randn({2, 3, 8}), w = randn({8, 6});
+  expect_close(matmul(x.to(kGpu), w.to(kGpu)), matmul(x, w), 1e-4, 1e-4, "ops matmul");
+}
+
+// ------------------------------------------------------------------------------ softmax, loss
+
+TEST(CudaParity, SoftmaxForwardAndBackward) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(7);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = dt == kFloat32 ? 1e-5 : 1e-12;
+    const Tensor x = randn({4, 6, 3}, dt) * 3.0, gy = randn({4, 6, 3}, dt);
+    for (int64_t axis : {0, 1, 2}) {
+      for (bool log : {false, true}) {
+        Tensor y = empty_like_on(x, Device::cpu()), yg = empty_like_on(x, kGpu);
+        cpu().softmax(x, axis, log, y);
+        gpu().softmax(x.to(kGpu), axis, log, yg);
+        expect_close(yg, y, tol, tol, "softmax forward");
+        Tensor gx = empty_like_on(x, Device::cpu()), gxg = empty_like_on(x, kGpu);
+        cpu().softmax_backward(y, gy, axis, log, gx);
+        gpu().softmax_backward(y.to(kGpu), gy.to(kGpu), axis, log, gxg);
+        expect_close(gxg, gx, tol, tol, "softmax backward");
+      }
+    }
+  }
+}
+
+TEST(CudaParity, CrossEntropyForwardAndBackward) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(8);
+  const int64_t N = 37, C = 11;
+  const Tensor logits = randn({N, C}) * 2.0, target = randint(0, C, {N}), weight = rand({C}) + 0.5;
+  for (bool weighted : {false, true}) {
+    for (Reduction red : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+      const Tensor w = weighted ? weight : Tensor(), wg = weighted ? weight.to(kGpu) : Tensor();
+      const Shape loss_shape = red == Reduction::None ? Shape{N} : Shape{};
+      Tensor lp = Tensor::empty({N, C}), loss = Tensor::empty(loss_shape);
+      Tensor lpg = Tensor::empty({N, C}, kFloat32, kGpu), lossg = Tensor::empty(loss_shape, kFloat32, kGpu);
+      cpu().cross_entropy(logits, target, w, red, lp, loss);
+      gpu().cross_entropy(logits.to(kGpu), target.to(kGpu), wg, red, lpg, lossg);
+      const std::string what = std::string("cross_entropy") + (weighted ? " weighted" : "") + " reduction " +
+                               std::to_string(static_cast<int>(red));
+      expect_close(lpg, lp, 1e-5, 1e-5, what + " log_probs");
+      expect_close(lossg, loss, 1e-5, 1e-5, what + " loss");
+      const Tensor gl = red == Reduction::None ? randn({N}) : full({}, 0.7);
+      Tensor gx = Tensor::empty({N, C}), gxg = Tensor::empty({N, C}, kFloat32, kGpu);
+      cpu().cross_entropy_backward(lp, target, w, red, gl, gx);
+      gpu().cross_entropy_backward(lpg, target.to(kGpu), wg, red, gl.to(kGpu), gxg);
+      expect_close(gxg, gx, 1e-5, 1e-6, what + " backward");
+    }
+  }
+  // A label outside [0, C) is the CPU's error, not a wrong number.
+  Tensor bad = target.clone();
+  bad.narrow(0, 5, 1).fill_(C);
+  Tensor lpg = Tensor::empty({N, C}, kFloat32, kGpu), lossg = Tensor::empty({}, kFloat32, kGpu);
+  EXPECT_THAT(error_of([&] { gpu().cross_entropy(logits.to(kGpu), bad.to(kGpu), Tensor(), Reduction::Mean, lpg, lossg); }),
+              HasSubstr("cross_entropy: target 11 at position 5 is out of range for 11 classes"));
+  // And through the op, with autograd.
+  Tensor lg = logits.to(kGpu).detach().set_requires_grad();
+  Tensor lc = logits.detach().set_requires_grad();
+  Tensor l1 = cross_entropy(lg, target.to(kGpu)), l2 = cross_entropy(lc, target);
+  expect_close(l1, l2, 1e-5, 1e-6, "ops cross_entropy");
+  l1.backward();
+  l2.backward();
+  expect_close(lg.grad(), lc.grad(), 1e-5, 1e-6, "ops cross_entropy grad");
+}
+
+// ------------------------------------------------------------------------------ optimizers
+
+TEST(CudaParity, FusedOptimizerSteps) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(9);
+  const Shape s{33, 7};
+  auto run_both = [&](const std::string& name, auto&& step, int nstate) {
+    std::vector<Tensor> c{randn(s)}, g;
+    for (int k = 0; k < nstate; ++k) c.push_back(zeros(s));  // optimizer state starts at zero
+    for (const Tensor& t : c) g.push_back(t.to(kGpu));
+    for (int it = 0; it < 3; ++it) {
+      const Tensor grad = randn(s);
+      step(cpu(), c, grad, it);
+      step(gpu(), g, grad.to(kGpu), it);
+    }
+    for (size_t k = 0; k < c.size(); ++k) expect_close(g[k], c[k], 1e-5, 1e-6, name + " tensor " + std::to_string(k));
+  };
+  for (bool nesterov : {false, true})
+    run_both(nesterov ? "sgd nesterov" : "sgd momentum",
+             [&](Backend& b, std::vector<Tensor>& t, const Tensor& grad, int it) {
+               b.sgd_step(t[0], grad, t[1], SgdParams{0.1, 0.9, 0.1, 1e-3, nesterov, it == 0});
+             },
+             1);
+  for (bool amsgrad : {false, true})
+    for (bool adamw : {false, true})
+      run_both(std::string("adam") + (adamw ? "w" : "") + (amsgrad ? " amsgrad" : ""),
+               [&](Backend& b, std::vector<Tensor>& t, const Tensor& grad, int it) {
+                 b.adam_step(t[0], grad, t[1], t[2], t[3], AdamParams{1e-2, 0.9, 0.999, 1e-8, 1e-2, adamw, amsgrad, it + 1});
+               },
+               3);
+  run_both("adagrad",
+           [&](Backend& b, std::vector<Tensor>& t, const Tensor& grad, int it) {
+             b.adagrad_step(t[0], grad, t[1], AdagradParams{1e-2, 1e-3, 1e-4, 1e-10, it + 1});
+           },
+           1);
+  for (bool centered : {false, true})
+    run_both(centered ? "rmsprop centered" : "rmsprop",
+             [&](Backend& b, std::vector<Tensor>& t, const Tensor& grad, int it) {
+               b.rmsprop_step(t[0], grad, t[1], t[2], t[3], RmspropParams{1e-2, 0.99, 1e-8, 1e-4, 0.9, centered});
+             },
+             3);
+}
+
+// ------------------------------------------------------------------------------ not yet
+
+TEST(CudaBackend, UnimplementedKernelsSaySo) {
+  SKIP_WITHOUT_GPU();
+  Tensor x = zeros({1, 1, 4, 4}, kFloat32, kGpu), w = zeros({1, 1, 3, 3}, kFloat32, kGpu);
+  Tensor out = Tensor::empty({1, 1, 2, 2}, kFloat32, kGpu);
+  EXPECT_THAT(error_of([&] { gpu().conv2d(x, w, Tensor(), out, Conv2dParams{}); }),
+              HasSubstr("CUDA backend: conv2d not implemented yet"));
+}
