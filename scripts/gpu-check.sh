@@ -70,7 +70,7 @@ echo "== magmadnn info"
 echo "== CUDA tests"
 log=$(mktemp)
 start=$(date +%s)
-"$test_bin" 2>&1 | tee "$log" | grep -E '^\[  (FAILED|SKIPPED) |^\[  PASSED|Failure|error' | head -40
+"$test_bin" 2>&1 | tee "$log" | grep -E '^\[  FAILED  \]|^\[  PASSED  \]|^\[  SKIPPED \] [0-9]+ test|Failure' | head -40
 status=${PIPESTATUS[0]}
 secs=$(( $(date +%s) - start ))
 passed=$(grep -oP '^\[  PASSED  \] \K[0-9]+' "$log" | tail -1)

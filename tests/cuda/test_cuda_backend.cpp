@@ -368,6 +368,38 @@ TEST(CudaParity, CrossEntropyForwardAndBackward) {
   expect_close(lg.grad(), lc.grad(), 1e-5, 1e-6, "ops cross_entropy grad");
 }
 
+// ------------------------------------------------------------------------------ indexing
+
+TEST(CudaParity, IndexOps) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(10);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const Tensor x = randn({5, 6, 4}, dt);
+    const Tensor idx = randint(0, 6, {9});  // repeats: index_add must sum them
+    Tensor want = Tensor::empty({5, 9, 4}, dt), got = Tensor::empty({5, 9, 4}, dt, kGpu);
+    cpu().index_select(x, 1, idx, want);
+    gpu().index_select(x.to(kGpu), 1, idx.to(kGpu), got);
+    expect_close(got, want, 0, 0, "index_select");
+    Tensor acc = zeros({5, 6, 4}, dt), accg = zeros({5, 6, 4}, dt, kGpu);
+    cpu().index_add(acc, 1, idx, want);
+    gpu().index_add(accg, 1, idx.to(kGpu), got);
+    expect_close(accg, acc, 1e-6, 1e-6, "index_add");
+    const Tensor gidx = randint(0, 6, {5, 3, 4});
+    Tensor gw = Tensor::empty({5, 3, 4}, dt), gg = Tensor::empty({5, 3, 4}, dt, kGpu);
+    cpu().gather(x, 1, gidx, gw);
+    gpu().gather(x.to(kGpu), 1, gidx.to(kGpu), gg);
+    expect_close(gg, gw, 0, 0, "gather");
+    Tensor sc = zeros({5, 6, 4}, dt), scg = zeros({5, 6, 4}, dt, kGpu);
+    cpu().scatter_add(sc, 1, gidx, gw);
+    gpu().scatter_add(scg, 1, gidx.to(kGpu), gg);
+    expect_close(scg, sc, 1e-6, 1e-6, "scatter_add");
+  }
+  const Tensor x = randn({4, 3}).to(kGpu);
+  Tensor out = Tensor::empty({2, 3}, kFloat32, kGpu);
+  EXPECT_THAT(error_of([&] { gpu().index_select(x, 0, from_vector<int64_t>({1, 7}, {2}).to(kGpu), out); }),
+              HasSubstr("index_select: index 7 is out of range for a dimension of size 4"));
+}
+
 // ------------------------------------------------------------------------------ optimizers
 
 TEST(CudaParity, FusedOptimizerSteps) {

@@ -447,10 +447,6 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, bo
 
 #define MAGMADNN_CUDA_TODO(op) MAGMADNN_ERROR("CUDA backend: ", op, " not implemented yet")
 
-void CudaBackend::index_select(const Tensor&, int64_t, const Tensor&, Tensor&) { MAGMADNN_CUDA_TODO("index_select"); }
-void CudaBackend::index_add(Tensor&, int64_t, const Tensor&, const Tensor&) { MAGMADNN_CUDA_TODO("index_add"); }
-void CudaBackend::gather(const Tensor&, int64_t, const Tensor&, Tensor&) { MAGMADNN_CUDA_TODO("gather"); }
-void CudaBackend::scatter_add(Tensor&, int64_t, const Tensor&, const Tensor&) { MAGMADNN_CUDA_TODO("scatter_add"); }
 void CudaBackend::conv2d(const Tensor&, const Tensor&, const Tensor&, Tensor&, const Conv2dParams&) {
   MAGMADNN_CUDA_TODO("conv2d");
 }

@@ -2,7 +2,7 @@
 // softmax/cross-entropy and optimizer updates (cuDNN for convolution, pooling and batch norm and
 // cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
 // and device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu
-// (reductions, softmax, cross-entropy, optimizers). All work goes to the legacy default stream
+// (reductions, softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add). All work goes to the legacy default stream
 // of the current device, so stream order makes the caching allocator's reuse safe.
 #pragma once
 
