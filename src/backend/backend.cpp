@@ -48,6 +48,7 @@ Backend& backend_for(Device device) {
     MAGMADNN_CHECK(count == 0 || (device.index >= 0 && device.index < count), "no backend for device ", device,
                    " (no CUDA device: ", device, " does not exist; ", count, count == 1 ? " device" : " devices",
                    " found)");
+    if (count > 0) cuda::select_device(device.index);  // storage and kernels of this op go there
   }
   MAGMADNN_CHECK(b != nullptr, "no backend for device ", device);
   return *b;

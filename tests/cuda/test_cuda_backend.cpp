@@ -149,6 +149,17 @@ TEST(CudaMemory, AllocatorReusesBlocksAndReportsOutOfMemory) {
               HasSubstr("out of memory on cuda:0: requested"));
 }
 
+TEST(CudaMemory, SecondDeviceHoldsItsOwnTensors) {
+  if (cuda::device_count() < 2) GTEST_SKIP() << "fewer than 2 CUDA devices";
+  const Tensor x = randn({64, 3});
+  const Tensor a = x.to(Device::cuda(1));
+  EXPECT_EQ(a.device(), Device::cuda(1));
+  const Tensor b = a.to(Device::cuda(0));  // peer copy
+  EXPECT_EQ(b.device(), Device::cuda(0));
+  expect_close((a * 2.0).cpu(), x * 2.0, 0, 0, "op on cuda:1");
+  expect_close(b, x, 0, 0, "cuda:1 -> cuda:0");
+}
+
 // ------------------------------------------------------------------------------ elementwise
 
 TEST(CudaParity, UnaryOps) {

@@ -244,8 +244,8 @@ std::string CudaBackend::describe() const {
 }
 
 Allocator& CudaBackend::allocator() {
-  // One allocator per device; the Backend interface has no device argument yet, so new storage
-  // goes to the current device (cudaSetDevice), device 0 unless the program chose another.
+  // One allocator per device; the Backend interface has no device argument, so new storage goes
+  // to the current device, which backend_for(Device::cuda(N)) has just made N (select_device).
   int current = 0;
   MAGMADNN_CUDA_CHECK(cudaGetDevice(&current));
   return device_allocator(current);
@@ -480,6 +480,12 @@ void CudaBackend::spmm_csr(const Tensor&, const Tensor&, const Tensor&, const Te
 std::unique_ptr<Backend> make_cuda_backend_if_available() {
   if (!is_available()) return nullptr;
   return std::make_unique<CudaBackend>();
+}
+
+void select_device(int index) {
+  int current = 0;
+  MAGMADNN_CUDA_CHECK(cudaGetDevice(&current));
+  if (current != index) MAGMADNN_CUDA_CHECK(cudaSetDevice(index));
 }
 
 }  // namespace magmadnn::cuda

@@ -25,5 +25,6 @@ void synchronize(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 std::vector<std::string> describe_lines() { return {"cuda: not built (MAGMADNN_WITH_CUDA=OFF)"}; }
 
 std::unique_ptr<Backend> make_cuda_backend_if_available() { return nullptr; }
+void select_device(int) {}
 
 }  // namespace magmadnn::cuda
