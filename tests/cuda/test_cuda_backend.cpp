@@ -411,6 +411,56 @@ TEST(CudaParity, IndexOps) {
               HasSubstr("index_select: index 7 is out of range for a dimension of size 4"));
 }
 
+// ------------------------------------------------------------------------------ normalization, pooling
+
+TEST(CudaParity, BatchNormForwardAndBackward) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(11);
+  for (DType dt : {kFloat32, kFloat64}) {
+    const double tol = dt == kFloat32 ? 1e-4 : 1e-10;
+    for (const Shape& s : {Shape{8, 5}, Shape{4, 3, 6, 5}}) {
+      const int64_t C = s[1];
+      const Tensor x = randn(s, dt) * 2.0 + 0.5, gy = randn(s, dt), w = randn({C}, dt), b = randn({C}, dt);
+      for (bool training : {true, false}) {
+        Tensor mean = training ? zeros({C}, dt) : randn({C}, dt), var = training ? zeros({C}, dt) : rand({C}, dt) + 0.5;
+        Tensor meang = mean.to(kGpu), varg = var.to(kGpu);
+        Tensor y = Tensor::empty(s, dt), yg = Tensor::empty(s, dt, kGpu);
+        cpu().batch_norm(x, w, b, mean, var, training, 1e-5, y);
+        gpu().batch_norm(x.to(kGpu), w.to(kGpu), b.to(kGpu), meang, varg, training, 1e-5, yg);
+        const std::string what = std::string("batch_norm ") + (training ? "training " : "eval ") + dtype_name(dt);
+        expect_close(meang, mean, tol, tol, what + " mean");
+        expect_close(varg, var, tol, tol, what + " var");
+        expect_close(yg, y, tol, tol, what + " y");
+        Tensor gx = Tensor::empty(s, dt), gw = Tensor::empty({C}, dt), gb = Tensor::empty({C}, dt);
+        Tensor gxg = Tensor::empty(s, dt, kGpu), gwg = Tensor::empty({C}, dt, kGpu), gbg = Tensor::empty({C}, dt, kGpu);
+        cpu().batch_norm_backward(x, gy, w, mean, var, training, 1e-5, gx, gw, gb);
+        gpu().batch_norm_backward(x.to(kGpu), gy.to(kGpu), w.to(kGpu), meang, varg, training, 1e-5, gxg, gwg, gbg);
+        expect_close(gxg, gx, tol, tol, what + " grad x");
+        expect_close(gwg, gw, tol, tol, what + " grad weight");
+        expect_close(gbg, gb, tol, tol, what + " grad bias");
+      }
+    }
+  }
+}
+
+TEST(CudaParity, AdaptiveAvgPool) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(12);
+  const Tensor x = randn({2, 3, 7, 9});
+  for (const auto& [oh, ow] : {std::pair<int64_t, int64_t>{1, 1}, {3, 4}, {7, 9}, {5, 2}}) {
+    Tensor y = Tensor::empty({2, 3, oh, ow}), yg = Tensor::empty({2, 3, oh, ow}, kFloat32, kGpu);
+    cpu().adaptive_avg_pool2d(x, y);
+    gpu().adaptive_avg_pool2d(x.to(kGpu), yg);
+    const std::string what = "adaptive_avg_pool2d to " + std::to_string(oh) + "x" + std::to_string(ow);
+    expect_close(yg, y, 1e-5, 1e-6, what);
+    const Tensor gy = randn({2, 3, oh, ow});
+    Tensor gx = Tensor::empty(x.shape()), gxg = Tensor::empty(x.shape(), kFloat32, kGpu);
+    cpu().adaptive_avg_pool2d_backward(gy, gx);
+    gpu().adaptive_avg_pool2d_backward(gy.to(kGpu), gxg);
+    expect_close(gxg, gx, 1e-5, 1e-6, what + " backward");
+  }
+}
+
 // ------------------------------------------------------------------------------ optimizers
 
 TEST(CudaParity, FusedOptimizerSteps) {

@@ -460,17 +460,6 @@ void CudaBackend::pool2d(const Tensor&, Tensor&, Tensor&, const Pool2dParams&) {
 void CudaBackend::pool2d_backward(const Tensor&, const Tensor&, Tensor&, const Pool2dParams&) {
   MAGMADNN_CUDA_TODO("pool2d_backward");
 }
-void CudaBackend::adaptive_avg_pool2d(const Tensor&, Tensor&) { MAGMADNN_CUDA_TODO("adaptive_avg_pool2d"); }
-void CudaBackend::adaptive_avg_pool2d_backward(const Tensor&, Tensor&) {
-  MAGMADNN_CUDA_TODO("adaptive_avg_pool2d_backward");
-}
-void CudaBackend::batch_norm(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, bool, double, Tensor&) {
-  MAGMADNN_CUDA_TODO("batch_norm");
-}
-void CudaBackend::batch_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool,
-                                      double, Tensor&, Tensor&, Tensor&) {
-  MAGMADNN_CUDA_TODO("batch_norm_backward");
-}
 void CudaBackend::spmm_csr(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
   MAGMADNN_CUDA_TODO("spmm_csr");
 }

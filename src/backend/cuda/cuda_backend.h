@@ -1,8 +1,9 @@
 // The CUDA backend: cuBLAS for GEMM, own kernels for copies, elementwise maps, reductions,
-// softmax/cross-entropy and optimizer updates (cuDNN for convolution, pooling and batch norm and
-// cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
+// softmax/cross-entropy, indexing, batch norm, adaptive pooling and optimizer updates (cuDNN for
+// convolution and pooling and cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
 // and device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu
-// (reductions, softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add). All work goes to the legacy default stream
+// (reductions, softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add),
+// norm_pool.cu (batch norm, adaptive average pooling). All work goes to the legacy default stream
 // of the current device, so stream order makes the caching allocator's reuse safe.
 #pragma once
 
