@@ -443,6 +443,37 @@ TEST(CudaParity, BatchNormForwardAndBackward) {
   }
 }
 
+TEST(CudaParity, Pool2d) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(13);
+  const Tensor x = randn({2, 3, 9, 8});
+  struct Case {
+    PoolKind kind;
+    int64_t k, s, pad, oh, ow;  // oh/ow one larger than floor mode = ceil mode
+  };
+  for (const Case& c : {Case{PoolKind::Max, 2, 2, 0, 4, 4}, Case{PoolKind::Max, 3, 2, 1, 5, 4},
+                        Case{PoolKind::Max, 3, 2, 0, 4, 4}, Case{PoolKind::AvgIncludePad, 3, 2, 1, 5, 4},
+                        Case{PoolKind::AvgExcludePad, 3, 2, 1, 5, 4}, Case{PoolKind::AvgIncludePad, 2, 2, 0, 5, 4},
+                        Case{PoolKind::AvgExcludePad, 3, 1, 1, 9, 8}}) {
+    Pool2dParams p;
+    p.kind = c.kind;
+    p.kernel_h = p.kernel_w = c.k;
+    p.stride_h = p.stride_w = c.s;
+    p.pad_h = p.pad_w = c.pad;
+    Tensor y = Tensor::empty({2, 3, c.oh, c.ow}), yg = Tensor::empty({2, 3, c.oh, c.ow}, kFloat32, kGpu), ws, wsg;
+    cpu().pool2d(x, y, ws, p);
+    gpu().pool2d(x.to(kGpu), yg, wsg, p);
+    const std::string what = "pool2d kind " + std::to_string(static_cast<int>(c.kind)) + " k" + std::to_string(c.k) +
+                             " s" + std::to_string(c.s) + " p" + std::to_string(c.pad) + " out " + std::to_string(c.oh);
+    expect_close(yg, y, 1e-6, 1e-6, what);
+    const Tensor gy = randn({2, 3, c.oh, c.ow});
+    Tensor gx = Tensor::empty(x.shape()), gxg = Tensor::empty(x.shape(), kFloat32, kGpu);
+    cpu().pool2d_backward(gy, ws, gx, p);
+    gpu().pool2d_backward(gy.to(kGpu), wsg, gxg, p);
+    expect_close(gxg, gx, 1e-5, 1e-6, what + " backward");
+  }
+}
+
 TEST(CudaParity, AdaptiveAvgPool) {
   SKIP_WITHOUT_GPU();
   manual_seed(12);

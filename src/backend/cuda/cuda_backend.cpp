@@ -456,10 +456,6 @@ void CudaBackend::conv2d_backward_data(const Tensor&, const Tensor&, Tensor&, co
 void CudaBackend::conv2d_backward_weights(const Tensor&, const Tensor&, Tensor&, Tensor&, const Conv2dParams&) {
   MAGMADNN_CUDA_TODO("conv2d_backward_weights");
 }
-void CudaBackend::pool2d(const Tensor&, Tensor&, Tensor&, const Pool2dParams&) { MAGMADNN_CUDA_TODO("pool2d"); }
-void CudaBackend::pool2d_backward(const Tensor&, const Tensor&, Tensor&, const Pool2dParams&) {
-  MAGMADNN_CUDA_TODO("pool2d_backward");
-}
 void CudaBackend::spmm_csr(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
   MAGMADNN_CUDA_TODO("spmm_csr");
 }

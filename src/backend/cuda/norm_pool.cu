@@ -1,8 +1,10 @@
 // CUDA batch normalization (x viewed as (N, C, S), one block per channel, sums in double) and
-// adaptive average pooling with PyTorch's bins, mirroring src/backend/cpu/batchnorm.cpp and the
-// adaptive part of pool.cpp. First versions for correctness (cuDNN takes over where it pays);
-// max/avg pool2d and convolution still throw "not implemented yet" (cuda_backend.cpp).
+// pooling (max/avg pool2d with PyTorch's windows, adaptive average pooling), mirroring
+// src/backend/cpu/batchnorm.cpp and pool.cpp. First
+// versions for correctness (cuDNN takes over where it pays); backward passes scatter with
+// atomicAdd, so overlapping windows sum in an unspecified order.
 #include <cstdint>
+#include <limits>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/device_math.cuh"
@@ -131,6 +133,72 @@ __global__ void adaptive_avg_pool_backward_kernel(const T* gy, T* gx, int64_t NC
   }
 }
 
+// PyTorch's pooling window for output index o: [start, end) clipped to the input, and the
+// divisor of an average (count_include_pad counts padding but not the ceil-mode overhang).
+struct Window {
+  int64_t start, end, padded;
+};
+__device__ __forceinline__ Window window(int64_t o, int64_t stride, int64_t pad, int64_t k, int64_t in) {
+  const int64_t s = o * stride - pad;
+  const int64_t e = s + k < in + pad ? s + k : in + pad;
+  return {s > 0 ? s : 0, e < in ? e : in, e - s};
+}
+
+struct PoolDims {
+  int64_t NC, H, W, OH, OW;
+};
+
+// One thread per output; Max records the flat in-plane index of the maximum (the workspace).
+template <typename T>
+__global__ void pool_forward_kernel(const T* x, T* y, int64_t* argmax, PoolDims d, Pool2dParams p) {
+  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < d.NC * d.OH * d.OW; o += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ow = o % d.OW, oh = (o / d.OW) % d.OH, nc = o / (d.OW * d.OH);
+    const Window wh = window(oh, p.stride_h, p.pad_h, p.kernel_h, d.H), ww = window(ow, p.stride_w, p.pad_w, p.kernel_w, d.W);
+    const T* xp = x + nc * d.H * d.W;
+    if (p.kind == PoolKind::Max) {
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t arg = wh.start * d.W + ww.start;
+      for (int64_t h = wh.start; h < wh.end; ++h)
+        for (int64_t w = ww.start; w < ww.end; ++w) {
+          const T v = xp[h * d.W + w];
+          if (v > best || v != v) {  // NaN propagates, as in PyTorch
+            best = v;
+            arg = h * d.W + w;
+          }
+        }
+      y[o] = best;
+      argmax[o] = arg;
+    } else {
+      T acc = 0;
+      for (int64_t h = wh.start; h < wh.end; ++h)
+        for (int64_t w = ww.start; w < ww.end; ++w) acc += xp[h * d.W + w];
+      const int64_t div =
+          p.kind == PoolKind::AvgIncludePad ? wh.padded * ww.padded : (wh.end - wh.start) * (ww.end - ww.start);
+      y[o] = acc / static_cast<T>(div);
+    }
+  }
+}
+
+// One thread per output, scattering its gradient with atomicAdd (windows may overlap).
+template <typename T>
+__global__ void pool_backward_kernel(const T* gy, const int64_t* argmax, T* gx, PoolDims d, Pool2dParams p) {
+  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < d.NC * d.OH * d.OW; o += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ow = o % d.OW, oh = (o / d.OW) % d.OH, nc = o / (d.OW * d.OH);
+    T* gp = gx + nc * d.H * d.W;
+    if (p.kind == PoolKind::Max) {
+      const int64_t a = argmax[o];
+      if (a >= 0 && a < d.H * d.W) atomicAdd(gp + a, gy[o]);
+      continue;
+    }
+    const Window wh = window(oh, p.stride_h, p.pad_h, p.kernel_h, d.H), ww = window(ow, p.stride_w, p.pad_w, p.kernel_w, d.W);
+    const int64_t div =
+        p.kind == PoolKind::AvgIncludePad ? wh.padded * ww.padded : (wh.end - wh.start) * (ww.end - ww.start);
+    const T v = gy[o] / static_cast<T>(div);
+    for (int64_t h = wh.start; h < wh.end; ++h)
+      for (int64_t w = ww.start; w < ww.end; ++w) atomicAdd(gp + h * d.W + w, v);
+  }
+}
+
 void check_operands(const char* op, std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;
@@ -208,6 +276,41 @@ void CudaBackend::adaptive_avg_pool2d_backward(const Tensor& gy, Tensor& gx) {
         static_cast<const T*>(gy.raw_data()), static_cast<T*>(gx.raw_data()), NC, H, W, OH, OW);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("adaptive_avg_pool2d_backward");
+}
+
+void CudaBackend::pool2d(const Tensor& x, Tensor& y, Tensor& workspace, const Pool2dParams& p) {
+  check_operands("pool2d", {&x, &y});
+  MAGMADNN_CHECK(x.dim() == 4 && y.dim() == 4, "pool2d kernel: expected 4-D tensors, got ", x.shape());
+  const PoolDims d{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3)};
+  if (p.kind == PoolKind::Max) workspace = Tensor::empty(y.shape(), kInt64, y.device());
+  if (y.numel() == 0) return;
+  int64_t* arg = p.kind == PoolKind::Max ? static_cast<int64_t*>(workspace.raw_data()) : nullptr;
+  dispatch_float(x.dtype(), "pool2d", [&](auto tag) {
+    using T = decltype(tag);
+    pool_forward_kernel<T><<<blocks_for(y.numel()), kThreads, 0, stream()>>>(
+        static_cast<const T*>(x.raw_data()), static_cast<T*>(y.raw_data()), arg, d, p);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("pool2d");
+}
+
+void CudaBackend::pool2d_backward(const Tensor& gy, const Tensor& workspace, Tensor& gx, const Pool2dParams& p) {
+  check_operands("pool2d_backward", {&gy, &gx});
+  MAGMADNN_CHECK(gy.dim() == 4 && gx.dim() == 4, "pool2d_backward kernel: expected 4-D tensors, got ", gy.shape());
+  if (gx.numel() == 0) return;
+  fill(gx, 0);
+  if (gy.numel() == 0) return;
+  if (p.kind == PoolKind::Max)
+    MAGMADNN_CHECK(workspace.defined() && workspace.dtype() == kInt64 && workspace.numel() == gy.numel() &&
+                       workspace.device() == gy.device(),
+                   "pool2d_backward: missing or wrong workspace from the forward pass");
+  const PoolDims d{gx.size(0) * gx.size(1), gx.size(2), gx.size(3), gy.size(2), gy.size(3)};
+  const int64_t* arg = p.kind == PoolKind::Max ? static_cast<const int64_t*>(workspace.raw_data()) : nullptr;
+  dispatch_float(gy.dtype(), "pool2d_backward", [&](auto tag) {
+    using T = decltype(tag);
+    pool_backward_kernel<T><<<blocks_for(gy.numel()), kThreads, 0, stream()>>>(
+        static_cast<const T*>(gy.raw_data()), arg, static_cast<T*>(gx.raw_data()), d, p);
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("pool2d_backward");
 }
 
 }  // namespace magmadnn::cuda
