@@ -7,18 +7,8 @@
 set -uo pipefail
 bin="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$here/check_lib.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE
-fails=0; passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
-expect_error() {  # NAME SUBSTRING CMD...: CMD exits non-zero with SUBSTRING on stderr
-  local name="$1" want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; local rc=$?
-  if [[ $rc -ne 0 ]] && grep -qF -- "$want" "$tmp/err"; then ok "$name"
-  else bad "$name (exit $rc, stderr: $(head -c 400 "$tmp/err"))"; fi
-}
 # The metrics log without its timing fields.
 strip_times() { sed -E 's/"(samples_per_second|train_seconds)":[^,}]*,?//g' "$1"; }
 
@@ -78,5 +68,4 @@ expect_error "checkpoint into a missing folder" "$tmp/missing" "$bin" "${args[@]
 cmp -s "$tmp/ckpt" "$tmp/ckpt.orig" && ok "failed resumes left the checkpoint untouched" ||
   bad "a failed resume changed the checkpoint"
 
-echo "$passes passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish
