@@ -15,10 +15,6 @@ DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
                  ": expected ddp or pipeline");
   MAGMADNN_CHECK(a.dist_timeout > 0, "--dist-timeout must be positive, got ", a.dist_timeout);
   if (a.distributed == "pipeline") {
-    MAGMADNN_CHECK(a.model == "mlp" || a.model == "lenet",
-                   "--distributed pipeline splits a Sequential model into "
-                   "stages: mlp or lenet; ",
-                   a.model, " has residual blocks (use --distributed ddp)");
     MAGMADNN_CHECK(a.checkpoint_minutes == 0,
                    "--checkpoint-minutes is not supported with --distributed pipeline "
                    "(its checkpoints gather every stage: use --checkpoint-every N steps)");
@@ -58,6 +54,13 @@ std::shared_ptr<nn::Module> DistributedRun::wrap(std::shared_ptr<nn::Module> mod
   if (args_.distributed == "ddp") return std::make_shared<dist::DistributedDataParallel>(model, group_);
   if (args_.distributed == "pipeline") {
     auto seq = std::dynamic_pointer_cast<nn::Sequential>(model);
+    if (auto resnet = std::dynamic_pointer_cast<models::ResNet>(model)) {
+      // Stages of stem / residual blocks / pool+fc; each block stays whole on one rank.
+      seq = resnet->as_sequential();
+      std::map<const void*, std::string> by_storage;
+      for (const auto& [name, t] : model->state_dict()) by_storage[t.raw_data()] = name;
+      for (const auto& [name, t] : seq->state_dict()) model_names_[name] = by_storage.at(t.raw_data());
+    }
     MAGMADNN_CHECK(seq != nullptr, "--distributed pipeline: ", args_.model, " is not a Sequential model");
     const int64_t micro = std::max<int64_t>(1, std::min<int64_t>(args_.micro_batches, args_.batch_size));
     pipeline_ = std::make_shared<dist::Pipeline>(seq, group_, dist::PipelineOptions().micro_batches(micro));
@@ -136,10 +139,9 @@ void DistributedRun::configure_checkpoints(train::TrainerOptions& options, optim
   if (!pipeline_) return;
   // The stages' weights are gathered on rank 0; each stage's optimizer state and generator state
   // (dropout masks differ between stages) are gathered as "stage<s>.<key>" and "stage<s>.rng".
-  // Both are collectives on the same steps on every rank.
-  auto pipe = pipeline_;
+  // Both are collectives on the same steps on every rank. (`this` outlives the trainer.)
   auto group = group_;
-  options.model_state = [pipe] { return pipe->gather_state_dict(0); };
+  options.model_state = [this] { return gathered_state_dict(); };
   options.optimizer_state = [group, &optimizer] {
     auto mine = optimizer.state_dict();
     mine["rng"] = bytes_tensor(default_generator().state());
@@ -168,8 +170,15 @@ void DistributedRun::configure_checkpoints(train::TrainerOptions& options, optim
 }
 
 std::map<std::string, Tensor> DistributedRun::full_state_dict(const nn::Module& model) const {
-  if (pipeline_) return pipeline_->gather_state_dict(0);
-  return model.state_dict();
+  return pipeline_ ? gathered_state_dict() : model.state_dict();
+}
+
+std::map<std::string, Tensor> DistributedRun::gathered_state_dict() const {
+  std::map<std::string, Tensor> whole = pipeline_->gather_state_dict(0);
+  if (model_names_.empty()) return whole;
+  std::map<std::string, Tensor> renamed;
+  for (auto& [name, t] : whole) renamed[model_names_.at(name)] = t;
+  return renamed;
 }
 
 void DistributedRun::finish() {

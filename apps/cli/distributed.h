@@ -56,7 +56,13 @@ class DistributedRun {
  private:
   const TrainArgs& args_;
   std::shared_ptr<dist::ProcessGroup> group_;
+  // The stages' weights gathered on rank 0 under the model's own names (collective).
+  std::map<std::string, Tensor> gathered_state_dict() const;
+
   std::shared_ptr<dist::Pipeline> pipeline_;
+  // Pipeline over a non-Sequential model (ResNet::as_sequential): the Sequential's state-dict
+  // names -> the model's, so saved weights load into the model (`magmadnn eval`).
+  std::map<std::string, std::string> model_names_;
 };
 
 }  // namespace magmadnn::cli

@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
                     "stop after this many steps in total, writing --checkpoint first (e.g. a job's time limit)")
       ->check(CLI::NonNegativeNumber);
   train->add_option("--distributed", train_args.distributed,
-                    "under mpirun: ddp (data parallel, --batch-size split over the ranks) or pipeline (mlp, lenet "
-                    "split into stages)")
+                    "under mpirun: ddp (data parallel, --batch-size split over the ranks) or pipeline (the model's "
+                    "layers split into stages, one per rank)")
       ->check(CLI::IsMember({"none", "ddp", "pipeline"}))
       ->capture_default_str();
   train->add_option("--dist-timeout", train_args.dist_timeout, "seconds a collective may take before the run stops")

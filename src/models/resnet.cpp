@@ -105,4 +105,14 @@ Tensor ResNet::forward(const Tensor& x) {
   return fc_->forward(adaptive_avg_pool2d(features, Size2(1)).flatten(1));
 }
 
+std::shared_ptr<nn::Sequential> ResNet::as_sequential() {
+  auto seq = std::make_shared<nn::Sequential>();
+  seq->push_back(stem_);
+  for (const auto& block : layers_->children()) seq->push_back(block);
+  seq->push_back(std::make_shared<nn::AdaptiveAvgPool2d>(Size2(1)));
+  seq->push_back(std::make_shared<nn::Flatten>());
+  seq->push_back(fc_);
+  return seq;
+}
+
 }  // namespace magmadnn::models

@@ -197,3 +197,26 @@ TEST(ModelZoo, Errors) {
               }),
               HasSubstr("expected 1 to 4 stages, got 5"));
 }
+
+TEST(ResNet, AsSequentialIsTheSameNetwork) {
+  // The Sequential view (for pipeline stages) runs the same modules in the same order: equal
+  // outputs in train and eval mode, the same parameter tensors, and gradients that reach them.
+  manual_seed(5);
+  models::ModelConfig c;
+  c.in_channels = 1, c.height = 12, c.width = 12, c.num_classes = 4;
+  auto resnet = std::make_shared<models::ResNet>(std::vector<int>{1, 1}, c);
+  auto seq = resnet->as_sequential();
+  EXPECT_EQ(seq->size(), 1u + 2u + 3u);  // stem, 2 blocks, pool, flatten, fc
+  EXPECT_EQ(seq->parameters().size(), resnet->parameters().size());
+  Tensor x = randn({3, 1, 12, 12});
+  resnet->eval();
+  seq->eval();
+  EXPECT_TRUE(allclose(seq->forward(x), resnet->forward(x), 0, 0));
+  resnet->train();
+  seq->train();
+  Tensor y = seq->forward(x);
+  EXPECT_TRUE(allclose(y, resnet->forward(x), 0, 0));
+  sum(y).backward();
+  EXPECT_TRUE(resnet->fc().weight().grad().defined());
+  EXPECT_TRUE(resnet->stem().parameters()[0].grad().defined());
+}

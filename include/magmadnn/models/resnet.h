@@ -48,6 +48,11 @@ class ResNet : public nn::Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override;
 
+  // The same network as a Sequential over the same module objects: stem, every block,
+  // AdaptiveAvgPool2d(1), Flatten, fc (for pipeline parallelism, which splits a Sequential into
+  // stages). Training either one trains both; their state-dict names differ ("0.0.weight" for
+  // "stem.0.weight"), so map names through the shared tensors when saving.
+  std::shared_ptr<nn::Sequential> as_sequential();
   nn::Sequential& stem() { return *stem_; }
   nn::Sequential& layers() { return *layers_; }
   nn::Linear& fc() { return *fc_; }
