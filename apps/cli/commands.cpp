@@ -37,22 +37,9 @@ std::string data_dir(const CommonArgs& a) {
   return data::kFashionMnistDir;
 }
 
-// Writes `j` to `path` through a temporary file and a rename, so a reader never sees half a file.
+// Writes `j` to `path` atomically (a reader never sees half a file).
 void write_json_atomic(const std::string& path, const json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    MAGMADNN_CHECK(f.good(), "cannot write ", path);
-    f << j.dump(2) << "\n";
-    f.close();
-    MAGMADNN_CHECK(f.good(), "cannot write ", path);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    MAGMADNN_ERROR("cannot write ", path, ": ", ec.message());
-  }
+  io::write_file_atomic(path, j.dump(2) + "\n", "metrics");
 }
 
 std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params) {

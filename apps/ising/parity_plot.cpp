@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
-#include "magmadnn/core/error.h"
+#include "magmadnn/io/atomic_file.h"
 
 namespace magmadnn::cli::ising {
 
@@ -67,14 +66,7 @@ void write_parity_svg(const std::string& path, const std::vector<ParitySeries>& 
   }
   svg << "</svg>\n";
 
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    MAGMADNN_CHECK(f.good(), "parity plot: cannot write ", tmp);
-    f << svg.str();
-    MAGMADNN_CHECK(f.good(), "parity plot: writing ", tmp, " failed");
-  }
-  MAGMADNN_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "parity plot: cannot rename ", tmp, " to ", path);
+  io::write_file_atomic(path, svg.str(), "parity plot");
 }
 
 }  // namespace magmadnn::cli::ising

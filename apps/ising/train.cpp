@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -218,8 +217,8 @@ int run_train(const TrainArgs& a) {
     auto model = build_model(kind, a.hidden, a.layers, train.graph);
     std::cout << kind << ": " << model->num_parameters() << " parameters" << std::endl;
     const double seconds = fit(*model, train, test, a);
-    const Metrics tr = metrics_of(train, predict(*model, train)), te_m = metrics_of(test, predict(*model, test));
     const std::vector<double> test_pred = predict(*model, test);
+    const Metrics tr = metrics_of(train, predict(*model, train)), te_m = metrics_of(test, test_pred);
     const std::string weights = (std::filesystem::path(a.out) / (kind + ".safetensors")).string();
     io::save_module(*model, weights,
                     {{"ising_model", kind}, {"hidden", std::to_string(a.hidden)}, {"layers", std::to_string(a.layers)}});
@@ -239,7 +238,7 @@ int run_train(const TrainArgs& a) {
                   {"batch_size", a.batch_size}, {"lr", a.lr}, {"hidden", a.hidden}, {"layers", a.layers},
                   {"seed", a.seed}, {"threads", get_num_threads()}, {"models", results}};
   const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
-  std::ofstream(metrics) << summary.dump(2) << "\n";
+  io::write_file_atomic(metrics, summary.dump(2) + "\n", "ising train");
   std::cout << "wrote " << svg << ", " << metrics << " and the weights in " << a.out << std::endl;
   return 0;
 }
@@ -284,7 +283,7 @@ int run_eval(const EvalArgs& a) {
     j["model"] = kind;
     j["data"] = a.data;
     if (!per_temperature.empty()) j["per_temperature"] = per_temperature;
-    std::ofstream(a.metrics_out) << j.dump(2) << "\n";
+    io::write_file_atomic(a.metrics_out, j.dump(2) + "\n", "ising eval");
   }
   return 0;
 }

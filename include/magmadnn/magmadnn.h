@@ -23,6 +23,7 @@
 #include "magmadnn/dist/pipeline.h"
 #include "magmadnn/dist/process_group.h"
 #include "magmadnn/dist/sync_batch_norm.h"
+#include "magmadnn/io/atomic_file.h"
 #include "magmadnn/io/checkpoint.h"
 #include "magmadnn/io/numpy.h"
 #include "magmadnn/io/safetensors.h"

@@ -2,6 +2,8 @@
 // safetensors.
 #include "io/file_util.h"
 
+#include "magmadnn/io/atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,3 +179,11 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const std::string& p
 }
 
 }  // namespace magmadnn::io::detail
+
+namespace magmadnn::io {
+
+void write_file_atomic(const std::string& path, const std::string& contents, const char* op) {
+  detail::write_file_atomic(path, op, [&](const detail::ByteSink& sink) { sink(contents.data(), contents.size()); });
+}
+
+}  // namespace magmadnn::io

@@ -47,8 +47,8 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const Tensor
     if (reduction != Reduction::None) smooth = sum(smooth);
     Tensor loss = add(mul(nll, 1 - label_smoothing), mul(smooth, label_smoothing));
     if (reduction != Reduction::Mean) return loss;
-    const double total_weight = weight.defined() ? sum(index_select(weight, 0, target)).item<double>() : N;
-    return div(loss, total_weight);
+    // Divide by the targets' summed weight as a tensor: no host synchronisation.
+    return weight.defined() ? div(loss, sum(index_select(weight.detach(), 0, target))) : div(loss, static_cast<double>(N));
   }
   Tensor logits = logits_in.contiguous(), tgt = target.contiguous();
   Tensor w = weight.defined() ? weight.contiguous() : Tensor();

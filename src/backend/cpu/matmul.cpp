@@ -3,6 +3,7 @@
 // backward passes never copy a transposed operand.
 #include <dnnl.h>
 
+#include "backend/gemm_layout.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/loops.h"
 
@@ -10,25 +11,8 @@ namespace magmadnn::cpu {
 
 namespace {
 
-// How a 2-D slice with strides (rs, cs) is passed to a row-major GEMM: 'N' with ld = rs when
-// rows are contiguous, 'T' with ld = cs when columns are.
-struct GemmOperand {
-  char trans;
-  int64_t ld;
-};
-bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, GemmOperand& g) {
-  if (cs == 1 || cols == 1) {
-    g = {'N', std::max<int64_t>(rows == 1 ? cols : rs, std::max<int64_t>(cols, 1))};
-    if (rows > 1 && rs < cols) return false;
-    return true;
-  }
-  if (rs == 1 || rows == 1) {
-    g = {'T', std::max<int64_t>(cols == 1 ? rows : cs, std::max<int64_t>(rows, 1))};
-    if (cols > 1 && cs < rows) return false;
-    return true;
-  }
-  return false;
-}
+using detail::gemm_layout;
+using detail::GemmOperand;
 
 template <typename T>
 void gemm_ref(char ta, char tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
@@ -52,7 +36,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, boo
   MAGMADNN_CHECK(out.is_contiguous(), "matmul kernel: output must be contiguous");
   const int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a_in.size(2);
   Tensor a = a_in, b = b_in;
-  GemmOperand ga, gb;
+  GemmOperand ga{'N', 1}, gb{'N', 1};
   if (!gemm_layout(M, K, a.stride(1), a.stride(2), ga)) {
     a = Tensor::empty(a_in.shape(), a_in.dtype());
     copy(a_in, a);

@@ -1,6 +1,7 @@
 // CUDA backend, host side: device discovery and the query API of backend/cuda.h, the caching
 // device allocator, copies between host and device, cuBLAS matmul, random fills (drawn on the
 // host from the Generator, so CPU and CUDA give the same numbers), and the kernels still to come.
+#include "backend/gemm_layout.h"
 #include "backend/cuda/cuda_backend.h"
 
 #include <cublas_v2.h>
@@ -339,23 +340,8 @@ void CudaBackend::bernoulli(Tensor& dst, double p, Generator& gen) {
 // ------------------------------------------------------------------------------ matmul (cuBLAS)
 
 namespace {
-// How a row-major 2-D slice with strides (rs, cs) enters GEMM: 'N' with ld = rs when rows are
-// contiguous, 'T' with ld = cs when columns are (as in the CPU backend's matmul.cpp).
-struct GemmOperand {
-  char trans;
-  int64_t ld;
-};
-bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, GemmOperand& g) {
-  if (cs == 1 || cols == 1) {
-    g = {'N', std::max<int64_t>(rows == 1 ? cols : rs, std::max<int64_t>(cols, 1))};
-    return !(rows > 1 && rs < cols);
-  }
-  if (rs == 1 || rows == 1) {
-    g = {'T', std::max<int64_t>(cols == 1 ? rows : cs, std::max<int64_t>(rows, 1))};
-    return !(cols > 1 && cs < rows);
-  }
-  return false;
-}
+using detail::gemm_layout;
+using detail::GemmOperand;
 
 const char* cublas_status_name(cublasStatus_t s) {
   switch (s) {
