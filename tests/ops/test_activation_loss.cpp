@@ -224,6 +224,13 @@ TEST(CrossEntropy, Gradcheck) {
     EXPECT_TRUE(
         gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0].t(), t, w, r); }, {xt}))
         << static_cast<int>(r) << " transposed";
+    // Label smoothing, with and without class weights.
+    EXPECT_TRUE(gradcheck_ok(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, Tensor(), r, 0.2); }, {x}))
+        << static_cast<int>(r) << " smoothed";
+    EXPECT_TRUE(
+        gradcheck_ok([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, w, r, 0.2); }, {x}))
+        << static_cast<int>(r) << " weighted, smoothed";
   }
 }
 
