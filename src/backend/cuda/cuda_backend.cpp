@@ -429,23 +429,6 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, bo
   }
 }
 
-// ------------------------------------------------------------------------------ not yet
-
-#define MAGMADNN_CUDA_TODO(op) MAGMADNN_ERROR("CUDA backend: ", op, " not implemented yet")
-
-void CudaBackend::conv2d(const Tensor&, const Tensor&, const Tensor&, Tensor&, const Conv2dParams&) {
-  MAGMADNN_CUDA_TODO("conv2d");
-}
-void CudaBackend::conv2d_backward_data(const Tensor&, const Tensor&, Tensor&, const Conv2dParams&) {
-  MAGMADNN_CUDA_TODO("conv2d_backward_data");
-}
-void CudaBackend::conv2d_backward_weights(const Tensor&, const Tensor&, Tensor&, Tensor&, const Conv2dParams&) {
-  MAGMADNN_CUDA_TODO("conv2d_backward_weights");
-}
-void CudaBackend::spmm_csr(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) {
-  MAGMADNN_CUDA_TODO("spmm_csr");
-}
-
 // ------------------------------------------------------------------------------ registration
 
 std::unique_ptr<Backend> make_cuda_backend_if_available() {
