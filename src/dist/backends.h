@@ -13,6 +13,9 @@ std::shared_ptr<ProcessGroup> make_local_process_group();
 std::shared_ptr<ProcessGroup> make_mpi_process_group();
 void mpi_finalize();
 #endif
+#ifdef MAGMADNN_WITH_NCCL
+std::shared_ptr<ProcessGroup> make_nccl_process_group();
+#endif
 
 // Divides every element by `divisor` in place (ReduceOp::Avg after a sum).
 void divide_(Tensor& t, int divisor);

@@ -34,9 +34,12 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
   register_module("module", module_);
   for (const Tensor& p : module_->parameters())
     if (p.requires_grad()) params_.push_back(p);
+  // One device for all parameters: CPU (mpi, local) or the CUDA device of an nccl group. The
+  // buckets live there too, so packing and unpacking are device-side copies (no host reads).
   for (const Tensor& p : params_)
-    MAGMADNN_CHECK(p.device().is_cpu() && is_floating(p.dtype()), "DistributedDataParallel: parameters must be floating "
-                   "CPU tensors, got ", p.dtype(), " on ", p.device(), " with shape ", p.shape());
+    MAGMADNN_CHECK(is_floating(p.dtype()) && p.device() == params_.front().device(), "DistributedDataParallel: "
+                   "parameters must be floating tensors on one device (", params_.front().device(), "), got ",
+                   p.dtype(), " on ", p.device(), " with shape ", p.shape());
   for (const Tensor& p : params_) broadcast_tensor(*group_, p);
   for (const Tensor& b : module_->buffers()) broadcast_tensor(*group_, b);
 
@@ -61,7 +64,7 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
   for (auto& b : buckets_) {
     int64_t n = 0;
     for (size_t k : b->params) n += params_[k].numel();
-    b->flat = zeros({n}, params_[b->params.front()].dtype());
+    b->flat = zeros({n}, params_[b->params.front()].dtype(), params_[b->params.front()].device());
     b->pending = b->params.size();
   }
   ready_.assign(params_.size(), false);

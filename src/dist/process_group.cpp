@@ -20,6 +20,14 @@ bool mpi_available() {
 #endif
 }
 
+bool nccl_available() {
+#ifdef MAGMADNN_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend) {
   std::string b = backend;
   if (b == "auto") {
@@ -34,7 +42,15 @@ std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend) {
     MAGMADNN_ERROR("init_process_group(\"mpi\"): this MagmaDNN was built without MPI (MAGMADNN_WITH_MPI=OFF)");
 #endif
   }
-  MAGMADNN_ERROR("init_process_group: unknown backend \"", backend, "\" (expected mpi, local or auto)");
+  if (b == "nccl") {
+#ifdef MAGMADNN_WITH_NCCL
+    return detail::make_nccl_process_group();
+#else
+    MAGMADNN_ERROR("init_process_group(\"nccl\"): this build of MagmaDNN has no NCCL (it needs the CUDA backend and "
+                   "NCCL at configure time: MAGMADNN_WITH_CUDA=ON, MAGMADNN_WITH_NCCL=ON)");
+#endif
+  }
+  MAGMADNN_ERROR("init_process_group: unknown backend \"", backend, "\" (expected mpi, nccl, local or auto)");
 }
 
 void finalize() {
