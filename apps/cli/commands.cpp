@@ -22,12 +22,30 @@ namespace {
 
 using nlohmann::json;
 
-void setup(const CommonArgs& a) {
+// Threads and seed; returns --device after checking that this build and this machine have it
+// (one clear error otherwise). "cuda" is cuda:0 here; a distributed run picks its rank's device.
+Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
   const Device device = Device::parse(a.device);
-  MAGMADNN_CHECK(device.is_cpu() || has_backend(device.type), "--device ", a.device,
-                 ": this build of MagmaDNN has no CUDA backend");
+  if (device.is_cpu()) return device;
+  MAGMADNN_CHECK(cuda::is_built(), "--device ", a.device, ": this build of MagmaDNN has no CUDA backend");
+  const int n = cuda::device_count();
+  MAGMADNN_CHECK(n > 0, "--device ", a.device, ": no CUDA device: ", cuda::unavailable_reason());
+  MAGMADNN_CHECK(device.index < n, "--device ", a.device, ": no such device (this machine has ", n,
+                 " CUDA device", n == 1 ? "" : "s", ", cuda:0 to cuda:", n - 1, ")");
+  return device;
+}
+
+// Waits for the work queued on `device` (nothing to wait for on the CPU): timings end here.
+void wait_for(Device device) {
+  if (device.is_cuda()) cuda::synchronize(device.index);
+}
+
+// Loader options for batches bound for `device`: page-locked host batches for a CUDA device, so
+// their copies to it run asynchronously (data/dataloader.h pin_memory).
+data::DataLoaderOptions for_device(data::DataLoaderOptions o, Device device) {
+  return o.pin_memory(device.is_cuda());
 }
 
 std::string data_dir(const CommonArgs& a) {
@@ -108,7 +126,7 @@ models::ModelConfig config_for(const data::TensorDataset& ds) {
   return c;
 }
 
-int train(const TrainArgs& a, DistributedRun& dist) {
+int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   for (const auto& [flag, file] : {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}}) {
     if (file.empty()) continue;  // fail now, not after hours of training
     const auto parent = std::filesystem::absolute(file).parent_path();
@@ -121,17 +139,22 @@ int train(const TrainArgs& a, DistributedRun& dist) {
   std::ostream null_out(nullptr);  // ranks other than 0 print nothing
   std::ostream& out = dist.is_root() ? std::cout : null_out;
   out << "magmadnn " << version() << ": training " << a.model << " on " << a.dataset << " (" << train_set->size()
-      << " train / " << test_set->size() << " test samples from " << dir << "), " << get_num_threads() << " threads"
+      << " train / " << test_set->size() << " test samples from " << dir << "), "
+      << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str())
       << dist.describe() << std::endl;
 
+  // Built (and seeded) on the CPU whatever the device, then moved: the same initial weights
+  // everywhere. The optimizer is created over the moved parameters.
   auto model = models::make_model(a.model, config_for(*train_set));
+  model->to(device);
   auto train_model = dist.wrap(model);
   auto optimizer = make_optimizer(a, dist.parameters(*model));
-  data::DataLoader train_loader(train_set, dist.train_loader_options());
-  data::DataLoader test_loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
+  data::DataLoader train_loader(train_set, for_device(dist.train_loader_options(), device));
+  data::DataLoader test_loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
 
   train::TrainerOptions opts;
   opts.epochs = a.epochs;
+  opts.device = device;
   opts.progress = dist.is_root() ? train::parse_progress_mode(a.progress) : train::ProgressMode::None;
   opts.out = &out;
   opts.metrics_log = dist.is_root() ? a.log : "";
@@ -220,7 +243,8 @@ int train(const TrainArgs& a, DistributedRun& dist) {
                                       {"distributed", a.distributed}, {"world_size", dist.world_size()},
                                       {"samples_per_second_all_ranks",  // ddp ranks each train on their shard
                                        samples / train_seconds * (a.distributed == "ddp" ? dist.world_size() : 1)},
-                                      {"threads", get_num_threads()}, {"test_accuracy", last.test_accuracy},
+                                      {"threads", get_num_threads()}, {"device", device.str()},
+                                      {"test_accuracy", last.test_accuracy},
                                       {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
                                       {"history", epochs}});
@@ -231,10 +255,10 @@ int train(const TrainArgs& a, DistributedRun& dist) {
 }  // namespace
 
 int run_train(const TrainArgs& a) {
-  setup(a);
+  const Device requested = setup(a);
   DistributedRun dist(a);  // rank 0 of 1 without --distributed
   try {
-    return train(a, dist);
+    return train(a, dist, dist.device(requested));
   } catch (const std::exception& e) {
     if (!dist.enabled()) throw;
     dist.fail(e.what());  // a peer may be dead: exit without finalising MPI
@@ -242,20 +266,21 @@ int run_train(const TrainArgs& a) {
 }
 
 int run_eval(const EvalArgs& a) {
-  setup(a);
+  const Device device = setup(a);
   const std::string dir = data_dir(a);
   auto test_set = load_split(a, dir, /*train=*/false);
   auto model = models::make_model(a.model, config_for(*test_set));
-  io::load_module(*model, a.weights);
-  data::DataLoader loader(test_set, data::DataLoaderOptions(1000).shuffle(false));
+  io::load_module(*model, a.weights);  // weights from any device's run (saved from the CPU side)
+  data::DataLoader loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
   const auto t0 = std::chrono::steady_clock::now();
   if (a.fuse) nn::fuse_for_inference(*model);
-  const train::EvalMetrics m = train::evaluate(*model, loader);
+  model->to(device);
+  const train::EvalMetrics m = train::evaluate(*model, loader);  // on the model's device
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
             << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
   if (!a.metrics_out.empty()) {
-    write_json_atomic(a.metrics_out, {{"command", "eval"}, {"model", a.model}, {"weights", a.weights},
+    write_json_atomic(a.metrics_out, {{"command", "eval"}, {"model", a.model}, {"weights", a.weights}, {"device", device.str()},
                                       {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
                                       {"samples", m.samples}, {"eval_seconds", seconds}});
   }
@@ -263,12 +288,14 @@ int run_eval(const EvalArgs& a) {
 }
 
 int run_bench(const BenchArgs& a) {
-  setup(a);
+  const Device device = setup(a);
   const models::ModelConfig config = config_for_dataset(a.dataset);  // the data set's input shape
   auto model = models::make_model(a.model, config);
+  model->to(device);
   optim::SGD opt(model->parameters(), optim::SGDOptions(a.lr).momentum(a.momentum));
-  Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width});
-  Tensor y = randint(0, config.num_classes, {a.batch_size});
+  Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width}).to(device);
+  Tensor y = randint(0, config.num_classes, {a.batch_size}).to(device);
+  Allocator& memory = backend_for(device).allocator();
   auto step = [&] {
     opt.zero_grad();
     Tensor loss = cross_entropy((*model)(x), y);
@@ -278,20 +305,23 @@ int run_bench(const BenchArgs& a) {
   };
   model->train();
   for (int64_t i = 0; i < a.warmup; ++i) step();
-  cpu_allocator().reset_peak();
+  wait_for(device);
+  memory.reset_peak();
   const auto t0 = std::chrono::steady_clock::now();
-  double last_loss = 0;
-  for (int64_t i = 0; i < a.batches; ++i) last_loss = step().item<double>();
+  Tensor last;  // read once after the loop: no host synchronisation between the timed steps
+  for (int64_t i = 0; i < a.batches; ++i) last = step();
+  const double last_loss = last.item<double>();
+  wait_for(device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double rate = a.batches * a.batch_size / seconds;
-  std::cout << std::fixed << "bench " << a.model << " batch " << a.batch_size << " batches " << a.batches << " threads "
-            << get_num_threads() << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
+  std::cout << std::fixed << "bench " << a.model << " batch " << a.batch_size << " batches " << a.batches
+            << (device.is_cpu() ? " threads " + std::to_string(get_num_threads()) : " on " + device.str()) << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
             << seconds * 1e3 / a.batches << " ms/step, loss " << std::setprecision(4) << last_loss << std::endl;
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "bench"}, {"model", a.model}, {"batch_size", a.batch_size},
                                       {"batches", a.batches}, {"threads", get_num_threads()},
-                                      {"seconds", seconds}, {"samples_per_second", rate},
-                                      {"peak_tensor_bytes", cpu_allocator().stats().peak_bytes_in_use},
+                                      {"device", device.str()}, {"seconds", seconds}, {"samples_per_second", rate},
+                                      {"peak_tensor_bytes", memory.stats().peak_bytes_in_use},
                                       {"peak_rss_mb", peak_rss_mb()}});
   }
   return 0;

@@ -7,7 +7,40 @@
 #include <iostream>
 #include <sstream>
 
+#include "magmadnn/backend/cuda.h"
+
 namespace magmadnn::cli {
+
+namespace {
+
+// The process group that carries a run's collectives, chosen by the device its tensors live on.
+// "auto" is MPI under mpirun, which moves host memory only: a run on CUDA devices needs a group
+// that moves device memory, named here when the library has one.
+struct GroupChoice {
+  std::string backend;         // the name init_process_group() takes
+  bool moves_device_memory;    // whether it takes CUDA tensors
+};
+
+GroupChoice choose_process_group(DeviceType device) {
+  switch (device) {
+    case DeviceType::CPU:
+      return {"auto", false};
+    case DeviceType::CUDA:
+      return {"auto", false};
+  }
+  return {"auto", false};
+}
+
+// A non-negative integer from the environment variable `name`, or -1.
+int env_index(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return -1;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  return (*end == '\0' && n >= 0 && n < (1 << 20)) ? static_cast<int>(n) : -1;
+}
+
+}  // namespace
 
 DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
   if (a.distributed == "none") return;
@@ -19,7 +52,12 @@ DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
                    "--checkpoint-minutes is not supported with --distributed pipeline "
                    "(its checkpoints gather every stage: use --checkpoint-every N steps)");
   }
-  group_ = dist::init_process_group("auto");
+  const Device requested = Device::parse(a.device);
+  const GroupChoice group = choose_process_group(requested.type);
+  MAGMADNN_CHECK(requested.is_cpu() || group.moves_device_memory, "--distributed ", a.distributed, " --device ",
+                 a.device, ": the ", group.backend == "auto" ? "MPI" : group.backend,
+                 " process group of this build moves CPU tensors only; use --device cpu");
+  group_ = dist::init_process_group(group.backend);
   group_->set_timeout(std::chrono::milliseconds(static_cast<int64_t>(a.dist_timeout * 1000)));
   if (a.distributed == "pipeline") {
     MAGMADNN_CHECK(group_->size() >= 2, "--distributed pipeline needs at least 2 ranks (mpirun -np N), got ",
@@ -35,9 +73,25 @@ std::string DistributedRun::describe() const {
   if (!enabled()) return "";
   std::ostringstream os;
   os << ", " << args_.distributed << " over " << world_size() << " ranks";
+  if (args_.device != "cpu") os << " (rank 0 on " << device(Device::parse(args_.device)).str() << ")";
   if (args_.distributed == "ddp") os << " (" << per_rank_batch_size() << " samples per rank and step)";
   if (args_.distributed == "pipeline") os << " (" << args_.micro_batches << " micro-batches per step)";
   return os.str();
+}
+
+int DistributedRun::local_rank() const {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"}) {
+    const int r = env_index(name);
+    if (r >= 0) return r;
+  }
+  return rank();
+}
+
+Device DistributedRun::device(Device requested) const {
+  if (!enabled() || !requested.is_cuda() || args_.device != "cuda") return requested;
+  const int n = cuda::device_count();
+  MAGMADNN_CHECK(n > 0, "--device cuda: no CUDA device: ", cuda::unavailable_reason());
+  return Device::cuda(local_rank() % n);
 }
 
 int64_t DistributedRun::per_rank_batch_size() const {

@@ -26,6 +26,14 @@ class DistributedRun {
   bool is_root() const { return rank() == 0; }  // prints, evaluates for the log, writes files
   std::string describe() const;                 // ", ddp over 2 ranks (64 samples per rank and step)"
 
+  // This rank's index among the ranks on its machine: OMPI_COMM_WORLD_LOCAL_RANK (mpirun) or
+  // SLURM_LOCALID (srun), else the global rank.
+  int local_rank() const;
+  // The device this rank trains on, given the checked --device: a plain `--device cuda` of a
+  // distributed run is cuda:(local rank % devices on the machine), one GPU per rank; an
+  // explicit cuda:N or cpu is taken as it is.
+  Device device(Device requested) const;
+
   // The batch each rank loads: --batch-size / world size for ddp (floor; at least 1), the whole
   // batch for pipeline (stage 0 reads the inputs, the last stage the targets).
   int64_t per_rank_batch_size() const;

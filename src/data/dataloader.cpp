@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "magmadnn/autograd/autograd.h"
+#include "magmadnn/backend/cuda.h"
 #include "magmadnn/core/rng.h"
 
 namespace magmadnn::data {
@@ -27,7 +28,28 @@ const DataLoaderOptions& checked(const DataLoaderOptions& o) {
   MAGMADNN_CHECK(o.num_shards() >= 1, "DataLoader: num_shards must be at least 1, got ", o.num_shards());
   MAGMADNN_CHECK(o.shard() >= 0 && o.shard() < o.num_shards(), "DataLoader: shard ", o.shard(),
                  " is out of range for ", o.num_shards(), " shards");
+  if (o.pin_memory()) {
+    try {
+      cuda::pinned_host_allocator();
+    } catch (const Error& e) {
+      MAGMADNN_ERROR("DataLoader: pin_memory(true) needs a CUDA device: ", e.what());
+    }
+  }
   return o;
+}
+
+// A contiguous copy of `t` in page-locked host memory (undefined stays undefined).
+Tensor pinned_copy(const Tensor& t) {
+  if (!t.defined()) return t;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(t.numel()) * t.element_size(),
+                                            cuda::pinned_host_allocator());
+  impl->shape = t.shape();
+  impl->strides = contiguous_strides(t.shape());
+  impl->dtype = t.dtype();
+  Tensor out(std::move(impl));
+  out.copy_(t);
+  return out;
 }
 
 DistributedSamplerOptions sampler_options(const DataLoaderOptions& o, uint64_t seed) {
@@ -44,6 +66,7 @@ struct DataLoader::Epoch {
   int64_t batch_size = 1;
   int64_t num_batches = 0;
   std::function<Example(Example)> transform;
+  bool pin_memory = false;
   // Advanced as batches reach the consumer: order starts at sample start_index of epoch `epoch`.
   std::shared_ptr<SamplerPosition> position;
   int64_t epoch = 0, start_index = 0;
@@ -78,6 +101,7 @@ struct DataLoader::Epoch {
     std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
     Example e = dataset->get_batch(indices);
     if (transform) e = transform(std::move(e));
+    if (pin_memory) e = Example{pinned_copy(e.input), pinned_copy(e.target)};
     return e;
   }
 
@@ -225,6 +249,7 @@ DataLoader::Iterator DataLoader::begin() {
   state->start_index = start;
   *position_ = state->num_batches == 0 ? SamplerPosition{epoch + 1, 0} : SamplerPosition{epoch, start};
   state->transform = options_.transform();
+  state->pin_memory = options_.pin_memory();
   if (options_.prefetch() && state->num_batches > 0) state->start_worker();
   return Iterator(std::move(state));
 }

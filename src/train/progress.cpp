@@ -44,9 +44,12 @@ void ProgressReporter::start_epoch(int64_t epoch, int64_t num_epochs, int64_t nu
 }
 
 void ProgressReporter::update(int64_t batch, double loss, double accuracy, int64_t samples) {
+  update(batch, samples, [&] { return Values{loss, accuracy}; });
+}
+
+void ProgressReporter::update(int64_t batch, int64_t samples, const std::function<Values()>& read) {
   if (mode_ == ProgressMode::None) return;
   const auto now = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
   const bool last = batch == num_batches_;
   if (mode_ == ProgressMode::Bar) {
     // Redraw at most ~10 times a second: terminals are slow.
@@ -55,6 +58,9 @@ void ProgressReporter::update(int64_t batch, double loss, double accuracy, int64
   } else if (batch < next_line_batch_ && !last) {
     return;
   }
+  const auto [loss, accuracy] = read();
+  // After the read, which may have waited for queued GPU work that belongs to these batches.
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? samples / elapsed : 0;
   const double eta = batch > 0 ? elapsed * (num_batches_ - batch) / batch : 0;
   std::ostringstream line;

@@ -31,24 +31,66 @@ int64_t count_correct(const Tensor& logits, const Tensor& target) {
   return n;
 }
 
+Tensor count_correct_tensor(const Tensor& logits, const Tensor& target) {
+  if (logits.dim() != 2 || target.dtype() != kInt64) return Tensor();
+  NoGradGuard no_grad;
+  // Compared in float64 (exact for any class index), as the element-wise kernels of every
+  // backend take floating operands; like count_correct, over the first min(N, target size).
+  Tensor pred = argmax(logits.detach(), 1).to(kFloat64);
+  Tensor t = target.detach().reshape({-1}).to(kFloat64);
+  const int64_t m = std::min(pred.numel(), t.numel());
+  if (m == 0) return zeros({}, kFloat64, logits.device());
+  if (pred.numel() != m) pred = pred.slice(0, 0, m);
+  if (t.numel() != m) t = t.slice(0, 0, m);
+  return sum(eq(pred, t));
+}
+
+Device module_device(const nn::Module& module) {
+  for (const Tensor& p : module.parameters())
+    if (p.defined()) return p.device();
+  for (const Tensor& b : module.buffers())
+    if (b.defined()) return b.device();
+  return Device::cpu();
+}
+
+data::Example to_device(const data::Example& batch, Device device) {
+  data::Example out;
+  out.input = batch.input.defined() ? batch.input.to(device) : batch.input;
+  out.target = batch.target.defined() ? batch.target.to(device) : batch.target;
+  return out;
+}
+
+namespace {
+// sum + value * n in float64 on the device of `sum` (created there as `start` when undefined).
+// On the CPU this is bit for bit the host's `sum += value.item<double>() * n`.
+void accumulate(Tensor& sum, double start, const Tensor& value, double n) {
+  if (!value.defined()) return;
+  if (!sum.defined()) sum = scalar_tensor(start, kFloat64, value.device());
+  Tensor v = value.detach().to(kFloat64).reshape({});
+  sum = add(sum, n == 1 ? v : mul(v, n));
+}
+}  // namespace
+
 EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
+  const Device device = module_device(model);
   EvalMetrics m;
-  double loss_sum = 0;
-  int64_t correct = 0;
-  for (const data::Example& batch : loader) {
+  Tensor loss_sum, correct;  // float64 scalars on `device`, read once at the end
+  for (const data::Example& host_batch : loader) {
+    const data::Example batch = to_device(host_batch, device);
     Tensor out = model(batch.input);
     const int64_t n = batch.input.size(0);
-    loss_sum += loss(out, batch.target).item<double>() * n;
-    correct += count_correct(out, batch.target);
+    accumulate(loss_sum, 0, loss(out, batch.target), static_cast<double>(n));
+    Tensor hits = count_correct_tensor(out, batch.target);
+    if (hits.defined()) accumulate(correct, 0, hits, 1);
     m.samples += n;
   }
   model.train(was_training);
   if (m.samples > 0) {
-    m.loss = loss_sum / m.samples;
-    m.accuracy = static_cast<double>(correct) / m.samples;
+    m.loss = loss_sum.item<double>() / m.samples;
+    m.accuracy = (correct.defined() ? static_cast<double>(std::llround(correct.item<double>())) : 0.0) / m.samples;
   }
   return m;
 }
@@ -61,17 +103,62 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
   if (!options_.out) options_.out = &std::cout;
 }
 
-double Trainer::train_step(const data::Example& batch, int64_t* correct) {
+Device Trainer::device() const {
+  return options_.device ? *options_.device : module_device(*model_);
+}
+
+Trainer::DeviceStep Trainer::step_on_device(const data::Example& host_batch) {
+  const data::Example batch = to_device(host_batch, device());
   optimizer_->zero_grad();
   Tensor out = (*model_)(batch.input);
   Tensor loss = options_.loss(out, batch.target);
-  const double value = loss.item<double>();
-  MAGMADNN_CHECK(std::isfinite(value), "training diverged: loss is ", value,
-                 " (try a smaller --lr, or check the input data for NaN/inf)");
+  if (loss.device().is_cpu()) {  // free on the CPU: stop before the step spreads NaN into the weights
+    const double value = loss.item<double>();
+    MAGMADNN_CHECK(std::isfinite(value), "training diverged: loss is ", value,
+                   " (try a smaller --lr, or check the input data for NaN/inf)");
+  }
   loss.backward();
   optimizer_->step();
-  if (correct) *correct = count_correct(out, batch.target);
+  return {loss.detach(), count_correct_tensor(out, batch.target)};
+}
+
+double Trainer::train_step(const data::Example& batch, int64_t* correct) {
+  const DeviceStep s = step_on_device(batch);
+  const double value = s.loss.item<double>();
+  MAGMADNN_CHECK(std::isfinite(value), "training diverged: loss is ", value,
+                 " (try a smaller --lr, or check the input data for NaN/inf)");
+  if (correct) *correct = s.correct.defined() ? std::llround(s.correct.item<double>()) : 0;
   return value;
+}
+
+void Trainer::add_to_epoch_sums(const DeviceStep& step, int64_t batch_size) {
+  NoGradGuard no_grad;
+  accumulate(loss_sum_on_device_, epoch_loss_sum_, step.loss, static_cast<double>(batch_size));
+  if (step.correct.defined())
+    accumulate(correct_on_device_, static_cast<double>(epoch_correct_), step.correct, 1);
+}
+
+std::pair<double, int64_t> Trainer::current_epoch_sums() const {
+  const double loss_sum = loss_sum_on_device_.defined() ? loss_sum_on_device_.item<double>() : epoch_loss_sum_;
+  const int64_t correct =
+      correct_on_device_.defined() ? std::llround(correct_on_device_.item<double>()) : epoch_correct_;
+  return {loss_sum, correct};
+}
+
+void Trainer::read_epoch_sums() {
+  if (!loss_sum_on_device_.defined() && !correct_on_device_.defined()) return;
+  // The wait for the device is training time: the queued steps finish here.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::tie(epoch_loss_sum_, epoch_correct_) = current_epoch_sums();
+  epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MAGMADNN_CHECK(std::isfinite(epoch_loss_sum_), "training diverged: loss is ",
+                 epoch_samples_ > 0 ? epoch_loss_sum_ / epoch_samples_ : epoch_loss_sum_,
+                 " (the epoch's mean after ", batches_in_epoch_,
+                 " batches; try a smaller --lr, or check the input data for NaN/inf)");
+}
+
+void Trainer::clear_epoch_sums_on_device() {
+  loss_sum_on_device_ = correct_on_device_ = Tensor();
 }
 
 void Trainer::add_checkpoint_state(const std::string& name, std::function<StateDict()> save,
@@ -105,10 +192,11 @@ TrainingCheckpoint Trainer::checkpoint(const data::DataLoader& loader) const {
   c.epochs_completed = epochs_completed_;
   c.batches_in_epoch = batches_in_epoch_;
   c.global_step = global_step_;
-  c.epoch_loss_sum = epoch_loss_sum_;
+  const auto [loss_sum, correct] = current_epoch_sums();
+  c.epoch_loss_sum = loss_sum;
   c.epoch_seconds = epoch_seconds_;
   c.epoch_lr = epoch_lr_;
-  c.epoch_correct = epoch_correct_;
+  c.epoch_correct = correct;
   c.epoch_samples = epoch_samples_;
   c.rng_state = default_generator().state();
   c.metadata = options_.checkpoint_metadata;
@@ -180,6 +268,7 @@ void Trainer::resume(const TrainingCheckpoint& c, const std::string& source) {
   epoch_lr_ = c.epoch_lr;
   epoch_correct_ = c.epoch_correct;
   epoch_samples_ = c.epoch_samples;
+  clear_epoch_sums_on_device();  // the next step starts from the restored sums
 }
 
 void Trainer::maybe_checkpoint(const data::DataLoader& loader, bool epoch_end) {
@@ -194,6 +283,7 @@ void Trainer::maybe_checkpoint(const data::DataLoader& loader, bool epoch_end) {
     due = true;
   if (!due) return;
   // Every rank counts, so step-based checkpoints stay on the same steps; only one writes.
+  read_epoch_sums();  // and a diverged run writes no checkpoint
   last_checkpoint_step_ = global_step_;
   last_checkpoint_time_ = now;
   const bool collective = options_.model_state || options_.optimizer_state;
@@ -215,6 +305,7 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
   last_checkpoint_step_ = global_step_;
   last_checkpoint_time_ = std::chrono::steady_clock::now();
   stopped_early_ = false;
+  const Device device = this->device();
   std::vector<EpochMetrics> history;
   for (int64_t epoch = epochs_completed_ + 1; epoch <= options_.epochs; ++epoch) {
     model_->train();
@@ -244,20 +335,31 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
       for (const data::Example& batch : train_loader) {
         if (batches_in_epoch_ == num_batches) break;
         const auto t0 = std::chrono::steady_clock::now();
-        int64_t hits = 0;
-        const double loss = options_.step ? options_.step(batch, &hits) : train_step(batch, &hits);
-        epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const int64_t n = batch.input.size(0);
-        epoch_loss_sum_ += loss * n;
-        epoch_correct_ += hits;
+        if (options_.step) {
+          read_epoch_sums();  // (only if default steps came first) keep the host sums whole
+          clear_epoch_sums_on_device();
+          int64_t hits = 0;
+          const double loss = options_.step(to_device(batch, device), &hits);
+          epoch_loss_sum_ += loss * n;
+          epoch_correct_ += hits;
+        } else {
+          add_to_epoch_sums(step_on_device(batch), n);
+        }
+        epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         epoch_samples_ += n;
         ++batches_in_epoch_;
         ++global_step_;
         for (auto& cb : step_callbacks_) cb(global_step_);
-        progress.update(batches_in_epoch_, epoch_loss_sum_ / epoch_samples_,
-                        static_cast<double>(epoch_correct_) / epoch_samples_, epoch_samples_);
+        progress.update(batches_in_epoch_, epoch_samples_, [&] {
+          read_epoch_sums();
+          return ProgressReporter::Values{epoch_loss_sum_ / epoch_samples_,
+                                          static_cast<double>(epoch_correct_) / epoch_samples_};
+        });
         maybe_checkpoint(train_loader, /*epoch_end=*/false);
         if (options_.stop_after_steps > 0 && global_step_ >= options_.stop_after_steps) {
+          read_epoch_sums();  // a later fit() or checkpoint() continues from the host sums
+          clear_epoch_sums_on_device();
           if (!options_.checkpoint_path.empty() && last_checkpoint_step_ != global_step_) {
             if (options_.write_checkpoints)
               save_checkpoint(options_.checkpoint_path, train_loader);
@@ -269,6 +371,8 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
         }
       }
     }
+    read_epoch_sums();
+    clear_epoch_sums_on_device();
     m.train_loss = epoch_samples_ ? epoch_loss_sum_ / epoch_samples_ : 0;
     m.train_accuracy = epoch_samples_ ? static_cast<double>(epoch_correct_) / epoch_samples_ : 0;
     m.train_seconds = epoch_seconds_;

@@ -47,6 +47,17 @@ void empty_cache(int index = 0);
 // Waits for all queued work on device `index`.
 void synchronize(int index = 0);
 
+// Page-locked ("pinned") host memory, for host tensors bound for a CUDA device: a copy from it
+// to the device runs asynchronously on the device's stream instead of being staged through a
+// driver buffer (DataLoaderOptions::pin_memory allocates batches here). Its tensors are CPU
+// tensors (device() is the CPU). A caching allocator over cudaHostAlloc/cudaFreeHost: a freed
+// block is reused only after an event recorded on the freeing thread's current device stream at
+// free time has completed, so a copy still reading a freed batch is never overwritten (free a
+// pinned tensor on the thread that queued its copies, as a training loop does). empty_cache()
+// returns the reusable blocks to the driver. Throws Error ("no CUDA device: ...") when no CUDA
+// device can be used, and in a build without CUDA.
+Allocator& pinned_host_allocator();
+
 // Lines for `magmadnn info`: one per device with name, memory, compute capability, and a line
 // with the library versions; or one line saying why there is none.
 std::vector<std::string> describe_lines();

@@ -66,6 +66,14 @@ class DataLoaderOptions {
     shard_remainder_ = v;
     return *this;
   }
+  // Batches (input and target) are copied into page-locked host memory
+  // (cuda::pinned_host_allocator) after the transform, in the prefetch thread when prefetching,
+  // so their copies to a CUDA device run asynchronously. Only useful when batches go to a CUDA
+  // device; the DataLoader's constructor throws an Error when no CUDA device can be used.
+  DataLoaderOptions& pin_memory(bool v) {
+    pin_memory_ = v;
+    return *this;
+  }
 
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }
@@ -76,6 +84,7 @@ class DataLoaderOptions {
   int64_t num_shards() const { return num_shards_; }
   int64_t shard() const { return shard_; }
   ShardRemainder shard_remainder() const { return shard_remainder_; }
+  bool pin_memory() const { return pin_memory_; }
 
  private:
   int64_t batch_size_ = 128;
@@ -87,6 +96,7 @@ class DataLoaderOptions {
   int64_t num_shards_ = 1;
   int64_t shard_ = 0;
   ShardRemainder shard_remainder_ = ShardRemainder::Pad;
+  bool pin_memory_ = false;
 };
 
 class DataLoader {

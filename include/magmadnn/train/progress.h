@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -22,6 +23,12 @@ class ProgressReporter {
   void start_epoch(int64_t epoch, int64_t num_epochs, int64_t num_batches);
   // After each batch: running mean loss and accuracy of the epoch so far, samples seen.
   void update(int64_t batch, double loss, double accuracy, int64_t samples);
+  // The same, but the loss and accuracy are asked of `read` only when something is drawn (a bar
+  // at most ~10 times a second, a line 5 times an epoch): reading them may wait for a GPU.
+  struct Values {
+    double loss = 0, accuracy = 0;
+  };
+  void update(int64_t batch, int64_t samples, const std::function<Values()>& read);
   // Ends the epoch's bar with a summary line.
   void end_epoch(const std::string& summary);
   ProgressMode mode() const { return mode_; }

@@ -44,6 +44,10 @@ LossFn cross_entropy_loss();
 
 struct TrainerOptions {
   int64_t epochs = 1;
+  // Where training runs: every batch (input and target) is moved here before its step. Unset:
+  // the device of the model's parameters when fit() starts (see module_device()). The model
+  // itself is not moved: call model->to(device) before creating the optimizer.
+  std::optional<Device> device;
   ProgressMode progress = ProgressMode::Auto;
   std::ostream* out = nullptr;   // progress and summaries; std::cout when null
   std::string metrics_log;       // JSON-lines file, one object per epoch; none when empty
@@ -77,8 +81,10 @@ struct TrainerOptions {
   std::function<void(const StateDict&)> load_optimizer_state;
 
   // Replace the optimizer step on a batch (e.g. a pipeline-parallel step; return the loss, fill
-  // `correct` when known) and the per-epoch evaluation (e.g. a distributed one; called after
-  // every epoch whether or not fit() got a test loader). Defaults: train_step and evaluate().
+  // `correct` when known; the batch is already on `device`) and the per-epoch evaluation (e.g. a
+  // distributed one; called after every epoch whether or not fit() got a test loader). Defaults:
+  // step_on_device (the loss and hit counts stay on the device, summed there, and are read back
+  // only when progress is shown, a checkpoint is written and at epoch end) and evaluate().
   std::function<double(const data::Example& batch, int64_t* correct)> step;
   std::function<EvalMetrics()> evaluate;
 };
@@ -90,7 +96,20 @@ class Trainer {
   // Trains for options.epochs epochs; returns the metrics of each.
   std::vector<EpochMetrics> fit(data::DataLoader& train_loader, data::DataLoader* test_loader = nullptr);
   // One optimizer step on a batch; returns the loss and fills `correct` with the batch's hits.
+  // Reads both back to the host (a synchronisation on a GPU); fit() uses step_on_device.
   double train_step(const data::Example& batch, int64_t* correct = nullptr);
+  // One optimizer step on a batch (moved to device() first) without reading anything back to
+  // the host: the loss as a scalar tensor on the device and the batch's hits as a float64 scalar
+  // tensor there (undefined when the output is not (N, C) logits with int64 targets). On the CPU,
+  // where reading costs nothing, a non-finite loss is an Error before backward; on a GPU fit()
+  // finds it when it next reads the epoch's sums.
+  struct DeviceStep {
+    Tensor loss;
+    Tensor correct;
+  };
+  DeviceStep step_on_device(const data::Example& batch);
+  // options.device, else the device of the model's parameters.
+  Device device() const;
   // Called after every epoch (after evaluation): learning-rate schedules, checkpoints, early stop.
   // Returning false stops training.
   void on_epoch_end(std::function<bool(const EpochMetrics&)> callback) { callbacks_.push_back(std::move(callback)); }
@@ -135,6 +154,16 @@ class Trainer {
 
   nn::Module& checkpoint_module() const;
   void maybe_checkpoint(const data::DataLoader& loader, bool epoch_end);
+  // The epoch's running sums live in loss_sum_on_device_ / correct_on_device_ (float64 scalars on
+  // the training device, starting from epoch_loss_sum_ / epoch_correct_) while steps add to them
+  // there; read_epoch_sums() copies them into epoch_loss_sum_ / epoch_correct_ (a host
+  // synchronisation on a GPU: only for progress, checkpoints and the epoch's end) and throws when
+  // training has diverged.
+  void add_to_epoch_sums(const DeviceStep& step, int64_t batch_size);
+  void read_epoch_sums();
+  std::pair<double, int64_t> current_epoch_sums() const;  // without changing anything
+  void clear_epoch_sums_on_device();
+  Tensor loss_sum_on_device_, correct_on_device_;
 
   // Where training stands (saved in checkpoints): whole epochs done, steps into the next epoch,
   // and that epoch's running sums.
@@ -147,10 +176,19 @@ class Trainer {
   std::chrono::steady_clock::time_point last_checkpoint_time_;
 };
 
-// Loss and accuracy of a model over a loader, in eval mode without recording gradients.
+// Loss and accuracy of a model over a loader, in eval mode without recording gradients. Batches
+// are moved to the model's device (module_device); the sums stay there until the end.
 EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss = cross_entropy_loss());
 
-// Number of rows whose argmax over dim 1 equals the target.
+// Number of rows whose argmax over dim 1 equals the target (read back to the host).
 int64_t count_correct(const Tensor& logits, const Tensor& target);
+// The same as a float64 scalar tensor on the logits' device, without a host read; undefined when
+// `logits` is not 2-D or `target` not int64 (count_correct's 0).
+Tensor count_correct_tensor(const Tensor& logits, const Tensor& target);
+
+// The device of a module's first parameter (else first buffer); the CPU for a module without any.
+Device module_device(const nn::Module& module);
+// `batch` with input and target on `device` (the same tensors when they are there already).
+data::Example to_device(const data::Example& batch, Device device);
 
 }  // namespace magmadnn::train

@@ -22,6 +22,7 @@ LibraryVersions library_versions() {
 MemoryStats memory_stats(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 void empty_cache(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 void synchronize(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
+Allocator& pinned_host_allocator() { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 std::vector<std::string> describe_lines() { return {"cuda: not built (MAGMADNN_WITH_CUDA=OFF)"}; }
 
 std::unique_ptr<Backend> make_cuda_backend_if_available() { return nullptr; }
