@@ -58,6 +58,16 @@ void synchronize(int index = 0);
 // device can be used, and in a build without CUDA.
 Allocator& pinned_host_allocator();
 
+// TF32 tensor-core math for float32 on the GPU (Ampere and newer): when allowed, cuDNN
+// convolutions and cuBLAS matmuls may round their fp32 inputs to TF32 (10-bit mantissa, fp32
+// accumulation), several times faster with relative errors around 1e-3. Default false: full fp32,
+// so CUDA results match the CPU's to ~1e-6. PyTorch's default for convolutions is true
+// (torch.backends.cudnn.allow_tf32), so benchmarks against PyTorch set it. float64 is never
+// affected. Applies to calls made after the change; every build has these (the flag is only
+// stored without CUDA).
+void set_allow_tf32(bool enabled);
+bool allow_tf32();
+
 // Lines for `magmadnn info`: one per device with name, memory, compute capability, and a line
 // with the library versions; or one line saying why there is none.
 std::vector<std::string> describe_lines();

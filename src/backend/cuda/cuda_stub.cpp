@@ -1,7 +1,10 @@
 // The CUDA query API in a build without the CUDA backend (MAGMADNN_WITH_CUDA=OFF): no devices,
 // and every question about one is answered with a clear Error.
+#include <atomic>
+
 #include "backend/cuda/cuda_register.h"
 #include "magmadnn/backend/cuda.h"
+#include "magmadnn/backend/cuda_graph.h"
 #include "magmadnn/core/error.h"
 
 namespace magmadnn::cuda {
@@ -23,7 +26,23 @@ MemoryStats memory_stats(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBui
 void empty_cache(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 void synchronize(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 Allocator& pinned_host_allocator() { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
+// Stored so that code setting it runs unchanged in a CPU-only build; nothing reads it here.
+namespace {
+std::atomic<bool> g_allow_tf32{false};
+}
+void set_allow_tf32(bool enabled) { g_allow_tf32.store(enabled); }
+bool allow_tf32() { return g_allow_tf32.load(); }
+
 std::vector<std::string> describe_lines() { return {"cuda: not built (MAGMADNN_WITH_CUDA=OFF)"}; }
+
+struct Graph::Impl {};
+Graph::Graph(int) { MAGMADNN_ERROR("cuda::Graph: no CUDA device: ", kNotBuilt); }
+Graph::~Graph() = default;
+void Graph::capture(const std::function<void()>&) { MAGMADNN_ERROR("cuda::Graph: ", kNotBuilt); }
+void Graph::replay() { MAGMADNN_ERROR("cuda::Graph: ", kNotBuilt); }
+bool Graph::captured() const { return false; }
+int64_t Graph::replays() const { return 0; }
+void Graph::reset() {}
 
 std::unique_ptr<Backend> make_cuda_backend_if_available() { return nullptr; }
 void select_device(int) {}
