@@ -99,6 +99,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
     : model_(std::move(model)), optimizer_(std::move(optimizer)), options_(std::move(options)) {
   MAGMADNN_CHECK(model_ && optimizer_, "Trainer: model and optimizer must be set");
   MAGMADNN_CHECK(options_.epochs >= 1, "Trainer: epochs must be at least 1, got ", options_.epochs);
+  MAGMADNN_CHECK(!(options_.step && options_.device_step), "Trainer: set TrainerOptions::step or device_step, not both");
   if (!options_.loss) options_.loss = cross_entropy_loss();
   if (!options_.out) options_.out = &std::cout;
 }
@@ -344,7 +345,8 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
           epoch_loss_sum_ += loss * n;
           epoch_correct_ += hits;
         } else {
-          add_to_epoch_sums(step_on_device(batch), n);
+          add_to_epoch_sums(options_.device_step ? options_.device_step(to_device(batch, device)) : step_on_device(batch),
+                            n);
         }
         epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         epoch_samples_ += n;

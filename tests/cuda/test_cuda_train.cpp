@@ -52,12 +52,12 @@ void expect_same_weights(const nn::Module& gpu, const nn::Module& cpu, double to
   }
 }
 
-struct Run {
+struct TrainRun {
   std::shared_ptr<nn::Sequential> model;
   std::shared_ptr<optim::SGD> opt;
   std::unique_ptr<train::Trainer> trainer;
   std::ostringstream out;
-  Run(Device device, int64_t epochs, int64_t stop_after = 0) {
+  TrainRun(Device device, int64_t epochs, int64_t stop_after = 0) {
     model = make_model(device);
     opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.05).momentum(0.9));
     train::TrainerOptions o;
@@ -80,9 +80,9 @@ TEST(CudaTrain, TinyTrainingEqualsTheCpuRun) {
   SKIP_WITHOUT_GPU();
   auto train_set = make_set(1, 100), test_set = make_set(2, 40);
   std::vector<train::EpochMetrics> h[2];
-  Run cpu(Device::cpu(), 3), gpu(kGpu, 3);
+  TrainRun cpu(Device::cpu(), 3), gpu(kGpu, 3);
   for (int i = 0; i < 2; ++i) {
-    Run& r = i == 0 ? cpu : gpu;
+    TrainRun& r = i == 0 ? cpu : gpu;
     const Device d = i == 0 ? Device::cpu() : kGpu;
     data::DataLoader train_loader(train_set, loader_options(d));
     data::DataLoader test_loader(test_set, loader_options(d).shuffle(false));
@@ -117,15 +117,15 @@ TEST(CudaTrain, CpuCheckpointResumesOnTheGpu) {
   SKIP_WITHOUT_GPU();
   auto train_set = make_set(4, 100);
   // Uninterrupted CPU run; a CPU run stopped after 5 steps, resumed by a GPU trainer.
-  Run full(Device::cpu(), 2);
+  TrainRun full(Device::cpu(), 2);
   data::DataLoader l0(train_set, loader_options(Device::cpu()));
   const auto want = full.trainer->fit(l0);
-  Run part(Device::cpu(), 2, 5);
+  TrainRun part(Device::cpu(), 2, 5);
   data::DataLoader l1(train_set, loader_options(Device::cpu()));
   part.trainer->fit(l1);
   ASSERT_TRUE(part.trainer->stopped_early());
   const train::TrainingCheckpoint ckpt = part.trainer->checkpoint(l1);
-  Run resumed(kGpu, 2);
+  TrainRun resumed(kGpu, 2);
   resumed.trainer->resume(ckpt);
   data::DataLoader l2(train_set, loader_options(kGpu));
   const auto got = resumed.trainer->fit(l2);

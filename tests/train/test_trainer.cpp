@@ -209,6 +209,30 @@ TEST(TrainerMetrics, StepHookReturningDoubleStillWorks) {
   EXPECT_DOUBLE_EQ(h[0].train_accuracy, 3.0 / 10);
 }
 
+TEST(TrainerMetrics, DeviceStepHookIsSummedWithoutHostValues) {
+  auto train_set = tiny_set(5);
+  auto model = tiny_model();
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1));
+  std::ostringstream out;
+  train::TrainerOptions o;
+  o.progress = train::ProgressMode::None;
+  o.out = &out;
+  int calls = 0;
+  o.device_step = [&](const data::Example& b) {
+    ++calls;
+    // int64 hit counts are accepted as well as float64 ones.
+    return train::StepOutput{scalar_tensor(0.25 * calls), from_vector<int64_t>({2}).reshape({})};
+  };
+  train::Trainer trainer(model, opt, o);
+  data::DataLoader loader(train_set, in_order());
+  const auto h = trainer.fit(loader);
+  EXPECT_EQ(calls, 3);
+  EXPECT_DOUBLE_EQ(h[0].train_loss, (0.25 * 4 + 0.5 * 4 + 0.75 * 2) / 10);
+  EXPECT_DOUBLE_EQ(h[0].train_accuracy, 6.0 / 10);
+  o.step = [](const data::Example&, int64_t*) { return 0.0; };
+  EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }), HasSubstr("not both"));
+}
+
 TEST(TrainerMetrics, CheckpointCarriesTheSumsOfTheUnfinishedEpoch) {
   // Stop after 2 of 3 steps: the checkpoint's sums are those of the first two batches.
   auto train_set = tiny_set(1), test_set = tiny_set(2, 7);

@@ -38,6 +38,13 @@ struct EpochMetrics {
   double lr = 0;
 };
 
+// What a training step leaves on the device, not yet read back: the loss (a scalar tensor) and
+// the batch's hit count (a float64 or int64 scalar tensor; undefined when not counted).
+struct StepOutput {
+  Tensor loss;
+  Tensor correct;
+};
+
 // loss(model output, target) -> scalar tensor
 using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
 LossFn cross_entropy_loss();
@@ -87,6 +94,11 @@ struct TrainerOptions {
   // only when progress is shown, a checkpoint is written and at epoch end) and evaluate().
   std::function<double(const data::Example& batch, int64_t* correct)> step;
   std::function<EvalMetrics()> evaluate;
+  // Replace the optimizer step without a host read (e.g. a step replayed from a CUDA graph,
+  // train/cuda_graph_step.h): the batch is already on `device`; the returned tensors are added
+  // to the epoch's sums on the device at once (so they may be overwritten by the next step).
+  // Set `step` or `device_step`, not both.
+  std::function<StepOutput(const data::Example& batch)> device_step;
 };
 
 class Trainer {
@@ -103,10 +115,7 @@ class Trainer {
   // tensor there (undefined when the output is not (N, C) logits with int64 targets). On the CPU,
   // where reading costs nothing, a non-finite loss is an Error before backward; on a GPU fit()
   // finds it when it next reads the epoch's sums.
-  struct DeviceStep {
-    Tensor loss;
-    Tensor correct;
-  };
+  using DeviceStep = StepOutput;
   DeviceStep step_on_device(const data::Example& batch);
   // options.device, else the device of the model's parameters.
   Device device() const;
