@@ -22,13 +22,17 @@ using ::testing::HasSubstr;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                         \
-  if (cuda::device_count() == 0)                                                                   \
+#define SKIP_WITHOUT_GPU()       \
+  if (cuda::device_count() == 0) \
   GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA parity tests skipped"
 
 const Device kGpu = Device::cuda(0);
-Backend& cpu() { return backend_for(Device::cpu()); }
-Backend& gpu() { return backend_for(kGpu); }
+Backend& cpu() {
+  return backend_for(Device::cpu());
+}
+Backend& gpu() {
+  return backend_for(kGpu);
+}
 
 // Elementwise |got - want| <= atol + rtol * |want| (NaN matches NaN), reporting the first misses.
 void expect_close(const Tensor& got, const Tensor& want, double rtol, double atol, const std::string& what) {
@@ -41,7 +45,8 @@ void expect_close(const Tensor& got, const Tensor& want, double rtol, double ato
     if (std::isnan(g[i]) && std::isnan(w[i])) continue;
     if (std::isinf(w[i]) && g[i] == w[i]) continue;
     if (!(std::abs(g[i] - w[i]) <= atol + rtol * std::abs(w[i]))) {
-      if (++misses <= 3) ADD_FAILURE() << what << ": element " << i << " is " << g[i] << " on cuda, " << w[i] << " on cpu";
+      if (++misses <= 3)
+        ADD_FAILURE() << what << ": element " << i << " is " << g[i] << " on cuda, " << w[i] << " on cpu";
     }
   }
   EXPECT_EQ(misses, 0) << what << " (" << misses << " of " << g.size() << " elements differ)";
@@ -58,7 +63,9 @@ void expect_close_scaled(const Tensor& got, const Tensor& want, double rel, cons
 }
 
 // fp32 parity: relative error below 1e-4; fp64: below 1e-10.
-double tol_for(DType dt) { return dt == kFloat64 ? 1e-10 : 1e-4; }
+double tol_for(DType dt) {
+  return dt == kFloat64 ? 1e-10 : 1e-4;
+}
 
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t dil) {
   return (in + 2 * pad - dil * (k - 1) - 1) / s + 1;
@@ -121,8 +128,8 @@ Tensor leaf(const Tensor& t, Device d) {
 // The CSR arrays of `a` on the GPU, same structure (and symmetry flag, so that spmm's backward
 // uses the matrix itself as its transpose and stays on the device).
 CsrMatrix csr_on_gpu(const CsrMatrix& a) {
-  return CsrMatrix(a.rows(), a.cols(), a.row_offsets().to(kGpu), a.col_indices().to(kGpu), a.values().to(kGpu),
-                   a.is_symmetric());
+  return CsrMatrix(a.rows(), a.cols(), a.row_offsets().to(kGpu), a.col_indices().to(kGpu),
+                   a.values().to(kGpu), a.is_symmetric());
 }
 
 }  // namespace
@@ -148,7 +155,9 @@ TEST(CudaConvEverywhere, ConvOnAMissingDeviceIsAClearError) {
   if (cuda::device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
   nn::Conv2d conv(nn::Conv2dOptions(3, 4, 3).padding(1));
   EXPECT_THAT(error_of([&] { conv.to(kGpu); }), HasSubstr("no CUDA device"));
-  EXPECT_THAT(error_of([] { conv2d(randn({1, 3, 5, 5}).to(kGpu), randn({4, 3, 3, 3})); }),
+  EXPECT_THAT(error_of([] {
+                conv2d(randn({1, 3, 5, 5}).to(kGpu), randn({4, 3, 3, 3}));
+              }),
               HasSubstr("no CUDA device"));
   // The CPU module is untouched by the failed move and still works.
   EXPECT_EQ(conv.weight().device(), Device::cpu());
@@ -171,7 +180,8 @@ TEST(CudaConv, KernelsMatchTheCpuForEveryGeometry) {
         const Tensor w = randn({c.O, c.C / c.p.groups, c.KH, c.KW}, dt);
         const Tensor b = has_bias ? randn({c.O}, dt) : Tensor();
         const Tensor gy = randn({c.N, c.O, OH, OW}, dt);
-        const Tensor xg = x.to(kGpu), wg = w.to(kGpu), bg = has_bias ? b.to(kGpu) : Tensor(), gyg = gy.to(kGpu);
+        const Tensor xg = x.to(kGpu), wg = w.to(kGpu), bg = has_bias ? b.to(kGpu) : Tensor(),
+                     gyg = gy.to(kGpu);
 
         Tensor y = Tensor::empty({c.N, c.O, OH, OW}, dt), yg = Tensor::empty({c.N, c.O, OH, OW}, dt, kGpu);
         cpu().conv2d(x, w, b, y, c.p);
@@ -237,8 +247,8 @@ TEST(CudaConv, NonContiguousOperandsAreHandled) {
   const Tensor b = randn({8}).slice(0, 0, 8, 2);
   const int64_t OH = out_size(7, 3, 2, 1, 1), OW = out_size(9, 3, 1, 0, 1);
   const Tensor gy = randn({2, 4, OH, OW});
-  Tensor y = Tensor::empty({2, 4, OH, OW}), gx = Tensor::empty({2, 3, 7, 9}), gw = Tensor::empty({4, 3, 3, 3}),
-         gb = Tensor::empty({4});
+  Tensor y = Tensor::empty({2, 4, OH, OW}), gx = Tensor::empty({2, 3, 7, 9}),
+         gw = Tensor::empty({4, 3, 3, 3}), gb = Tensor::empty({4});
   cpu().conv2d(x.contiguous(), w.contiguous(), b.contiguous(), y, p);
   cpu().conv2d_backward_data(gy, w.contiguous(), gx, p);
   cpu().conv2d_backward_weights(x.contiguous(), gy, gw, gb, p);
@@ -270,7 +280,8 @@ TEST(CudaConv, EmptyBatchAndEmptyChannels) {
   Tensor y = Tensor::empty({0, 4, 5, 5}, kFloat32, kGpu);
   gpu().conv2d(zeros({0, 3, 5, 5}, kFloat32, kGpu), ones({4, 3, 3, 3}, kFloat32, kGpu), Tensor(), y, p);
   Tensor gw = full({4, 3, 3, 3}, 5.0, kFloat32, kGpu), gb = full({4}, 5.0, kFloat32, kGpu);
-  gpu().conv2d_backward_weights(zeros({0, 3, 5, 5}, kFloat32, kGpu), zeros({0, 4, 5, 5}, kFloat32, kGpu), gw, gb, p);
+  gpu().conv2d_backward_weights(zeros({0, 3, 5, 5}, kFloat32, kGpu), zeros({0, 4, 5, 5}, kFloat32, kGpu), gw,
+                                gb, p);
   expect_close(gw, zeros({4, 3, 3, 3}), 0, 0, "grad_weight of an empty batch");
   expect_close(gb, zeros({4}), 0, 0, "grad_bias of an empty batch");
 }
@@ -361,8 +372,8 @@ namespace {
 // Runs `model` (a copy on each device made from the same state) forward and backward with
 // loss = sum(model(x) * r), and compares the outputs, every parameter's gradient and every buffer
 // (batch-norm running statistics) between the CPU and the GPU.
-void expect_model_parity(const std::function<std::shared_ptr<nn::Module>()>& make, const Shape& input_shape, DType dt,
-                         double rel, bool train, const std::string& what) {
+void expect_model_parity(const std::function<std::shared_ptr<nn::Module>()>& make, const Shape& input_shape,
+                         DType dt, double rel, bool train, const std::string& what) {
   manual_seed(31);
   auto on_cpu = make();
   auto on_gpu = make();
@@ -404,9 +415,12 @@ TEST(CudaConv, Conv2dModuleMatchesTheCpu) {
   };
   const std::vector<ModuleCase> cases = {
       {"Conv2d(3, 8, 3, padding 1)", nn::Conv2dOptions(3, 8, 3).padding(1)},
-      {"Conv2d(4, 4, 5, stride 2, groups 4, no bias)", nn::Conv2dOptions(4, 4, 5).stride(2).groups(4).bias(false)},
-      {"Conv2d(4, 6, (3, 1), dilation (2, 1), circular)",
-       nn::Conv2dOptions(4, 6, Size2(3, 1)).dilation(Size2(2, 1)).padding(Size2(2, 0)).padding_mode(PaddingMode::Circular)},
+      {"Conv2d(4, 4, 5, stride 2, groups 4, no bias)",
+       nn::Conv2dOptions(4, 4, 5).stride(2).groups(4).bias(false)},
+      {"Conv2d(4, 6, (3, 1), dilation (2, 1), circular)", nn::Conv2dOptions(4, 6, Size2(3, 1))
+                                                              .dilation(Size2(2, 1))
+                                                              .padding(Size2(2, 0))
+                                                              .padding_mode(PaddingMode::Circular)},
   };
   for (const ModuleCase& c : cases)
     for (DType dt : {kFloat32, kFloat64}) {
@@ -422,8 +436,8 @@ TEST(CudaConv, LeNetForwardBackwardMatchesTheCpu) {
   // eval(): no dropout, so both devices compute the same function.
   expect_model_parity([&] { return models::make_model("lenet", cfg); }, {2, 1, 28, 28}, kFloat32, 1e-4, false,
                       "lenet float32");
-  expect_model_parity([&] { return models::make_model("lenet", cfg); }, {2, 1, 28, 28}, kFloat64, 1e-10, false,
-                      "lenet float64");
+  expect_model_parity([&] { return models::make_model("lenet", cfg); }, {2, 1, 28, 28}, kFloat64, 1e-10,
+                      false, "lenet float64");
 }
 
 TEST(CudaConv, ResNet18ForwardBackwardMatchesTheCpu) {
@@ -434,15 +448,15 @@ TEST(CudaConv, ResNet18ForwardBackwardMatchesTheCpu) {
   // Training mode: batch statistics, and the running statistics are compared too. float64 is held
   // to 1e-9; float32 to 1e-3 of each tensor's scale, because eighteen layers of batch norm over
   // small batches (2 x 2 x 2 values per channel at the end) amplify fp32 rounding differences.
-  expect_model_parity([&] { return models::make_model("resnet18", cfg); }, {2, 3, 16, 16}, kFloat64, 1e-9, true,
-                      "resnet18 float64");
-  expect_model_parity([&] { return models::make_model("resnet18", cfg); }, {2, 3, 16, 16}, kFloat32, 1e-3, true,
-                      "resnet18 float32");
+  expect_model_parity([&] { return models::make_model("resnet18", cfg); }, {2, 3, 16, 16}, kFloat64, 1e-9,
+                      true, "resnet18 float64");
+  expect_model_parity([&] { return models::make_model("resnet18", cfg); }, {2, 3, 16, 16}, kFloat32, 1e-3,
+                      true, "resnet18 float32");
   models::ModelConfig inet = cfg;
   inet.imagenet_stem = true;
   inet.height = inet.width = 32;
-  expect_model_parity([&] { return models::make_model("resnet18", inet); }, {2, 3, 32, 32}, kFloat64, 1e-9, true,
-                      "resnet18 imagenet stem float64");
+  expect_model_parity([&] { return models::make_model("resnet18", inet); }, {2, 3, 32, 32}, kFloat64, 1e-9,
+                      true, "resnet18 imagenet stem float64");
 }
 
 // ------------------------------------------------------------------------------ spmm
@@ -468,8 +482,11 @@ TEST(CudaSpmm, KernelMatchesTheCpu) {
     for (int64_t B : {1, 3})
       for (int64_t F : {1, 6}) {
         for (int c_kind = 0; c_kind < 3; ++c_kind) {  // none, full, broadcast bias (stride 0)
-          const std::string what = std::string(dtype_name(dt)) + " B=" + std::to_string(B) + " F=" +
-                                   std::to_string(F) + (c_kind == 0 ? " no c" : c_kind == 1 ? " c full" : " c bias");
+          const std::string what = std::string(dtype_name(dt)) + " B=" + std::to_string(B) +
+                                   " F=" + std::to_string(F) +
+                                   (c_kind == 0   ? " no c"
+                                    : c_kind == 1 ? " c full"
+                                                  : " c bias");
           const Tensor x = randn({B, 5, F}, dt);
           Tensor c, cg;
           if (c_kind == 1) {
@@ -521,7 +538,8 @@ TEST(CudaSpmm, DifferentiableOpMatchesTheCpu) {
   // Symmetric, so the backward's A^T is A itself and stays on the device.
   const Tensor edges = from_vector<int64_t>({0, 1, 1, 2, 2, 3, 3, 0, 0, 2, 4, 4, 5, 1}, {7, 2});
   for (DType dt : {kFloat32, kFloat64}) {
-    const CsrMatrix a = CsrMatrix::from_edges(6, edges, rand({7}, dt), true);  // node 5: one edge; self-loop on 4
+    const CsrMatrix a =
+        CsrMatrix::from_edges(6, edges, rand({7}, dt), true);  // node 5: one edge; self-loop on 4
     const CsrMatrix ag = csr_on_gpu(a);
     for (bool batched : {false, true}) {
       const std::string what = std::string(dtype_name(dt)) + (batched ? " batched" : " unbatched");
@@ -552,7 +570,8 @@ TEST(CudaSpmm, GcnPropagationOnTheDeviceMatchesTheCpu) {
   for (DType dt : {kFloat32, kFloat64}) {
     const CsrMatrix ahat = graph.gcn_normalized(dt);
     const CsrMatrix ahat_g = csr_on_gpu(ahat);
-    const Tensor x0 = randn({4, 20, 8}, dt), w0 = randn({5, 8}, dt), b0 = randn({5}, dt), r = randn({4, 20, 5}, dt);
+    const Tensor x0 = randn({4, 20, 8}, dt), w0 = randn({5, 8}, dt), b0 = randn({5}, dt),
+                 r = randn({4, 20, 5}, dt);
     auto run = [&](const CsrMatrix& m, Device d) {
       Tensor x = leaf(x0, d), w = leaf(w0, d), b = leaf(b0, d);
       const Tensor y = spmm(m, linear(x, w, Tensor()), b);  // Â (X W^T) + b
@@ -563,7 +582,8 @@ TEST(CudaSpmm, GcnPropagationOnTheDeviceMatchesTheCpu) {
     const auto got = run(ahat_g, kGpu);
     const char* names[] = {"output", "grad x", "grad weight", "grad bias"};
     for (int k = 0; k < 4; ++k)
-      expect_close_scaled(got[k], want[k], tol_for(dt), std::string("GCN ") + dtype_name(dt) + " " + names[k]);
+      expect_close_scaled(got[k], want[k], tol_for(dt),
+                          std::string("GCN ") + dtype_name(dt) + " " + names[k]);
   }
 }
 
@@ -600,8 +620,8 @@ void expect_graph_layer_parity(int64_t in, int64_t out, const std::string& what)
 
 TEST(CudaSpmm, GCNConvMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
-  expect_graph_layer_parity<nn::GCNConv>(8, 4, "GCNConv(8, 4)");    // aggregation last
-  expect_graph_layer_parity<nn::GCNConv>(4, 8, "GCNConv(4, 8)");    // aggregation first
+  expect_graph_layer_parity<nn::GCNConv>(8, 4, "GCNConv(8, 4)");  // aggregation last
+  expect_graph_layer_parity<nn::GCNConv>(4, 8, "GCNConv(4, 8)");  // aggregation first
 }
 
 TEST(CudaSpmm, GraphConvMatchesTheCpu) {
