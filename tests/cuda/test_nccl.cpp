@@ -208,35 +208,6 @@ TEST(NcclGroup, WrongDeviceAndNonContiguousAreErrors) {
   }
 }
 
-// The compute stream is kept busy with large matmuls, so an all-reduce queued behind them cannot
-// finish within a 1 ms timeout: synchronize() must abort the communicator and say so.
-TEST(NcclGroup, TimeoutAbortsTheCommunicator) {
-  SKIP_WITHOUT_NCCL_GPU();
-  auto g = make_group();
-  Tensor x = full({4096, 4096}, 1.0 / 4096, kFloat32, kGpu);
-  Tensor w = full({4096, 4096}, 1.0 / 4096, kFloat32, kGpu);
-  cuda::synchronize(0);
-  g->set_timeout(std::chrono::milliseconds(1));
-  for (int k = 0; k < 40; ++k) x = matmul(x, w);  // ~5.5 TFLOP queued
-  Tensor t = ones({16}, kFloat32, kGpu);
-  auto work = g->all_reduce_async(t);
-  const std::string err = error_of([&] { work->synchronize(); });
-  if (err == "<no error>") GTEST_SKIP() << "the queued matmuls finished within 1 ms: the timeout was not provoked";
-  EXPECT_THAT(err, HasSubstr("ProcessGroup(nccl): rank 0 of 1: all_reduce(16 elements) did not complete within 1 ms "
-                             "(a peer rank did not join it, died, or is stuck); the NCCL communicator was aborted"));
-  EXPECT_THAT(error_of([&] { work->synchronize(); }), HasSubstr("all_reduce(16 elements) already timed out"));
-  EXPECT_THAT(error_of([&] { g->all_reduce(t); }),
-              HasSubstr("ProcessGroup(nccl): rank 0 of 1: all_reduce(16 elements): the NCCL communicator was aborted "
-                        "(all_reduce(16 elements) did not complete within 1 ms)"));
-  work.reset();
-  cuda::synchronize(0);  // the device survives the abort
-  EXPECT_NEAR(host<float>(sum(x))[0] / (4096.f * 4096.f), 1.f / 4096.f, 1e-6f);
-  auto fresh = make_group();
-  Tensor u = full({3}, 2.0, kFloat32, kGpu);
-  fresh->all_reduce(u, dist::ReduceOp::Avg);
-  EXPECT_EQ(host<float>(u), (std::vector<float>{2.f, 2.f, 2.f}));
-}
-
 // ------------------------------------------------------------------------------ DDP over NCCL
 
 namespace {
@@ -291,4 +262,35 @@ TEST(NcclDdp, CpuParametersWithAnNcclGroupAreAClearError) {
   auto g = make_group();
   EXPECT_THAT(error_of([&] { dist::DistributedDataParallel(make_mlp(), g); }),
               HasSubstr("needs a contiguous CUDA tensor on cuda:0 (the group's device), got one on cpu"));
+}
+
+// ------------------------------------------------------------------------------ timeout (last: it aborts)
+
+// The compute stream is kept busy with large matmuls, so an all-reduce queued behind them cannot
+// finish within a 1 ms timeout: synchronize() must abort the communicator and say so.
+TEST(NcclGroup, TimeoutAbortsTheCommunicator) {
+  SKIP_WITHOUT_NCCL_GPU();
+  auto g = make_group();
+  Tensor x = full({4096, 4096}, 1.0 / 4096, kFloat32, kGpu);
+  Tensor w = full({4096, 4096}, 1.0 / 4096, kFloat32, kGpu);
+  cuda::synchronize(0);
+  g->set_timeout(std::chrono::milliseconds(1));
+  for (int k = 0; k < 40; ++k) x = matmul(x, w);  // ~5.5 TFLOP queued
+  Tensor t = ones({16}, kFloat32, kGpu);
+  auto work = g->all_reduce_async(t);
+  const std::string err = error_of([&] { work->synchronize(); });
+  if (err == "<no error>") GTEST_SKIP() << "the queued matmuls finished within 1 ms: the timeout was not provoked";
+  EXPECT_THAT(err, HasSubstr("ProcessGroup(nccl): rank 0 of 1: all_reduce(16 elements) did not complete within 1 ms "
+                             "(a peer rank did not join it, died, or is stuck); the NCCL communicator was aborted"));
+  EXPECT_THAT(error_of([&] { work->synchronize(); }), HasSubstr("all_reduce(16 elements) already timed out"));
+  EXPECT_THAT(error_of([&] { g->all_reduce(t); }),
+              HasSubstr("ProcessGroup(nccl): rank 0 of 1: all_reduce(16 elements): the NCCL communicator was aborted "
+                        "(all_reduce(16 elements) did not complete within 1 ms)"));
+  work.reset();
+  cuda::synchronize(0);  // the device survives the abort
+  EXPECT_NEAR(host<float>(sum(x))[0] / (4096.f * 4096.f), 1.f / 4096.f, 1e-6f);
+  auto fresh = make_group();
+  Tensor u = full({3}, 2.0, kFloat32, kGpu);
+  fresh->all_reduce(u, dist::ReduceOp::Avg);
+  EXPECT_EQ(host<float>(u), (std::vector<float>{2.f, 2.f, 2.f}));
 }

@@ -117,6 +117,9 @@ TEST(NcclMpi, SendRecvRing) {
   EXPECT_EQ(host<float>(in), std::vector<float>(5, float((r + p - 1) % p)));
 }
 
+// Rank 0 waits on an all-reduce no peer joins: it times out and aborts its communicator. Then the
+// others wait on one rank 0 (aborted) never joins, and time out too; no rank is left to hang in
+// the communicator's teardown.
 TEST(NcclMpi, PeerThatNeverJoinsTimesOut) {
   SKIP_WITHOUT_GPU_PER_RANK();
   auto g = make_group();
@@ -124,15 +127,18 @@ TEST(NcclMpi, PeerThatNeverJoinsTimesOut) {
   Tensor t = ones({8}, kFloat32, d);
   g->all_reduce(t);  // connects the ranks first (NCCL connects lazily, on the host)
   g->barrier();
-  if (g->rank() == 0) {
+  const std::string who = "ProcessGroup(nccl): rank " + std::to_string(g->rank()) + " of " + std::to_string(g->size());
+  auto lonely_all_reduce = [&] {
     g->set_timeout(std::chrono::milliseconds(1500));
     auto w = g->all_reduce_async(t);
     EXPECT_THAT(error_of([&] { w->synchronize(); }),
-                HasSubstr("ProcessGroup(nccl): rank 0 of " + std::to_string(g->size()) +
-                          ": all_reduce(8 elements) did not complete within 1500 ms (a peer rank did not join it, died, "
-                          "or is stuck); the NCCL communicator was aborted"));
+                HasSubstr(who + ": all_reduce(8 elements) did not complete within 1500 ms (a peer rank did not join "
+                                "it, died, or is stuck); the NCCL communicator was aborted"));
     EXPECT_THAT(error_of([&] { g->all_reduce(t); }), HasSubstr("the NCCL communicator was aborted"));
-  }
+  };
+  if (g->rank() == 0) lonely_all_reduce();
+  mpi().barrier();
+  if (g->rank() != 0) lonely_all_reduce();
   mpi().barrier();
 }
 
