@@ -76,6 +76,7 @@ done
   grep -q "threads" "$tmp/out" && ok "bench --device cpu" || bad "bench --device cpu: $(cat "$tmp/out")"
 
 if [[ $have_gpu -eq 0 ]]; then
+  expect_status1 "bench --device cuda:99" "--device cuda:99: no such device" "$bin" bench --batches 1 --device cuda:99
   # Training on the GPU ends near the CPU run (float32, different summation orders).
   if "$bin" "${train_args[@]}" --device cuda --save "$tmp/gpu.st" --metrics-out "$tmp/gpu.json" \
        --checkpoint "$tmp/gpu.ckpt" >"$tmp/out" 2>&1; then
@@ -83,8 +84,10 @@ if [[ $have_gpu -eq 0 ]]; then
     a=$(json_number "$tmp/gpu.json" test_loss) b=$(json_number "$tmp/cpu.json" test_loss)
     awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3) }' &&
       ok "cuda test loss $a ~ cpu $b" || bad "cuda test loss $a, cpu $b"
+    # (2 of the 200 test samples may flip on an argmax near-tie between the devices.)
     "$bin" eval "${common[@]}" --weights "$tmp/gpu.st" --metrics-out "$tmp/eval_gpu_on_cpu.json" >"$tmp/out" 2>&1 &&
-      [[ "$(json_number "$tmp/eval_gpu_on_cpu.json" test_accuracy)" == "$(json_number "$tmp/gpu.json" test_accuracy)" ]] &&
+      awk -v a="$(json_number "$tmp/eval_gpu_on_cpu.json" test_accuracy)" -v b="$(json_number "$tmp/gpu.json" test_accuracy)" \
+        'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 0.011) }' &&
       ok "cuda-trained weights evaluate on the cpu" || bad "eval of cuda weights on cpu: $(cat "$tmp/out")"
     "$bin" eval "${common[@]}" --weights "$tmp/cpu.st" --device cuda --metrics-out "$tmp/eval_cpu_on_gpu.json" \
       >"$tmp/out" 2>&1 && ok "cpu-trained weights evaluate on cuda" || bad "eval on cuda: $(cat "$tmp/out")"
