@@ -131,7 +131,7 @@ TEST(NcclGroup, AllGatherFixedAndUnevenFirstDimensions) {
   EXPECT_EQ(host<float>(out), (std::vector<float>{1.f, 2.f, 3.f}));
   Tensor small = zeros({2}, kFloat32, kGpu);
   EXPECT_THAT(error_of([&] { g->all_gather(in, small); }),
-              HasSubstr("ProcessGroup::all_gather: output needs 3 elements of float32, got [2] float32"));
+              HasSubstr("ProcessGroup::all_gather: output needs 3 elements of float32, got (2) float32"));
 
   Tensor rows = arange(0.0, 6.0, 1.0, kFloat64).reshape({3, 2}).to(kGpu);
   std::vector<Tensor> parts;
@@ -160,7 +160,7 @@ TEST(NcclGroup, ReduceScatterSumAvgAndSizes) {
   EXPECT_EQ(host<float>(avg), (std::vector<float>{1, 2, 3, 4, 5, 6, 7}));
   Tensor wrong = zeros({3}, kFloat32, kGpu);
   EXPECT_THAT(error_of([&] { g->reduce_scatter(in, wrong); }),
-              HasSubstr("ProcessGroup::reduce_scatter: rank 0 needs an output of 7 float32 elements, got [3] float32"));
+              HasSubstr("ProcessGroup::reduce_scatter: rank 0 needs an output of 7 float32 elements, got (3) float32"));
 }
 
 TEST(NcclGroup, BarrierWaitsOnTheHost) {
@@ -194,10 +194,10 @@ TEST(NcclGroup, WrongDeviceAndNonContiguousAreErrors) {
   Tensor cpu = zeros({2, 3});
   EXPECT_THAT(error_of([&] { g->all_reduce(cpu); }),
               HasSubstr("ProcessGroup(nccl)::all_reduce: needs a contiguous CUDA tensor on cuda:0 (the group's device), "
-                        "got one on cpu with shape [2, 3]"));
+                        "got one on cpu with shape (2, 3)"));
   Tensor strided = zeros({2, 3}, kFloat32, kGpu).t();
   EXPECT_THAT(error_of([&] { g->broadcast(strided, 0); }),
-              HasSubstr("ProcessGroup(nccl)::broadcast: needs a contiguous tensor on cuda:0, got shape [3, 2] with "
+              HasSubstr("ProcessGroup(nccl)::broadcast: needs a contiguous tensor on cuda:0, got shape (3, 2) with "
                         "strides that are not row-major"));
   Tensor out = zeros({6}, kFloat32, kGpu);
   EXPECT_THAT(error_of([&] { g->all_gather(cpu.reshape({6}), out); }), HasSubstr("got one on cpu"));
