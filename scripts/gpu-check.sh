@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# GPU check for the CUDA backend (issue 4): runs the CUDA test suite on a machine with an NVIDIA
-# GPU and ends with a short table. Two halves, because the GPU machine lacks oneDNN and MPI:
+# GPU check for the CUDA backend (issue 4): on a machine with an NVIDIA GPU, runs every CUDA test
+# binary (tests/cuda), the reduction-bandwidth benchmark, and MLP / LeNet / ResNet-18 training
+# throughput beside PyTorch's on the same GPU in the same run; ends with one table. Two halves,
+# because the GPU machine lacks oneDNN and MPI:
 #
 #   scripts/gpu-check.sh --pack DIR      on the build machine (oneDNN, CUDA toolkit, cuDNN here):
-#                                        builds magmadnn + the CUDA tests with CUDA on and MPI off in
-#                                        build-gpu-check, copies the binaries to DIR/bin and the
-#                                        shared libraries a GPU box lacks (oneDNN, libgomp) to DIR/lib.
-#   scripts/gpu-check.sh --prebuilt DIR  on the GPU machine: runs DIR/bin/* with LD_LIBRARY_PATH =
-#                                        DIR/lib + the pip wheels' site-packages/nvidia/*/lib (cuDNN,
-#                                        cuBLAS, NCCL, ... as shipped with PyTorch) + /usr/local/cuda.
+#                                        builds with CUDA on, MPI off, shared libmagmadnn, in
+#                                        build-gpu-check; writes DIR/payload.tar.xz holding bin/
+#                                        (CLI, CUDA tests, bench_cuda_reduce), lib/ (libmagmadnn,
+#                                        oneDNN, libgomp) and torch_ref.py (from ../shared/bench).
+#                                        Compressed, it stays far under the device tool's carry limit.
+#   scripts/gpu-check.sh --prebuilt DIR  on the GPU machine: unpacks DIR/payload.tar.xz to a
+#                                        temporary folder and runs everything with LD_LIBRARY_PATH =
+#                                        its lib/ + the pip wheels' site-packages/nvidia/*/lib
+#                                        (cuDNN, cuBLAS, NCCL as shipped with PyTorch) + /usr/local/cuda.
 #   scripts/gpu-check.sh                 builds in build-gpu-check (needs oneDNN) and runs in place.
 #
-# Assumptions: the driver supports the CUDA runtime the binaries were built with (CUDA 13 needs
-# driver >= 580); libcudart/libcublas/libcusparse of that major version are found in the toolkit
-# or the wheels (`ldd` lines "not found" are printed when not); python3 is on PATH (only to find
-# site-packages). DIR must stay under the carry limit (~50 MB: oneDNN is ~40 MB). Exit status is
-# non-zero when a test fails or no GPU is seen.
+# Environment: OUT (a folder for the logs and the table; default: a temporary one), QUICK=1 (fewer
+# timed batches). Assumptions: the driver supports the CUDA runtime the binaries were built with
+# (CUDA 13 needs driver >= 580); `ldd` lines "not found" are printed when a library is missing;
+# python3 with torch is on PATH for the PyTorch figures. Exit status is non-zero when a test fails
+# or no GPU is seen. Meant to finish in under 8 minutes on an H100.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=build dir=""
@@ -25,67 +30,125 @@ case "${1:-}" in
   "") ;;
   *) echo "usage: $0 [--pack DIR | --prebuilt DIR]" >&2; exit 2 ;;
 esac
-targets=(magmadnn_cli cuda_test_cuda_backend)
+cuda_tests=()
+for f in tests/cuda/test_*.cpp; do cuda_tests+=("cuda_$(basename "${f%.cpp}")"); done
 
 build() {
-  cmake -S . -B build-gpu-check -DCMAKE_BUILD_TYPE=Release -DMAGMADNN_BUILD_BENCH=OFF -DMAGMADNN_WITH_CUDA=ON \
-        -DMAGMADNN_WITH_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON >/dev/null || exit 1
-  cmake --build build-gpu-check -j"$(nproc)" --target "${targets[@]}" >/dev/null || exit 1
+  cmake -S . -B build-gpu-check -DCMAKE_BUILD_TYPE=Release -DMAGMADNN_BUILD_BENCH=ON -DMAGMADNN_WITH_CUDA=ON \
+        -DMAGMADNN_WITH_MPI=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DBUILD_SHARED_LIBS=ON >/dev/null || exit 1
+  cmake --build build-gpu-check -j"$(nproc)" --target magmadnn_cli bench_cuda_reduce "${cuda_tests[@]}" >/dev/null ||
+    exit 1
 }
 
 if [ "$mode" = pack ]; then
   build
-  mkdir -p "$dir/bin" "$dir/lib"
-  cp build-gpu-check/magmadnn build-gpu-check/tests/cuda_test_cuda_backend "$dir/bin/"
-  strip "$dir"/bin/* 2>/dev/null || true
+  stage=$(mktemp -d)
+  mkdir -p "$stage/bin" "$stage/lib" "$dir"
+  cp build-gpu-check/magmadnn build-gpu-check/bench/bench_cuda_reduce "$stage/bin/"
+  for t in "${cuda_tests[@]}"; do cp "build-gpu-check/tests/$t" "$stage/bin/"; done
+  cp -L build-gpu-check/libmagmadnn.so* "$stage/lib/" 2>/dev/null
   # Libraries outside the CUDA toolkit that a PyTorch GPU image may lack (libc & co. it has).
-  for lib in $(ldd "$dir"/bin/* | awk '/=> \// {print $3}' | sort -u | grep -E 'libdnnl|libgomp|libz\.'); do
-    cp -L "$lib" "$dir/lib/"
+  for lib in $(ldd "$stage"/bin/* "$stage"/lib/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
+               grep -E 'libdnnl|libgomp|libz\.'); do
+    cp -L "$lib" "$stage/lib/"
   done
-  du -sh "$dir"
+  strip "$stage"/bin/* "$stage"/lib/libmagmadnn* 2>/dev/null || true
+  cp "${TORCH_REF:-../shared/bench/torch_ref.py}" "$stage/" 2>/dev/null || echo "warning: no torch_ref.py to pack"
+  tar -C "$stage" -cJf "$dir/payload.tar.xz" .
+  rm -rf "$stage"
+  du -sh "$dir/payload.tar.xz"
   exit 0
 fi
 
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 if [ "$mode" = prebuilt ]; then
-  bin="$dir/bin"
-  cli="$bin/magmadnn" test_bin="$bin/cuda_test_cuda_backend"
-  libpath="$(cd "$dir/lib" 2>/dev/null && pwd)"
+  root=$(mktemp -d)
+  tar -C "$root" -xJf "$dir/payload.tar.xz" || { echo "cannot unpack $dir/payload.tar.xz"; exit 1; }
+  bin="$root/bin" libpath="$root/lib" torch_ref="$root/torch_ref.py"
 else
   build
-  cli=build-gpu-check/magmadnn test_bin=build-gpu-check/tests/cuda_test_cuda_backend libpath=""
+  bin=build-gpu-check/bin
+  mkdir -p "$bin"
+  cp build-gpu-check/magmadnn build-gpu-check/bench/bench_cuda_reduce "$bin/"
+  for t in "${cuda_tests[@]}"; do cp "build-gpu-check/tests/$t" "$bin/"; done
+  libpath="$(pwd)/build-gpu-check" torch_ref="${TORCH_REF:-../shared/bench/torch_ref.py}"
 fi
 
 # Wheel libraries (nvidia-cudnn-cu*, nvidia-cublas-cu*, nvidia-nccl-cu*, ...) under site-packages.
 for sp in $(python3 -c 'import site,sys; print(" ".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null); do
-  for d in "$sp"/nvidia/*/lib; do [ -d "$d" ] && libpath="$libpath:$d"; done
+  for d in "$sp"/nvidia/*/lib "$sp"/nvidia/cu*/lib; do [ -d "$d" ] && libpath="$libpath:$d"; done
 done
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && libpath="$libpath:$d"; done
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && libpath="$libpath:$d"
+done
 export LD_LIBRARY_PATH="${libpath#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-missing=$(ldd "$cli" "$test_bin" 2>/dev/null | grep "not found" | awk '{print $1}' | sort -u | tr '\n' ' ')
+missing=$(ldd "$bin"/* 2>/dev/null | grep "not found" | awk '{print $1}' | sort -u | tr '\n' ' ')
 [ -n "$missing" ] && echo "missing shared libraries: $missing"
-
-echo "== magmadnn info"
-"$cli" info
-echo "== CUDA tests"
-log=$(mktemp)
-start=$(date +%s)
-"$test_bin" 2>&1 | tee "$log" | grep -E '^\[  FAILED  \]|^\[  PASSED  \]|^\[  SKIPPED \] [0-9]+ test|Failure' | head -40
-status=${PIPESTATUS[0]}
-secs=$(( $(date +%s) - start ))
-passed=$(grep -oP '^\[  PASSED  \] \K[0-9]+' "$log" | tail -1)
-failed=$(grep -oP '^\[  FAILED  \] \K[0-9]+(?= test)' "$log" | tail -1)
-skipped=$(grep -oP '^\[  SKIPPED \] \K[0-9]+(?= test)' "$log" | tail -1)
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 
-echo
-echo "| item | value |"
-echo "|---|---|"
-echo "| GPU (name, driver, memory) | ${gpu:-none seen by nvidia-smi} |"
-echo "| CUDA tests passed | ${passed:-0} |"
-echo "| CUDA tests failed | ${failed:-0} |"
-echo "| CUDA tests skipped | ${skipped:-0} |"
-echo "| test time | ${secs} s |"
-echo "| missing libraries | ${missing:-none} |"
-rm -f "$log"
-[ "$status" -eq 0 ] && [ -n "$gpu" ] && [ "${skipped:-0}" = 0 ]
+echo "== magmadnn info"
+"$bin/magmadnn" info | tee "$OUT/info.txt"
+
+echo "== CUDA tests"
+status=0 passed=0 failed=0 skipped=0 start=$(date +%s)
+for t in "${cuda_tests[@]}"; do
+  log="$OUT/$t.log"
+  timeout 300 "$bin/$t" >"$log" 2>&1
+  rc=$?
+  p=$(grep -oP '^\[  PASSED  \] \K[0-9]+' "$log" | tail -1)
+  f=$(grep -oP '^\[  FAILED  \] \K[0-9]+(?= test)' "$log" | tail -1)
+  s=$(grep -oP '^\[  SKIPPED \] \K[0-9]+(?= test)' "$log" | tail -1)
+  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
+  printf "%-28s rc=%d passed=%s failed=%s skipped=%s\n" "$t" "$rc" "${p:-0}" "${f:-0}" "${s:-0}"
+  grep -E '^\[  FAILED  \] [A-Za-z]|Failure$' "$log" | head -8
+  [ "$rc" -ne 0 ] && status=1
+done
+test_secs=$(( $(date +%s) - start ))
+
+echo "== reduction bandwidth"
+timeout 120 "$bin/bench_cuda_reduce" --reps 5 2>&1 | tee "$OUT/reduce.txt"
+reduce_ratio=$(grep -oP 'smallest ratio of reduction to copy bandwidth: \K[0-9.]+' "$OUT/reduce.txt")
+copy_bw=$(awk -F'|' '/^\| [0-9]/ {print $6}' "$OUT/reduce.txt" | tail -1 | xargs)
+
+# Training throughput beside PyTorch (torch_ref.py: data on the GPU, SGD 0.05/0.9, eager fp32;
+# cuDNN convolutions in TF32 as PyTorch's default, which --tf32 matches for ResNet-18).
+echo "== training throughput (samples/s)"
+num() { grep -o "\"$2\": *[0-9.e+]*" "$1" 2>/dev/null | head -1 | sed 's/.*: *//'; }
+batches_mlp=400 batches_lenet=400 batches_resnet=60
+[ "${QUICK:-0}" = 1 ] && batches_mlp=100 batches_lenet=100 batches_resnet=20
+rows=()
+bench_row() {  # label model batch batches torch_model [extra magmadnn flags...]
+  local label=$1 model=$2 bs=$3 nb=$4 tmodel=$5; shift 5
+  local ours theirs ratio
+  timeout 240 "$bin/magmadnn" bench --model "$model" --device cuda --batch-size "$bs" --batches "$nb" --warmup 10 \
+    --metrics-out "$OUT/bench_$label.json" "$@" >"$OUT/bench_$label.log" 2>&1 ||
+    { echo "$label: magmadnn bench failed:"; tail -5 "$OUT/bench_$label.log"; }
+  ours=$(num "$OUT/bench_$label.json" samples_per_second)
+  theirs=$(timeout 240 python3 "$torch_ref" "$tmodel" --device cuda --synthetic --batches "$nb" 2>"$OUT/torch_$label.err" |
+           sed -n 's/.*samples_per_s=\([0-9]*\).*/\1/p')
+  ratio=$(awk -v a="${ours:-0}" -v b="${theirs:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
+  printf "%-22s magmadnn %8s | pytorch %8s | ratio %s\n" "$label" "${ours:-failed}" "${theirs:-failed}" "$ratio"
+  rows+=("| $label (batch $bs) | ${ours:-failed} | ${theirs:-failed} | $ratio |")
+}
+bench_row mlp mlp 128 "$batches_mlp" mlp
+bench_row mlp-cuda-graph mlp 128 "$batches_mlp" mlp --cuda-graph
+bench_row lenet lenet 64 "$batches_lenet" cnn
+bench_row resnet18-tf32 resnet18 128 "$batches_resnet" resnet18 --tf32
+bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --cuda-graph
+
+{
+  echo
+  echo "| item | value |"
+  echo "|---|---|"
+  echo "| GPU (name, driver, memory) | ${gpu:-none seen by nvidia-smi} |"
+  echo "| CUDA tests passed / failed / skipped | $passed / $failed / $skipped ($test_secs s) |"
+  echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} (copy ${copy_bw:-?} GB/s) |"
+  echo "| missing libraries | ${missing:-none} |"
+  echo
+  echo "| training samples/s | MagmaDNN | PyTorch | ratio |"
+  echo "|---|---|---|---|"
+  printf "%s\n" "${rows[@]}"
+} | tee "$OUT/table.md"
+[ "$status" -eq 0 ] && [ -n "$gpu" ] && [ "$skipped" = 0 ]

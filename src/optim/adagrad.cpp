@@ -36,4 +36,11 @@ void Adagrad::step() {
   }
 }
 
+std::string Adagrad::replay_blocker() const {
+  for (size_t g = 0; g < groups_.size(); ++g)
+    if (static_cast<const AdagradOptions&>(*groups_[g].options).lr_decay() != 0)
+      return "Adagrad with lr_decay changes its step size every step";
+  return "";
+}
+
 }  // namespace magmadnn::optim

@@ -87,6 +87,16 @@ int64_t Optimizer::step_count(size_t group, size_t index) const {
   return state_[group][index].step;
 }
 
+std::string Optimizer::replay_blocker() const {
+  return name() + " does not declare that a captured step can be replayed";
+}
+
+void Optimizer::count_replayed_step() {
+  for (auto& group : state_)
+    for (ParamState& st : group)
+      if (st.step > 0) ++st.step;
+}
+
 Tensor Optimizer::gradient_of(const Tensor& param, size_t group, size_t index) const {
   Tensor g = param.grad();
   if (!g.defined()) return g;

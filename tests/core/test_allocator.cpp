@@ -200,6 +200,8 @@ TEST(CpuAllocator, TensorStorageGoesThroughIt) {
 }
 
 TEST(CpuAllocator, TwoThreadsAllocateAndFree) {
+  g_raw_allocs = 0;  // not a CachingAllocatorTest: reset the counters here
+  g_raw_frees = 0;
   CachingAllocator a(Device::cpu(), counting_alloc, counting_free);
   auto work = [&a](int seed) {
     std::vector<std::pair<void*, size_t>> live;
@@ -234,4 +236,49 @@ TEST(CpuAllocator, TwoThreadsAllocateAndFree) {
   std::thread t3(tensors), t4(tensors);
   t3.join();
   t4.join();
+}
+
+// Private pools (what a CUDA graph's memory lives in): inside a pool, blocks come only from the
+// pool and return to it; shared blocks are never taken, pool blocks never leak to the shared
+// cache while the pool lives; after release_pool they do.
+TEST_F(CachingAllocatorTest, PrivatePoolKeepsItsBlocksUntilReleased) {
+  CachingAllocator a(Device::cpu(), counting_alloc, counting_free);
+  void* shared = a.allocate(4096);
+  a.deallocate(shared, 4096);  // a cached shared block of the same class
+  const CachingAllocator::PoolId pool = a.create_pool();
+  a.begin_pool(pool);
+  void* p = a.allocate(4096);
+  EXPECT_NE(p, shared);  // the shared cache is not used inside the pool
+  void* live = a.allocate(8192);
+  a.deallocate(p, 4096);
+  void* p2 = a.allocate(4096);  // reuse inside the pool
+  EXPECT_EQ(p2, p);
+  a.deallocate(p2, 4096);
+  EXPECT_THAT([&] {
+    try {
+      a.begin_pool(pool);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }(), ::testing::HasSubstr("is already active"));
+  a.end_pool();
+  // Outside the pool: the pool's free block is reserved, the shared one is served.
+  void* q = a.allocate(4096);
+  EXPECT_EQ(q, shared);
+  void* q2 = a.allocate(4096);
+  EXPECT_NE(q2, p);
+  a.empty_cache();  // leaves the pool's block alone
+  a.release_pool(pool);
+  void* r = a.allocate(4096);
+  EXPECT_EQ(r, p);  // released to the shared cache
+  a.deallocate(live, 8192);  // a live block of a released pool joins the shared cache when freed
+  void* s = a.allocate(8192);
+  EXPECT_EQ(s, live);
+  for (auto [ptr, n] : {std::pair<void*, size_t>{q, 4096}, {q2, 4096}, {r, 4096}, {s, 8192}}) a.deallocate(ptr, n);
+  EXPECT_EQ(a.stats().bytes_in_use, 0u);
+  EXPECT_EQ(a.stats().bytes_cached, 4096u * 3 + 8192u);
+  a.empty_cache();
+  EXPECT_EQ(a.stats().bytes_cached, 0u);
+  EXPECT_EQ(g_raw_allocs.load(), g_raw_frees.load());
 }

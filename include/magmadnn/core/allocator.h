@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "magmadnn/core/device.h"
@@ -53,13 +54,30 @@ class CachingAllocator : public Allocator {
   void empty_cache() override;
   Device device() const override { return device_; }
 
+  // Private pools (for CUDA graphs): while a pool is active, every allocation comes from it, and
+  // a block allocated there returns to it when freed, so the memory a captured graph replays into
+  // is never handed to other tensors. Blocks freed and reused inside the pool stay ordered by the
+  // one stream the work runs on. release_pool() gives the pool's free blocks to the shared cache;
+  // its blocks still in use join it when freed. empty_cache() leaves live pools alone.
+  using PoolId = uint64_t;
+  PoolId create_pool();
+  void begin_pool(PoolId pool);  // one active pool at a time
+  void end_pool();
+  void release_pool(PoolId pool);
+
  private:
+  using Bins = std::map<size_t, std::vector<void*>>;  // size class -> cached blocks
+  void* take_from(Bins& bins, size_t size);
+  void release_bins(Bins& bins);  // raw-frees every block of `bins`
   Device device_;
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   mutable std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_blocks_;  // size class -> cached blocks
+  Bins free_blocks_;
   MemoryStats stats_;
+  PoolId next_pool_ = 1, active_pool_ = 0;  // 0: the shared cache
+  std::map<PoolId, Bins> pools_;               // live pools and their free blocks
+  std::unordered_map<void*, PoolId> pool_of_;  // blocks allocated in a pool
 };
 
 // The host allocator every CPU tensor uses.

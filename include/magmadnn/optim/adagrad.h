@@ -48,6 +48,7 @@ class Adagrad : public Optimizer {
       : Adagrad(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
   void step() override;
   std::string name() const override { return "Adagrad"; }
+  std::string replay_blocker() const override;  // lr_decay changes the step size every step
 
  protected:
   std::vector<std::string> state_names() const override { return {"sum"}; }

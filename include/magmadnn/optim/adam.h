@@ -57,6 +57,9 @@ class Adam : public Optimizer {
       : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
   void step() override;
   std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
+  std::string replay_blocker() const override {
+    return name() + "'s bias correction changes with every step";
+  }
 
  protected:
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults, bool decoupled);

@@ -70,6 +70,14 @@ class Optimizer {
   // Number of steps taken by parameter `index` of `group` (0 before its first update).
   int64_t step_count(size_t group, size_t index) const;
 
+  // CUDA graphs (train/cuda_graph_step.h) replay a captured step with the scalars it had then.
+  // Empty when that is exact for this optimizer from its second step on, as long as the learning
+  // rates do not change; otherwise why not (e.g. Adam's bias correction changes every step).
+  virtual std::string replay_blocker() const;
+  // Counts one step replayed from a graph (the host did not run step()): every parameter that
+  // has been updated before gets its step count advanced, so checkpoints stay right.
+  void count_replayed_step();
+
  protected:
   struct ParamState {
     int64_t step = 0;

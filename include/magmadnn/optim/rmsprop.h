@@ -54,6 +54,7 @@ class RMSprop : public Optimizer {
       : RMSprop(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
   void step() override;
   std::string name() const override { return "RMSprop"; }
+  std::string replay_blocker() const override { return ""; }
 
  protected:
   std::vector<std::string> state_names() const override {

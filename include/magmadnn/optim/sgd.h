@@ -49,6 +49,8 @@ class SGD : public Optimizer {
       : SGD(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
   void step() override;
   std::string name() const override { return "SGD"; }
+  // Its scalars are the same every step after the first (which starts the momentum buffer).
+  std::string replay_blocker() const override { return ""; }
 
  protected:
   std::vector<std::string> state_names() const override { return {"momentum_buffer"}; }

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "backend/cuda/cuda_register.h"
+#include "backend/cuda/device_errors.h"
 
 namespace magmadnn::cuda {
 
@@ -52,21 +53,6 @@ std::string version_str(int major, int minor, int patch = -1) {
   return patch >= 0 ? detail::str_cat(major, ".", minor, ".", patch) : detail::str_cat(major, ".", minor);
 }
 
-// Makes `index` the current device for the scope.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int index) {
-    MAGMADNN_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != index) MAGMADNN_CUDA_CHECK(cudaSetDevice(index));
-    index_ = index;
-  }
-  ~DeviceGuard() {
-    if (previous_ != index_) (void)cudaSetDevice(previous_);
-  }
-
- private:
-  int previous_ = 0, index_ = 0;
-};
 }  // namespace
 
 bool is_built() { return true; }
@@ -136,6 +122,7 @@ void synchronize(int index) {
   check_index(index, "synchronize");
   DeviceGuard g(index);
   MAGMADNN_CUDA_CHECK(cudaDeviceSynchronize());
+  raise_device_errors();
 }
 
 // ------------------------------------------------------------------------------ memory
@@ -154,6 +141,7 @@ void raw_cuda_free(void* p) { (void)cudaFree(p); }
 // The CachingAllocator with the device made current around each driver call.
 class DeviceAllocator : public Allocator {
  public:
+  CachingAllocator& cache() { return cache_; }
   explicit DeviceAllocator(int index) : index_(index), cache_(Device::cuda(index), raw_cuda_alloc, raw_cuda_free) {}
   void* allocate(size_t bytes) override {
     DeviceGuard g(index_);
@@ -175,6 +163,10 @@ class DeviceAllocator : public Allocator {
   CachingAllocator cache_;
 };
 }  // namespace
+
+CachingAllocator& device_cache(int index) {
+  return static_cast<DeviceAllocator&>(device_allocator(index)).cache();
+}
 
 Allocator& device_allocator(int index) {
   check_index(index, "device allocator");
@@ -228,15 +220,130 @@ void check_cuda_tensor(const Tensor& t, const char* op) {
   MAGMADNN_CHECK(t.device().is_cuda(), "cuda backend ", op, ": tensor is on ", t.device());
 }
 
+// ------------------------------------------------------------------------------ streams, handles
+
+namespace {
+// What each device gets once: its stream and its cuBLAS handle. Leaked with the process (the
+// driver reclaims them; destroying them at exit races with static tensors still being freed).
+struct DeviceResources {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  DeviceErrorSink errors{nullptr, nullptr};
+  DeviceErrorRecord* host_record = nullptr;  // the host side of errors.record
+};
+constexpr int kMaxDevices = 64;
+std::mutex resources_mutex;
+std::array<DeviceResources, kMaxDevices> resources;
+
+DeviceResources& resources_of(int device) {
+  MAGMADNN_CHECK(device >= 0 && device < kMaxDevices, "cuda: device index ", device, " out of range");
+  return resources[device];
+}
+}  // namespace
+
+int current_device() {
+  int d = 0;
+  MAGMADNN_CUDA_CHECK(cudaGetDevice(&d));
+  return d;
+}
+
+cudaStream_t stream() {
+  // Fast path without the lock: a stream, once created, never changes.
+  static thread_local int cached_device = -1;
+  static thread_local cudaStream_t cached_stream = nullptr;
+  const int d = current_device();
+  if (d == cached_device) return cached_stream;
+  std::lock_guard<std::mutex> lock(resources_mutex);
+  DeviceResources& r = resources_of(d);
+  if (!r.stream) MAGMADNN_CUDA_CHECK(cudaStreamCreateWithFlags(&r.stream, cudaStreamDefault));
+  cached_device = d;
+  cached_stream = r.stream;
+  return r.stream;
+}
+
+bool stream_is_capturing() {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  MAGMADNN_CUDA_CHECK(cudaStreamIsCapturing(stream(), &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
+void check_not_capturing(const char* op) {
+  MAGMADNN_CHECK(!stream_is_capturing(), op,
+                 ": not allowed while a CUDA graph is being captured (it needs the host; a captured step must not "
+                 "read tensors back, e.g. with item(), nor draw random numbers on the host, e.g. for dropout)");
+}
+
+cublasHandle_t cublas_handle() {
+  cudaStream_t s = stream();
+  cublasHandle_t h = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(resources_mutex);
+    DeviceResources& r = resources_of(current_device());
+    if (!r.cublas) {
+      const cublasStatus_t st = cublasCreate(&r.cublas);
+      MAGMADNN_CHECK(st == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasCreate failed (status ", static_cast<int>(st), ")");
+    }
+    h = r.cublas;
+  }
+  // Full fp32 unless TF32 was asked for (set_allow_tf32), and the device's stream; both set per
+  // call, which costs nothing.
+  const cublasMath_t math = allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+  MAGMADNN_CHECK(cublasSetMathMode(h, math) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetMathMode failed");
+  MAGMADNN_CHECK(cublasSetStream(h, s) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetStream failed");
+  return h;
+}
+
+DeviceErrorSink device_error_sink() {
+  const int d = current_device();
+  std::lock_guard<std::mutex> lock(resources_mutex);
+  DeviceResources& r = resources_of(d);
+  if (!r.errors.claim) {
+    unsigned int* claim = nullptr;
+    MAGMADNN_CUDA_CHECK(cudaMalloc(&claim, sizeof(unsigned int)));
+    MAGMADNN_CUDA_CHECK(cudaMemset(claim, 0, sizeof(unsigned int)));
+    void* host = nullptr;
+    MAGMADNN_CUDA_CHECK(cudaHostAlloc(&host, sizeof(DeviceErrorRecord), cudaHostAllocMapped));
+    r.host_record = static_cast<DeviceErrorRecord*>(host);
+    r.host_record->op = static_cast<int>(DeviceErrorOp::None);
+    void* alias = nullptr;
+    MAGMADNN_CUDA_CHECK(cudaHostGetDevicePointer(&alias, host, 0));
+    r.errors = DeviceErrorSink{claim, static_cast<DeviceErrorRecord*>(alias)};
+  }
+  return r.errors;
+}
+
+void raise_device_errors() {
+  DeviceErrorRecord* rec = nullptr;
+  unsigned int* claim = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(resources_mutex);
+    DeviceResources& r = resources_of(current_device());
+    rec = r.host_record;
+    claim = r.errors.claim;
+  }
+  if (!rec || rec->op == static_cast<int>(DeviceErrorOp::None)) return;
+  const auto op = static_cast<DeviceErrorOp>(rec->op);
+  const long long value = rec->value, position = rec->position, limit = rec->limit;
+  rec->op = static_cast<int>(DeviceErrorOp::None);  // cleared, so the next error can be recorded
+  MAGMADNN_CUDA_CHECK(cudaMemsetAsync(claim, 0, sizeof(unsigned int), stream()));
+  const char* name = "";
+  switch (op) {
+    case DeviceErrorOp::CrossEntropy:
+      MAGMADNN_ERROR("cross_entropy: target ", value, " at position ", position, " is out of range for ", limit,
+                     " classes");
+    case DeviceErrorOp::IndexSelect: name = "index_select"; break;
+    case DeviceErrorOp::IndexAdd: name = "index_add"; break;
+    case DeviceErrorOp::Gather: name = "gather"; break;
+    case DeviceErrorOp::ScatterAdd: name = "scatter_add"; break;
+    case DeviceErrorOp::None: return;
+  }
+  MAGMADNN_ERROR(name, ": index ", value, " is out of range for a dimension of size ", limit);
+}
+
 // ------------------------------------------------------------------------------ backend
 
-struct CudaBackend::Handles {
-  std::mutex mutex;
-  cublasHandle_t cublas = nullptr;
-};
-
-CudaBackend::CudaBackend() : handles_(std::make_unique<Handles>()) {}
-CudaBackend::~CudaBackend() = default;  // leaked with the registry; handles die with the process
+CudaBackend::CudaBackend() = default;
+CudaBackend::~CudaBackend() = default;  // leaked with the registry
 
 std::string CudaBackend::describe() const {
   std::string s = "cuda:";
@@ -252,7 +359,10 @@ Allocator& CudaBackend::allocator() {
   return device_allocator(current);
 }
 
-void CudaBackend::synchronize() { MAGMADNN_CUDA_CHECK(cudaDeviceSynchronize()); }
+void CudaBackend::synchronize() {
+  MAGMADNN_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  raise_device_errors();
+}
 
 // Host <-> device copies: one cudaMemcpy when both sides are contiguous with one dtype; otherwise
 // a contiguous staging tensor on the host side (converted/strided there by the CPU backend) or
@@ -277,8 +387,9 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   }
   if (dst.device().is_cuda()) {  // host -> device
     MAGMADNN_CHECK(src.device().is_cpu(), "copy: unsupported devices ", src.device(), " -> ", dst.device());
+    DeviceGuard g(dst.device().index);
+    check_not_capturing("copy from the host to a CUDA tensor");
     if (simple) {
-      DeviceGuard g(dst.device().index);
       MAGMADNN_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyHostToDevice,
                                           stream()));
       // Pageable source: the call returns once the data is staged, so the host buffer may go.
@@ -297,10 +408,12 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   check_cuda_tensor(src, "copy");
   MAGMADNN_CHECK(dst.device().is_cpu(), "copy: unsupported devices ", src.device(), " -> ", dst.device());
   DeviceGuard g(src.device().index);
+  check_not_capturing("copy from a CUDA tensor to the host");
   if (simple) {
     MAGMADNN_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), src.nbytes(), cudaMemcpyDeviceToHost,
                                         stream()));
     MAGMADNN_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    raise_device_errors();
     return;
   }
   Tensor dev = src;
@@ -311,6 +424,7 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   Tensor host = dst.is_contiguous() ? dst : Tensor::empty(dst.shape(), dst.dtype(), Device::cpu());
   MAGMADNN_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), dev.raw_data(), dev.nbytes(), cudaMemcpyDeviceToHost, stream()));
   MAGMADNN_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  raise_device_errors();
   if (!dst.is_contiguous()) backend_for(Device::cpu()).copy(host, dst);
 }
 
@@ -394,17 +508,8 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, bo
     copy_device(b_in, b);
     gemm_layout(K, N, b.stride(1), b.stride(2), gb);
   }
-  cublasHandle_t h;
-  {
-    std::lock_guard<std::mutex> lock(handles_->mutex);
-    if (!handles_->cublas) {
-      MAGMADNN_CUBLAS_CHECK(cublasCreate(&handles_->cublas));
-      // Full fp32: no TF32 unless asked for (a later option).
-      MAGMADNN_CUBLAS_CHECK(cublasSetMathMode(handles_->cublas, CUBLAS_DEFAULT_MATH));
-    }
-    h = handles_->cublas;
-  }
-  MAGMADNN_CUBLAS_CHECK(cublasSetStream(h, stream()));
+  DeviceGuard g(out.device().index);
+  cublasHandle_t h = cublas_handle();
   // Row-major C = A B is column-major C^T = B^T A^T: swap the operands; a row-major 'N' operand
   // is a column-major 'N' of its transpose, so the flags carry over unchanged.
   const cublasOperation_t opa = gb.trans == 'N' ? CUBLAS_OP_N : CUBLAS_OP_T;
@@ -412,7 +517,6 @@ void CudaBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, bo
   const int m = to_int(N, "N"), n = to_int(M, "M"), k = to_int(K, "K"), batch = to_int(B, "batch");
   const int lda = to_int(gb.ld, "ldb"), ldb = to_int(ga.ld, "lda"), ldc = to_int(N, "ldc");
   const long long sa = b.stride(0), sb = a.stride(0), sc = M * N;
-  DeviceGuard g(out.device().index);
   if (out.dtype() == kFloat32) {
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     MAGMADNN_CUBLAS_CHECK(cublasSgemmStridedBatched(h, opa, opb, m, n, k, &alpha, static_cast<const float*>(b.raw_data()),

@@ -3,8 +3,9 @@
 // convolution and pooling and cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
 // and device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu
 // (reductions, softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add),
-// norm_pool.cu (batch norm, adaptive average pooling). All work goes to the legacy default stream
-// of the current device, so stream order makes the caching allocator's reuse safe.
+// norm_pool.cu (batch norm, adaptive average pooling), conv.cpp (cuDNN), sparse.cpp (cuSPARSE).
+// All work of a device goes to that device's one stream (stream()), so stream order makes the
+// caching allocator's reuse safe and a training step can be captured into a CUDA graph.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -15,6 +16,8 @@
 
 #include "magmadnn/backend/backend.h"
 #include "magmadnn/backend/cuda.h"
+
+struct cublasContext;  // cublasHandle_t, without cublas_v2.h in every kernel file
 
 #define MAGMADNN_CUDA_CHECK(expr)                                                                   \
   do {                                                                                              \
@@ -43,7 +46,15 @@ struct StridedGeom {
 // loops do), so most broadcasts become 1-3 dimensions. Throws when more than kMaxDims remain.
 StridedGeom make_geom(const Shape& shape, std::initializer_list<const std::vector<int64_t>*> strides);
 
-inline cudaStream_t stream() { return nullptr; }  // legacy default stream
+// The stream of the current device: one per device, created on first use (a blocking stream, so
+// stray work on the legacy default stream still orders with it). Every kernel, copy and library
+// call of the backend goes here; library handles are set to it before each call.
+cudaStream_t stream();
+// True while stream() is being captured into a CUDA graph (no host synchronisation allowed then).
+bool stream_is_capturing();
+// Throws a clear error naming `op` when stream() is being captured: for operations that must
+// synchronise with the host (reads to the host, host-drawn random numbers).
+void check_not_capturing(const char* op);
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
@@ -116,11 +127,34 @@ class CudaBackend : public Backend {
  private:
   // Same-device strided copy with dtype conversion (elementwise.cu).
   void copy_device(const Tensor& src, Tensor& dst);
-  struct Handles;
-  std::unique_ptr<Handles> handles_;  // cuBLAS handle (created on first use)
 };
 
-// The caching allocator of device `index` (created on first use).
+// The caching allocator of device `index` (created on first use), and the cache inside it (for
+// the private pools of CUDA graphs).
 Allocator& device_allocator(int index);
+CachingAllocator& device_cache(int index);
+
+// Makes `index` the current device for the scope.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int index) {
+    MAGMADNN_CUDA_CHECK(cudaGetDevice(&previous_));
+    if (previous_ != index) MAGMADNN_CUDA_CHECK(cudaSetDevice(index));
+    index_ = index;
+  }
+  ~DeviceGuard() {
+    if (previous_ != index_) (void)cudaSetDevice(previous_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = 0, index_ = 0;
+};
+// The current device (cudaGetDevice).
+int current_device();
+// The cuBLAS handle of the current device (created on first use), its stream set to stream().
+// Its math mode follows allow_tf32().
+::cublasContext* cublas_handle();
 
 }  // namespace magmadnn::cuda

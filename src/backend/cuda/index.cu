@@ -1,11 +1,12 @@
 // CUDA indexing kernels: index_select / index_add along one axis, gather / scatter_add (as in
-// src/backend/cpu/index.cpp). Out-of-range indices are found in the same pass (the first bad
-// position is recorded with atomicMin and skipped) and reported as the CPU's Error after one
-// 8-byte read; entries with valid indices may already have been written by then. The adds use
+// src/backend/cpu/index.cpp). Out-of-range indices are found in the same pass, skipped, and
+// recorded as a deferred device error (device_errors.h): raised as the CPU's Error at the next
+// host synchronisation, with no host round trip here; entries with valid indices are written. The adds use
 // atomicAdd, so repeated indices sum in an unspecified order (float rounding may differ from the CPU).
 #include <cstdint>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_errors.h"
 
 namespace magmadnn::cuda {
 
@@ -14,29 +15,30 @@ namespace {
 #define GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
-__device__ __forceinline__ bool valid_index(int64_t v, int64_t size, int64_t pos, unsigned long long* bad) {
+__device__ __forceinline__ bool valid_index(int64_t v, int64_t size, int64_t pos, DeviceErrorSink bad,
+                                            DeviceErrorOp op) {
   if (v >= 0 && v < size) return true;
-  atomicMin(bad, static_cast<unsigned long long>(pos));
+  report_device_error(bad, op, v, pos, size);
   return false;
 }
 
 template <typename T>
 __global__ void index_select_kernel(const T* x, const int64_t* idx, T* out, int64_t n, int64_t size, int64_t inner,
-                                    int64_t total, unsigned long long* bad) {
+                                    int64_t total, DeviceErrorSink bad) {
   GRID_STRIDE(flat, total) {
     const int64_t k = flat % inner, t = flat / inner, i = t % n, o = t / n;
     const int64_t v = idx[i];
-    if (valid_index(v, size, i, bad)) out[flat] = x[(o * size + v) * inner + k];
+    if (valid_index(v, size, i, bad, DeviceErrorOp::IndexSelect)) out[flat] = x[(o * size + v) * inner + k];
   }
 }
 
 template <typename T>
 __global__ void index_add_kernel(T* out, const int64_t* idx, const T* src, int64_t n, int64_t size, int64_t inner,
-                                 int64_t total, unsigned long long* bad) {
+                                 int64_t total, DeviceErrorSink bad) {
   GRID_STRIDE(flat, total) {
     const int64_t k = flat % inner, t = flat / inner, i = t % n, o = t / n;
     const int64_t v = idx[i];
-    if (valid_index(v, size, i, bad)) atomicAdd(out + (o * size + v) * inner + k, src[flat]);
+    if (valid_index(v, size, i, bad, DeviceErrorOp::IndexAdd)) atomicAdd(out + (o * size + v) * inner + k, src[flat]);
   }
 }
 
@@ -59,42 +61,21 @@ __device__ __forceinline__ int64_t base_offset(const IndexGeom& g, int64_t flat)
 
 template <typename T>
 __global__ void gather_kernel(const T* x, const int64_t* idx, T* out, IndexGeom g, int64_t size, int64_t step,
-                              int64_t total, unsigned long long* bad) {
+                              int64_t total, DeviceErrorSink bad) {
   GRID_STRIDE(flat, total) {
     const int64_t v = idx[flat];
-    if (valid_index(v, size, flat, bad)) out[flat] = x[base_offset(g, flat) + v * step];
+    if (valid_index(v, size, flat, bad, DeviceErrorOp::Gather)) out[flat] = x[base_offset(g, flat) + v * step];
   }
 }
 
 template <typename T>
 __global__ void scatter_add_kernel(T* out, const int64_t* idx, const T* src, IndexGeom g, int64_t size, int64_t step,
-                                   int64_t total, unsigned long long* bad) {
+                                   int64_t total, DeviceErrorSink bad) {
   GRID_STRIDE(flat, total) {
     const int64_t v = idx[flat];
-    if (valid_index(v, size, flat, bad)) atomicAdd(out + base_offset(g, flat) + v * step, src[flat]);
+    if (valid_index(v, size, flat, bad, DeviceErrorOp::ScatterAdd)) atomicAdd(out + base_offset(g, flat) + v * step, src[flat]);
   }
 }
-
-// A device int64 set to "none" (-1, all bits) that kernels lower to the first bad position.
-class BadIndex {
- public:
-  explicit BadIndex(Device d) : flag_(Tensor::empty(Shape{1}, kInt64, d)) {
-    MAGMADNN_CUDA_CHECK(cudaMemsetAsync(flag_.raw_data(), 0xff, sizeof(int64_t), stream()));
-  }
-  unsigned long long* ptr() { return static_cast<unsigned long long*>(flag_.raw_data()); }
-  // Throws the CPU backend's message when a kernel recorded a bad position of `index` (contiguous).
-  void check(const Tensor& index, int64_t size, const char* op) {
-    const int64_t pos = flag_.item<int64_t>();
-    if (pos == -1) return;
-    int64_t value = 0;
-    MAGMADNN_CUDA_CHECK(cudaMemcpy(&value, static_cast<const int64_t*>(index.raw_data()) + pos, sizeof(int64_t),
-                                   cudaMemcpyDeviceToHost));
-    MAGMADNN_ERROR(op, ": index ", value, " is out of range for a dimension of size ", size);
-  }
-
- private:
-  Tensor flag_;
-};
 
 Tensor contiguous_on_device(CudaBackend& be, const Tensor& t) {
   if (t.is_contiguous()) return t;
@@ -135,15 +116,14 @@ void CudaBackend::index_select(const Tensor& x_in, int64_t axis, const Tensor& i
   outer_inner(x.shape(), axis, outer, inner);
   const int64_t total = outer * n * inner;
   if (total == 0) return;
-  BadIndex bad(x.device());
+  const DeviceErrorSink bad = device_error_sink();
   dispatch_all(x.dtype(), "index_select", [&](auto tag) {
     using T = decltype(tag);
     index_select_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(
         static_cast<const T*>(x.raw_data()), index.data<int64_t>(), static_cast<T*>(out.raw_data()), n, size, inner,
-        total, bad.ptr());
+        total, bad);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("index_select");
-  bad.check(index, size, "index_select");
 }
 
 void CudaBackend::index_add(Tensor& out, int64_t axis, const Tensor& index_in, const Tensor& src_in) {
@@ -157,15 +137,14 @@ void CudaBackend::index_add(Tensor& out, int64_t axis, const Tensor& index_in, c
   outer_inner(out.shape(), axis, outer, inner);
   const int64_t total = outer * n * inner;
   if (total == 0) return;
-  BadIndex bad(out.device());
+  const DeviceErrorSink bad = device_error_sink();
   dispatch_float(out.dtype(), "index_add", [&](auto tag) {
     using T = decltype(tag);
     index_add_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(
         static_cast<T*>(out.raw_data()), index.data<int64_t>(), static_cast<const T*>(src.raw_data()), n, size, inner,
-        total, bad.ptr());
+        total, bad);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("index_add");
-  bad.check(index, size, "index_add");
 }
 
 void CudaBackend::gather(const Tensor& x_in, int64_t axis, const Tensor& index_in, Tensor& out) {
@@ -177,15 +156,14 @@ void CudaBackend::gather(const Tensor& x_in, int64_t axis, const Tensor& index_i
   const int64_t total = index.numel(), size = x.shape()[axis];
   if (total == 0) return;
   const IndexGeom g = index_geom(index, x, axis, "gather");
-  BadIndex bad(x.device());
+  const DeviceErrorSink bad = device_error_sink();
   dispatch_all(x.dtype(), "gather", [&](auto tag) {
     using T = decltype(tag);
     gather_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(static_cast<const T*>(x.raw_data()),
                                                                     index.data<int64_t>(), static_cast<T*>(out.raw_data()),
-                                                                    g, size, x.strides()[axis], total, bad.ptr());
+                                                                    g, size, x.strides()[axis], total, bad);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("gather");
-  bad.check(index, size, "gather");
 }
 
 void CudaBackend::scatter_add(Tensor& out, int64_t axis, const Tensor& index_in, const Tensor& src_in) {
@@ -197,15 +175,14 @@ void CudaBackend::scatter_add(Tensor& out, int64_t axis, const Tensor& index_in,
   const int64_t total = index.numel(), size = out.shape()[axis];
   if (total == 0) return;
   const IndexGeom g = index_geom(index, out, axis, "scatter_add");
-  BadIndex bad(out.device());
+  const DeviceErrorSink bad = device_error_sink();
   dispatch_float(out.dtype(), "scatter_add", [&](auto tag) {
     using T = decltype(tag);
     scatter_add_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(
         static_cast<T*>(out.raw_data()), index.data<int64_t>(), static_cast<const T*>(src.raw_data()), g, size,
-        out.strides()[axis], total, bad.ptr());
+        out.strides()[axis], total, bad);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("scatter_add");
-  bad.check(index, size, "scatter_add");
 }
 
 }  // namespace magmadnn::cuda

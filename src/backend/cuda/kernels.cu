@@ -5,10 +5,13 @@
 // Straightforward first versions: correct, coalesced where it is free; tuned later on a GPU.
 #include <cmath>
 #include <cstdint>
+#include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/device_math.cuh"
+#include "backend/cuda/device_errors.h"
 
 namespace magmadnn::cuda {
 
@@ -28,46 +31,106 @@ __device__ __forceinline__ A combine(A a, A b) {
   else return (a < b || a != a) ? a : b;
 }
 
-// inner == 1: one block per row (grid-stride over rows), a shared-memory tree per block.
-template <typename T, typename A, Combine C>
-__global__ void reduce_rows_kernel(const T* x, T* out, int64_t outer, int64_t R, A init, double scale) {
+// Reductions read each element once, so they are limited by memory bandwidth: enough blocks
+// must be in flight to saturate it even when there are few outputs (a full sum has one). So R is
+// cut into S segments reduced in parallel (pass 1, partials in the accumulator type), then the
+// partials of each output are combined (pass 2) -- one pass when the outputs alone fill the GPU.
+
+// inner == 1 (rows of R contiguous elements): block b reduces segment b % S of row b / S, four
+// independent accumulators per thread, then a shared-memory tree.
+template <typename In, typename A, typename Out, Combine C>
+__global__ void reduce_rows_kernel(const In* x, Out* out, int64_t rows, int64_t R, int64_t S, A init, A scale) {
   __shared__ A partial[kThreads];
-  for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
-    const T* row = x + o * R;
-    A acc = init;
-    for (int64_t r = threadIdx.x; r < R; r += blockDim.x) acc = combine<C>(acc, static_cast<A>(row[r]));
-    partial[threadIdx.x] = acc;
+  const int64_t chunk = (R + S - 1) / S;
+  for (int64_t b = blockIdx.x; b < rows * S; b += gridDim.x) {
+    const int64_t o = b / S, seg = b % S;
+    const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
+    const In* row = x + o * R;
+    A a0 = init, a1 = init, a2 = init, a3 = init;
+    const int64_t step = blockDim.x;
+    int64_t r = begin + threadIdx.x;
+    for (; r + 3 * step < end; r += 4 * step) {
+      a0 = combine<C>(a0, static_cast<A>(row[r]));
+      a1 = combine<C>(a1, static_cast<A>(row[r + step]));
+      a2 = combine<C>(a2, static_cast<A>(row[r + 2 * step]));
+      a3 = combine<C>(a3, static_cast<A>(row[r + 3 * step]));
+    }
+    for (; r < end; r += step) a0 = combine<C>(a0, static_cast<A>(row[r]));
+    partial[threadIdx.x] = combine<C>(combine<C>(a0, a1), combine<C>(a2, a3));
     __syncthreads();
     for (int s = blockDim.x / 2; s > 0; s /= 2) {
       if (threadIdx.x < s) partial[threadIdx.x] = combine<C>(partial[threadIdx.x], partial[threadIdx.x + s]);
       __syncthreads();
     }
-    if (threadIdx.x == 0) out[o] = static_cast<T>(partial[0] * static_cast<A>(scale));
+    if (threadIdx.x == 0) out[b] = static_cast<Out>(partial[0] * scale);
     __syncthreads();
   }
 }
 
-// inner > 1: one thread per (o, i); neighbouring threads read neighbouring columns.
-template <typename T, typename A, Combine C>
-__global__ void reduce_cols_kernel(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale) {
+// inner > 1: thread j = (o, i) of segment blockIdx.y reduces its column over that segment of R;
+// neighbouring threads read neighbouring elements. Output j of segment s goes to out[s * outer *
+// inner + j] (S == 1: the final outputs).
+template <typename In, typename A, typename Out, Combine C>
+__global__ void reduce_cols_kernel(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner, A init, A scale) {
+  const int64_t S = gridDim.y, seg = blockIdx.y, chunk = (R + S - 1) / S;
+  const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
   GRID_STRIDE(j, outer * inner) {
     const int64_t o = j / inner, i = j % inner;
-    const T* p = x + o * R * inner + i;
+    const In* p = x + o * R * inner + i;
     A acc = init;
-    for (int64_t r = 0; r < R; ++r) acc = combine<C>(acc, static_cast<A>(p[r * inner]));
-    out[j] = static_cast<T>(acc * static_cast<A>(scale));
+    for (int64_t r = begin; r < end; ++r) acc = combine<C>(acc, static_cast<A>(p[r * inner]));
+    out[seg * outer * inner + j] = static_cast<Out>(acc * scale);
   }
 }
 
+int multiprocessors() {
+  static int count[64] = {};
+  const int d = current_device();
+  if (d < 64 && count[d] > 0) return count[d];
+  int n = 0;
+  MAGMADNN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
+  if (d < 64) count[d] = n;
+  return n;
+}
+
+template <typename A>
+constexpr DType dtype_of() {
+  return std::is_same_v<A, double> ? kFloat64 : kFloat32;
+}
+
 template <typename T, typename A, Combine C>
-void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale) {
+void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale_d) {
+  const A scale = static_cast<A>(scale_d), one = static_cast<A>(1);
+  const int64_t want_threads = int64_t(multiprocessors()) * 2048;  // a full GPU
+  const Device dev = Device::cuda(current_device());
   if (inner == 1) {
-    const unsigned blocks = static_cast<unsigned>(outer < 65535 * 8 ? outer : 65535 * 8);
-    reduce_rows_kernel<T, A, C><<<blocks, kThreads, 0, stream()>>>(x, out, outer, R, init, scale);
-  } else {
-    reduce_cols_kernel<T, A, C><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(x, out, outer, R, inner, init,
-                                                                                     scale);
+    // Segments per row: enough blocks for the GPU, but at least 8 elements per thread.
+    int64_t S = (want_threads / kThreads + outer - 1) / outer;
+    S = std::max<int64_t>(1, std::min<int64_t>(S, R / (kThreads * 8)));
+    const auto grid = [](int64_t blocks) { return static_cast<unsigned>(std::min<int64_t>(blocks, 65535 * 8)); };
+    if (S == 1) {
+      reduce_rows_kernel<T, A, T, C><<<grid(outer), kThreads, 0, stream()>>>(x, out, outer, R, 1, init, scale);
+      return;
+    }
+    Tensor partial = Tensor::empty(Shape{outer * S}, dtype_of<A>(), dev);
+    A* p = static_cast<A*>(partial.raw_data());
+    reduce_rows_kernel<T, A, A, C><<<grid(outer * S), kThreads, 0, stream()>>>(x, p, outer, R, S, init, one);
+    reduce_rows_kernel<A, A, T, C><<<grid(outer), kThreads, 0, stream()>>>(p, out, outer, S, 1, init, scale);
+    return;  // partial goes back to the cache; stream order keeps it alive for pass 2
   }
+  const int64_t n = outer * inner;
+  int64_t S = (want_threads + n - 1) / n;
+  S = std::max<int64_t>(1, std::min<int64_t>({S, R / 16, 65535}));
+  if (S == 1) {
+    reduce_cols_kernel<T, A, T, C><<<blocks_for(n), kThreads, 0, stream()>>>(x, out, outer, R, inner, init, scale);
+    return;
+  }
+  Tensor partial = Tensor::empty(Shape{S * n}, dtype_of<A>(), dev);
+  A* p = static_cast<A*>(partial.raw_data());
+  reduce_cols_kernel<T, A, A, C><<<dim3(blocks_for(n), static_cast<unsigned>(S)), kThreads, 0, stream()>>>(
+      x, p, outer, R, inner, init, one);
+  // Pass 2: the partials (S, n) reduced over S.
+  reduce_cols_kernel<A, A, T, C><<<blocks_for(n), kThreads, 0, stream()>>>(p, out, 1, S, n, init, scale);
 }
 
 template <typename T>
@@ -123,17 +186,17 @@ __global__ void softmax_backward_kernel(const T* y, const T* g, T* gx, int64_t o
 
 // ------------------------------------------------------------------------------ cross-entropy
 
-// One block: per-sample losses (Reduction::None) or their (weighted) sum/mean; records the first
-// sample whose label is outside [0, C) in *bad (atomicMin) and skips it.
+// One block: per-sample losses (Reduction::None) or their (weighted) sum/mean; a label outside
+// [0, C) is skipped and reported as a deferred device error.
 template <typename T>
 __global__ void cross_entropy_kernel(const T* lp, const int64_t* t, const T* w, int64_t N, int64_t C,
-                                     Reduction reduction, T* out, unsigned long long* bad) {
+                                     Reduction reduction, T* out, DeviceErrorSink bad) {
   __shared__ double tot[kThreads], ws[kThreads];
   double total = 0, wsum = 0;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
     const int64_t ti = t[i];
     if (ti < 0 || ti >= C) {
-      atomicMin(bad, static_cast<unsigned long long>(i));
+      report_device_error(bad, DeviceErrorOp::CrossEntropy, ti, i, C);
       continue;
     }
     const double wi = w ? static_cast<double>(w[ti]) : 1.0;
@@ -289,41 +352,41 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int6
   int64_t R = 1;
   for (int64_t d = 0; d < nd; ++d)
     if (reduced[d]) R *= x_in.shape()[d];
-  int runs = 0, reduced_runs = 0, prev = -1;
+  int reduced_runs = 0, prev = -1;  // runs of consecutive reduced axes (size-1 axes ignored)
   for (int64_t d = 0; d < nd; ++d) {
     if (x_in.shape()[d] == 1) continue;
     if (static_cast<int>(reduced[d]) != prev) {
-      ++runs;
       reduced_runs += reduced[d];
       prev = reduced[d];
     }
   }
+  if (reduced_runs > 1) {
+    // Several separate runs of reduced axes, e.g. (N, C, H, W) over {0, 2, 3}: reduce the last run
+    // first (one read of everything into a much smaller tensor), then the rest from that result.
+    // Sum, mean (equal-sized groups), max and min all compose this way.
+    std::vector<int64_t> last_run, rest;
+    int64_t d = nd - 1;
+    while (d >= 0 && !(reduced[d] && x_in.shape()[d] != 1)) --d;
+    for (; d >= 0 && (reduced[d] || x_in.shape()[d] == 1); --d)
+      if (reduced[d]) last_run.push_back(d);
+    for (int64_t a : axes)
+      if (std::find(last_run.begin(), last_run.end(), a) == last_run.end()) rest.push_back(a);
+    std::vector<int64_t> mid_shape = x_in.shape().vec();
+    for (int64_t a : last_run) mid_shape[a] = 1;
+    Tensor mid = Tensor::empty(Shape(mid_shape), out.dtype(), out.device());
+    reduce(op, x_in, last_run, mid);
+    return reduce(op, mid, rest, out);
+  }
   Tensor x = x_in;
   int64_t outer = 1, inner = 1;
-  if (reduced_runs <= 1) {
-    if (!x.is_contiguous()) {
-      x = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
-      copy_device(x_in, x);
-    }
-    bool seen_reduced = false;
-    for (int64_t d = 0; d < nd; ++d) {
-      if (reduced[d] && x.shape()[d] != 1) seen_reduced = true;
-      else if (!reduced[d]) (seen_reduced ? inner : outer) *= x.shape()[d];
-    }
-  } else {  // kept dims first, reduced dims last, copied to contiguous
-    std::vector<int64_t> perm, shape, strides;
-    for (int64_t d = 0; d < nd; ++d)
-      if (!reduced[d]) perm.push_back(d);
-    for (int64_t d = 0; d < nd; ++d)
-      if (reduced[d]) perm.push_back(d);
-    for (int64_t d : perm) {
-      shape.push_back(x_in.shape()[d]);
-      strides.push_back(x_in.strides()[d]);
-    }
-    Tensor permuted = make_view(x_in, Shape(shape), strides, x_in.offset());
-    x = Tensor::empty(Shape(shape), x_in.dtype(), x_in.device());
-    copy_device(permuted, x);
-    outer = out.numel();
+  if (!x.is_contiguous()) {
+    x = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
+    copy_device(x_in, x);
+  }
+  bool seen_reduced = false;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (reduced[d] && x.shape()[d] != 1) seen_reduced = true;
+    else if (!reduced[d]) (seen_reduced ? inner : outer) *= x.shape()[d];
   }
   if (out.numel() == 0) return;
   if (R == 0) {
@@ -408,23 +471,15 @@ void CudaBackend::cross_entropy(const Tensor& logits, const Tensor& target, cons
   MAGMADNN_CHECK(target.is_contiguous(), "cross_entropy: expected a contiguous target");
   softmax(logits, 1, /*log=*/true, log_probs);
   const int64_t N = logits.size(0), C = logits.size(1);
-  // The label check needs one small device-to-host read (a synchronisation); labels are checked
-  // in the same pass as the loss, so a valid batch costs one 8-byte copy.
-  Tensor bad = Tensor::empty(Shape{1}, kInt64, logits.device());
-  fill(bad, -1.0);  // all bits set: the largest value for atomicMin on unsigned long long
+  // Labels are checked in the same pass; a bad one is raised at the next host synchronisation.
+  const DeviceErrorSink bad = device_error_sink();
   dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     cross_entropy_kernel<T><<<1, kThreads, 0, stream()>>>(
         static_cast<const T*>(log_probs.raw_data()), target.data<int64_t>(), ptr_or_null<const T>(weight, weight.defined()),
-        N, C, reduction, static_cast<T*>(loss.raw_data()), reinterpret_cast<unsigned long long*>(bad.raw_data()));
+        N, C, reduction, static_cast<T*>(loss.raw_data()), bad);
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("cross_entropy");
-  const int64_t first_bad = bad.item<int64_t>();
-  if (first_bad != -1) {
-    const int64_t label = target.narrow(0, first_bad, 1).item<int64_t>();
-    MAGMADNN_ERROR("cross_entropy: target ", label, " at position ", first_bad, " is out of range for ", C,
-                   " classes");
-  }
 }
 
 void CudaBackend::cross_entropy_backward(const Tensor& log_probs, const Tensor& target, const Tensor& weight,

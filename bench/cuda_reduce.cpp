@@ -1,0 +1,91 @@
+// Reduction bandwidth on a CUDA device against its measured copy bandwidth (issue 4: sum, mean,
+// max over any axes reach at least 80% of copy bandwidth for tensors of 64 MB and more).
+//
+//   bench_cuda_reduce [--device N] [--reps R]
+//
+// Copy bandwidth = 2 * bytes / time of a device-to-device tensor copy (it reads and writes every
+// byte); reduction bandwidth = bytes / time (it reads every byte once; the output is small). Each
+// figure is the best of R timed repetitions after one warm-up, timed with the stream synchronised
+// before and after. Prints a Markdown table and the smallest ratio.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "magmadnn/backend/cuda.h"
+#include "magmadnn/magmadnn.h"
+
+using namespace magmadnn;
+
+namespace {
+double best_seconds(int device, int reps, const std::function<void()>& fn) {
+  fn();  // warm-up (allocations, first launch)
+  cuda::synchronize(device);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    cuda::synchronize(device);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  int device = 0, reps = 10;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--device" && i + 1 < argc) device = std::atoi(argv[++i]);
+    else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: %s [--device N] [--reps R]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (device >= cuda::device_count()) {
+    std::fprintf(stderr, "bench_cuda_reduce: no CUDA device %d (%s)\n", device, cuda::unavailable_reason().c_str());
+    return 1;
+  }
+  try {
+    const Device gpu = Device::cuda(device);
+    std::printf("device: %s\n", cuda::device_properties(device).name.c_str());
+    std::printf("| elements (fp32) | MiB | reduction | GB/s | copy GB/s | ratio |\n|---|---|---|---|---|---|\n");
+    double worst = 1e30;
+    for (const int64_t mib : {64, 256, 1024}) {
+      const int64_t n = mib * (int64_t(1) << 20) / 4;
+      const double bytes = static_cast<double>(n) * 4;
+      const Tensor x = randn({n}).to(gpu);
+      Tensor y = Tensor::empty({n}, kFloat32, gpu);
+      const double copy_gbs = 2 * bytes / best_seconds(device, reps, [&] { y.copy_(x); }) / 1e9;
+      Tensor out;
+      const Tensor rows = x.reshape({n / 1024, 1024}), cols = x.reshape({n / 1024, 1024});
+      const Tensor wide = x.reshape({64, n / 64}), cube = x.reshape({256, n / (256 * 64), 64});
+      const std::vector<std::pair<std::string, std::function<void()>>> cases = {
+          {"sum (all)", [&] { out = sum(x); }},
+          {"mean (all)", [&] { out = mean(x); }},
+          {"max (all)", [&] { out = max(x); }},
+          {"sum rows (N/1024, 1024) dim 1", [&] { out = sum(rows, {1}); }},
+          {"sum cols (N/1024, 1024) dim 0", [&] { out = sum(cols, {0}); }},
+          {"mean (64, N/64) dim 1", [&] { out = mean(wide, {1}); }},
+          {"max (256, M, 64) dim 1", [&] { out = max(cube, {1}); }},
+          {"sum (256, M, 64) dims 0,2", [&] { out = sum(cube, {0, 2}); }},
+      };
+      for (const auto& [name, fn] : cases) {
+        const double gbs = bytes / best_seconds(device, reps, fn) / 1e9;
+        worst = std::min(worst, gbs / copy_gbs);
+        std::printf("| %lld | %lld | %s | %.0f | %.0f | %.2f |\n", static_cast<long long>(n),
+                    static_cast<long long>(mib), name.c_str(), gbs, copy_gbs, gbs / copy_gbs);
+      }
+    }
+    std::printf("smallest ratio of reduction to copy bandwidth: %.2f (target 0.80)\n", worst);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cuda_reduce: %s\n", e.what());
+    return 1;
+  }
+}

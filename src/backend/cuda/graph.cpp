@@ -1,0 +1,91 @@
+// cuda::Graph (backend/cuda_graph.h): stream capture into a private allocator pool, instantiate,
+// replay on the device's stream.
+#include "magmadnn/backend/cuda_graph.h"
+
+#include "backend/cuda/cuda_backend.h"
+
+namespace magmadnn::cuda {
+
+struct Graph::Impl {
+  int device = 0;
+  cudaGraphExec_t exec = nullptr;
+  CachingAllocator::PoolId pool = 0;
+  int64_t replays = 0;
+};
+
+Graph::Graph(int device) : impl_(std::make_unique<Impl>()) {
+  MAGMADNN_CHECK(device >= 0 && device < device_count(), "cuda::Graph: no CUDA device ", device, " (",
+                 device_count(), " found", device_count() == 0 ? ": " + unavailable_reason() : std::string(), ")");
+  impl_->device = device;
+}
+
+Graph::~Graph() {
+  try {
+    reset();
+  } catch (...) {  // a destructor must not throw; the driver reclaims the graph at exit
+  }
+}
+
+bool Graph::captured() const { return impl_->exec != nullptr; }
+int64_t Graph::replays() const { return impl_->replays; }
+
+void Graph::reset() {
+  if (!impl_->exec && !impl_->pool) return;
+  DeviceGuard g(impl_->device);
+  if (impl_->exec) {
+    // Replays already queued keep running; the pool's blocks go back to the shared cache, whose
+    // next users are ordered after them on the same stream.
+    MAGMADNN_CUDA_CHECK(cudaGraphExecDestroy(impl_->exec));
+    impl_->exec = nullptr;
+  }
+  if (impl_->pool) device_cache(impl_->device).release_pool(impl_->pool);
+  impl_->pool = 0;
+  impl_->replays = 0;
+}
+
+void Graph::capture(const std::function<void()>& body) {
+  reset();
+  DeviceGuard g(impl_->device);
+  CachingAllocator& cache = device_cache(impl_->device);
+  cudaStream_t s = stream();
+  impl_->pool = cache.create_pool();
+  cache.begin_pool(impl_->pool);
+  // Relaxed: the allocator may cudaMalloc a new block during capture (that is not stream work).
+  MAGMADNN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+  cudaGraph_t graph = nullptr;
+  try {
+    body();
+  } catch (...) {
+    (void)cudaStreamEndCapture(s, &graph);
+    if (graph) (void)cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+    cache.end_pool();
+    reset();
+    throw;
+  }
+  const cudaError_t end = cudaStreamEndCapture(s, &graph);
+  cache.end_pool();
+  if (end != cudaSuccess || graph == nullptr) {
+    (void)cudaGetLastError();
+    reset();
+    MAGMADNN_ERROR("cuda::Graph: capture failed (", cudaGetErrorName(end), ": ", cudaGetErrorString(end),
+                   "); the captured code used the host or another stream");
+  }
+  const cudaError_t inst = cudaGraphInstantiate(&impl_->exec, graph, 0);
+  (void)cudaGraphDestroy(graph);  // the executable graph keeps what it needs
+  if (inst != cudaSuccess) {
+    impl_->exec = nullptr;
+    reset();
+    MAGMADNN_ERROR("cuda::Graph: cudaGraphInstantiate failed: ", cudaGetErrorName(inst), " (",
+                   cudaGetErrorString(inst), ")");
+  }
+}
+
+void Graph::replay() {
+  MAGMADNN_CHECK(impl_->exec, "cuda::Graph::replay: nothing captured");
+  DeviceGuard g(impl_->device);
+  MAGMADNN_CUDA_CHECK(cudaGraphLaunch(impl_->exec, stream()));
+  ++impl_->replays;
+}
+
+}  // namespace magmadnn::cuda

@@ -1,0 +1,148 @@
+// CUDA graphs: cuda::Graph (capture, replay, private memory, clear errors for host work inside a
+// capture) and train::CudaGraphStep (a captured training step gives the same parameters as the
+// eager steps; other batch shapes and learning-rate changes are handled). GPU tests skip with a
+// message without a device; the error tests run everywhere.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "common/error_of.h"
+#include "magmadnn/backend/cuda.h"
+#include "magmadnn/backend/cuda_graph.h"
+#include "magmadnn/magmadnn.h"
+#include "magmadnn/train/cuda_graph_step.h"
+
+using namespace magmadnn;
+using magmadnn::testing::error_of;
+using ::testing::HasSubstr;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                                         \
+  if (cuda::device_count() == 0)                                                                   \
+  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA graph tests skipped"
+
+const Device kGpu = Device::cuda(0);
+
+std::shared_ptr<nn::Sequential> small_mlp() {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(12, 16), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(16, 4)});
+}
+
+void expect_same_parameters(nn::Module& a, nn::Module& b, double rtol) {
+  const auto sa = a.state_dict(), sb = b.state_dict();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& [name, t] : sa) {
+    const std::vector<double> x = t.to_vector<double>(), y = sb.at(name).to_vector<double>();
+    ASSERT_EQ(x.size(), y.size()) << name;
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(x[i], y[i], rtol * (1 + std::abs(y[i]))) << name << "[" << i << "]";
+  }
+}
+
+}  // namespace
+
+TEST(CudaGraph, ErrorsWithoutAGpuOrWithAnUnreplayableOptimizer) {
+  auto model = small_mlp();
+  optim::Adam adam(model->parameters(), optim::AdamOptions(1e-3));
+  EXPECT_THAT(error_of([&] { train::CudaGraphStep step(*model, adam); }),
+              HasSubstr("CUDA graph training: Adam's bias correction changes with every step"));
+  optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1));
+  EXPECT_THAT(error_of([&] { train::CudaGraphStep step(*model, sgd); }),
+              HasSubstr("CUDA graphs need it on a CUDA device"));
+  if (cuda::device_count() == 0) EXPECT_THAT(error_of([] { cuda::Graph g(0); }), HasSubstr("no CUDA device"));
+}
+
+TEST(CudaGraph, ReplayRecomputesFromTheStaticInputs) {
+  SKIP_WITHOUT_GPU();
+  Tensor x = from_vector<float>({1, 2, 3, 4}, {4}).to(kGpu);
+  Tensor y;
+  cuda::Graph graph(0);
+  graph.capture([&] { y = sum(x * 2.0 + 1.0); });
+  EXPECT_TRUE(graph.captured());
+  graph.replay();
+  EXPECT_FLOAT_EQ(y.item<float>(), 24.0f);
+  // Eager work in between must not disturb the graph's private memory.
+  for (int i = 0; i < 20; ++i) (void)sum(randn({1000}).to(kGpu) * 3.0).item<float>();
+  x.copy_(from_vector<float>({0, 0, 0, 20}, {4}));
+  graph.replay();
+  EXPECT_FLOAT_EQ(y.item<float>(), 44.0f);
+  EXPECT_EQ(graph.replays(), 2);
+  graph.reset();
+  EXPECT_FALSE(graph.captured());
+  EXPECT_THAT(error_of([&] { graph.replay(); }), HasSubstr("nothing captured"));
+}
+
+TEST(CudaGraph, HostWorkInsideACaptureIsAClearError) {
+  SKIP_WITHOUT_GPU();
+  const Tensor x = ones({8}).to(kGpu);
+  cuda::Graph graph(0);
+  EXPECT_THAT(error_of([&] { graph.capture([&] { (void)sum(x).item<float>(); }); }),
+              HasSubstr("not allowed while a CUDA graph is being captured"));
+  EXPECT_FALSE(graph.captured());
+  EXPECT_THAT(error_of([&] { graph.capture([&] { (void)dropout(x, 0.5, true); }); }),
+              HasSubstr("not allowed while a CUDA graph is being captured"));
+  // The device works normally afterwards.
+  EXPECT_FLOAT_EQ(sum(x).item<float>(), 8.0f);
+}
+
+// N graphed SGD-with-momentum steps equal N eager steps of an identical model; the last, smaller
+// batch runs eagerly; a learning-rate change re-captures.
+TEST(CudaGraph, GraphedTrainingStepsEqualEagerSteps) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(3);
+  auto graphed = small_mlp(), eager = small_mlp();
+  eager->load_state_dict(graphed->state_dict());
+  graphed->to(kGpu);
+  eager->to(kGpu);
+  optim::SGD opt_g(graphed->parameters(), optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-4));
+  optim::SGD opt_e(eager->parameters(), optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-4));
+  train::CudaGraphStep step(*graphed, opt_g, train::cross_entropy_loss(), /*warmup_steps=*/2);
+  train::CudaGraphStep eager_ref(*eager, opt_e, train::cross_entropy_loss(), /*warmup_steps=*/1000000);
+  for (int i = 0; i < 12; ++i) {
+    const int64_t batch = i == 11 ? 3 : 8;  // the last batch is smaller
+    const Tensor x = randn({batch, 3, 4}), y = randint(0, 4, {batch});
+    if (i == 8) {
+      opt_g.set_lr(0.02);
+      opt_e.set_lr(0.02);
+    }
+    const auto rg = step.step(x, y);
+    const auto re = eager_ref.step(x, y);
+    EXPECT_NEAR(rg.loss.item<float>(), re.loss.item<float>(), 1e-5) << "step " << i;
+    EXPECT_EQ(rg.correct.item<int64_t>(), re.correct.item<int64_t>()) << "step " << i;
+  }
+  expect_same_parameters(*graphed, *eager, 1e-5);
+  EXPECT_EQ(step.captures(), 2);  // once, then again after the lr change
+  EXPECT_EQ(step.eager_steps(), 3);
+  EXPECT_EQ(step.replays(), 12 - 3 - 2);
+  EXPECT_EQ(opt_g.step_count(0, 0), 12);
+}
+
+// BatchNorm counts its batches on the device, so a conv + batch-norm model can be captured.
+TEST(CudaGraph, ConvBatchNormModelCanBeCaptured) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(4);
+  auto make = [] {
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 4, 3).padding(Size2(1))), std::make_shared<nn::BatchNorm2d>(4),
+        std::make_shared<nn::ReLU>(), std::make_shared<nn::AdaptiveAvgPool2d>(Size2(1)),
+        std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4, 3)});
+  };
+  auto graphed = make(), eager = make();
+  eager->load_state_dict(graphed->state_dict());
+  graphed->to(kGpu);
+  eager->to(kGpu);
+  optim::SGD opt_g(graphed->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  optim::SGD opt_e(eager->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  train::CudaGraphStep step(*graphed, opt_g, train::cross_entropy_loss(), 1);
+  train::CudaGraphStep eager_ref(*eager, opt_e, train::cross_entropy_loss(), 1000000);
+  for (int i = 0; i < 6; ++i) {
+    const Tensor x = randn({5, 2, 6, 6}), y = randint(0, 3, {5});
+    step.step(x, y);
+    eager_ref.step(x, y);
+  }
+  expect_same_parameters(*graphed, *eager, 1e-5);  // running statistics and num_batches_tracked too
+  EXPECT_EQ(step.replays(), 4);
+}
