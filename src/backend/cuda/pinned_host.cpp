@@ -34,10 +34,11 @@ class PinnedHostAllocator final : public Allocator {
     } else {
       cudaError_t err = cudaHostAlloc(&ptr, size, cudaHostAllocPortable);
       if (err != cudaSuccess) {
-        (void)cudaGetLastError();  // clear the sticky-free error state before retrying
+        (void)cudaGetLastError();  // so that a later kernel-launch check does not report it
         release_free_blocks();     // give the reusable blocks back to the driver and try again
         ptr = nullptr;
         err = cudaHostAlloc(&ptr, size, cudaHostAllocPortable);
+        if (err != cudaSuccess) (void)cudaGetLastError();
       }
       MAGMADNN_CHECK(err == cudaSuccess && ptr != nullptr, "pinned host memory: cudaHostAlloc of ", size,
                      " bytes failed (", cudaGetErrorString(err), ") with ", stats_.bytes_in_use, " bytes in use and ",
@@ -57,27 +58,34 @@ class PinnedHostAllocator final : public Allocator {
     const size_t size = allocation_size_class(bytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= size;
-    cudaEvent_t event = nullptr;
-    if (!events_.empty()) {
-      event = events_.back();
-      events_.pop_back();
-    } else if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) {
+    // Events belong to a device: recorded on the current device's stream, from its own pool.
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) {
       (void)cudaGetLastError();
       return;  // leaked: safer than reusing a block a copy may still read
+    }
+    std::vector<cudaEvent_t>& pool = events_[device];
+    cudaEvent_t event = nullptr;
+    if (!pool.empty()) {
+      event = pool.back();
+      pool.pop_back();
+    } else if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return;
     }
     cudaStream_t s = nullptr;
     try {
       s = stream();
     } catch (...) {
-      events_.push_back(event);
+      pool.push_back(event);
       return;
     }
     if (cudaEventRecord(event, s) != cudaSuccess) {
       (void)cudaGetLastError();
-      events_.push_back(event);
+      pool.push_back(event);
       return;
     }
-    pending_.push_back({ptr, size, event});
+    pending_.push_back({ptr, size, event, device});
     stats_.bytes_cached += size;
   }
 
@@ -102,10 +110,12 @@ class PinnedHostAllocator final : public Allocator {
     void* ptr;
     size_t size;
     cudaEvent_t event;
+    int device;  // whose pool the event returns to
   };
 
-  // Moves blocks whose events have completed to the free bins (in free order, so stop at the
-  // first one still pending: later events on the same stream cannot have completed before it).
+  // Moves blocks whose events have completed to the free bins, in free order, stopping at the
+  // first one still pending (later events on the same stream cannot have completed before it; on
+  // another device's stream they wait a little longer than they need to).
   void collect_completed() {
     while (!pending_.empty()) {
       // Not ready, or an error (left for the backend's next synchronising call to report with
@@ -113,7 +123,7 @@ class PinnedHostAllocator final : public Allocator {
       if (cudaEventQuery(pending_.front().event) != cudaSuccess) break;
       Pending p = pending_.front();
       pending_.pop_front();
-      events_.push_back(p.event);
+      events_[p.device].push_back(p.event);
       free_[p.size].push_back(p.ptr);
     }
   }
@@ -131,7 +141,7 @@ class PinnedHostAllocator final : public Allocator {
   mutable std::mutex mutex_;
   std::map<size_t, std::vector<void*>> free_;  // size class -> reusable blocks
   std::deque<Pending> pending_;                // freed, awaiting their events, in free order
-  std::vector<cudaEvent_t> events_;            // completed events for reuse
+  std::map<int, std::vector<cudaEvent_t>> events_;  // device -> completed events for reuse
   MemoryStats stats_;
 };
 
