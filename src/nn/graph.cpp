@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <tuple>
 
 #include "magmadnn/nn/init.h"
 #include "magmadnn/ops/ops.h"
@@ -58,10 +59,16 @@ CsrMatrix gcn_norm(const CsrMatrix& a) {
 // ---------------------------------------------------------------------------------------------
 // Graph, GraphBatch
 
+namespace {
+// Cache key of a matrix made for one dtype on one device.
+using Variant = std::tuple<DType, DeviceType, int>;
+Variant variant(DType dtype, Device device) { return {dtype, device.type, device.index}; }
+}  // namespace
+
 struct Graph::State {
   CsrMatrix adjacency;
   std::mutex mu;
-  std::map<DType, CsrMatrix> by_dtype, normalized;
+  std::map<Variant, CsrMatrix> by_variant, normalized;
 };
 
 Graph::Graph(CsrMatrix adjacency) {
@@ -85,20 +92,22 @@ const CsrMatrix& Graph::adjacency() const {
   return state_->adjacency;
 }
 
-CsrMatrix Graph::adjacency(DType dtype) const {
+CsrMatrix Graph::adjacency(DType dtype, Device device) const {
   const CsrMatrix& a = adjacency();
-  if (a.dtype() == dtype) return a;
+  if (a.dtype() == dtype && a.device() == device) return a;
   std::lock_guard<std::mutex> lock(state_->mu);
-  auto it = state_->by_dtype.find(dtype);
-  if (it == state_->by_dtype.end()) it = state_->by_dtype.emplace(dtype, a.to(dtype)).first;
+  const Variant key = variant(dtype, device);
+  auto it = state_->by_variant.find(key);
+  if (it == state_->by_variant.end()) it = state_->by_variant.emplace(key, a.to(dtype).to(device)).first;
   return it->second;
 }
 
-CsrMatrix Graph::gcn_normalized(DType dtype) const {
+CsrMatrix Graph::gcn_normalized(DType dtype, Device device) const {
   const CsrMatrix& a = adjacency();
   std::lock_guard<std::mutex> lock(state_->mu);
-  auto it = state_->normalized.find(dtype);
-  if (it == state_->normalized.end()) it = state_->normalized.emplace(dtype, gcn_norm(a.to(dtype))).first;
+  const Variant key = variant(dtype, device);
+  auto it = state_->normalized.find(key);
+  if (it == state_->normalized.end()) it = state_->normalized.emplace(key, gcn_norm(a.to(dtype)).to(device)).first;
   return it->second;
 }
 
@@ -124,7 +133,7 @@ CsrMatrix block_diagonal_of(const std::vector<Graph>& graphs) {
 
 struct GraphBatch::Pools {
   std::mutex mu;
-  std::map<std::pair<bool, DType>, CsrMatrix> cache;
+  std::map<std::pair<bool, Variant>, CsrMatrix> cache;
 };
 
 GraphBatch::GraphBatch(const std::vector<Graph>& graphs) : Graph(block_diagonal_of(graphs)) {
@@ -137,9 +146,9 @@ GraphBatch::GraphBatch(const std::vector<Graph>& graphs) : Graph(block_diagonal_
   pools_ = std::make_shared<Pools>();
 }
 
-CsrMatrix GraphBatch::pooling(bool mean, DType dtype) const {
+CsrMatrix GraphBatch::pooling(bool mean, DType dtype, Device device) const {
   std::lock_guard<std::mutex> lock(pools_->mu);
-  auto it = pools_->cache.find({mean, dtype});
+  auto it = pools_->cache.find({mean, variant(dtype, device)});
   if (it != pools_->cache.end()) return it->second;
   // Row g holds the nodes offsets_[g] .. offsets_[g+1] - 1 with weight 1 (or 1 / count).
   const int64_t G = num_graphs(), N = offsets_.back();
@@ -149,7 +158,8 @@ CsrMatrix GraphBatch::pooling(bool mean, DType dtype) const {
               mean ? 1.0 / static_cast<double>(offsets_[g + 1] - offsets_[g]) : 1.0);
   CsrMatrix p(G, N, from_vector<int64_t>(offsets_, {G + 1}), arange(N),
               from_vector<double>(v, {N}).to(dtype));
-  pools_->cache.emplace(std::make_pair(mean, dtype), p);
+  p = p.to(device);
+  pools_->cache.emplace(std::make_pair(mean, variant(dtype, device)), p);
   return p;
 }
 
@@ -176,7 +186,7 @@ Tensor readout(const Tensor& x, const GraphBatch& batch, Readout kind) {
   MAGMADNN_CHECK(x.defined() && x.dim() == 2 && x.size(0) == batch.num_nodes(), "readout: expected x (",
                  batch.num_nodes(), ", F) for a batch of ", batch.num_graphs(), " graphs with ",
                  batch.num_nodes(), " nodes, got ", x.defined() ? x.shape() : Shape{});
-  if (kind != Readout::Max) return spmm(batch.pooling(kind == Readout::Mean, x.dtype()), x);  // (G, F)
+  if (kind != Readout::Max) return spmm(batch.pooling(kind == Readout::Mean, x.dtype(), x.device()), x);  // (G, F)
   // Max: gather each graph's nodes into a (G, max_nodes, F) block padded with -inf, then max
   // over the node axis; index_select and max carry the gradient to the maximal nodes.
   const auto& off = batch.node_offsets();
@@ -249,7 +259,7 @@ Tensor GCNConv::forward(const Tensor& x, const Graph& graph) {
   const Tensor& w = lin_->weight();
   MAGMADNN_CHECK(x.dtype() == w.dtype() && x.device() == w.device(), name(), ": input ", x.dtype(), " on ",
                  x.device(), " but the weight is ", w.dtype(), " on ", w.device());
-  const CsrMatrix a = graph.gcn_normalized(x.dtype());
+  const CsrMatrix a = graph.gcn_normalized(x.dtype(), x.device());
   // x: (B, N, in). Â (X W^T) = (Â X) W^T: propagate at the smaller feature width.
   // The bias is added inside the last kernel (spmm's c, or the GEMM's accumulate).
   return options_.out_features() <= options_.in_features() ? spmm(a, linear(x, w, Tensor()), bias_)
@@ -285,7 +295,7 @@ Tensor GraphConv::forward(const Tensor& x, const Graph& graph) {
   const Tensor& w_rel = lin_rel_->weight();
   MAGMADNN_CHECK(x.dtype() == w_rel.dtype() && x.device() == w_rel.device(), name(), ": input ", x.dtype(),
                  " on ", x.device(), " but the weight is ", w_rel.dtype(), " on ", w_rel.device());
-  const CsrMatrix a = graph.adjacency(x.dtype());
+  const CsrMatrix a = graph.adjacency(x.dtype(), x.device());
   // x: (B, N, in). W_rel (A X) = A (X W_rel^T): aggregate at the smaller feature width.
   // The bias (lin_rel's, as in PyG) is fused into the root term's GEMM, and the root term into
   // the sparse kernel's pass over the output when the aggregation comes last.

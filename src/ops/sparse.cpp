@@ -245,6 +245,7 @@ CsrMatrix CsrMatrix::transpose() const {
       }
     // Repeated entries of A stay summed in A^T; the product is the same.
     impl_->transpose = make_impl(m.cols, m.rows, triplets_to_csr(m.cols, r, c, va), m.values.dtype(), false);
+    if (!m.values.device().is_cpu()) impl_->transpose = CsrMatrix(impl_->transpose).to(m.values.device()).impl_;
   });
   return CsrMatrix(impl_->transpose);
 }
@@ -259,6 +260,19 @@ CsrMatrix CsrMatrix::to(DType dtype) const {
   impl->row_offsets = a.row_offsets;
   impl->col_indices = a.col_indices;
   impl->values = a.values.to(dtype);
+  impl->symmetric = a.symmetric;
+  return CsrMatrix(std::move(impl));
+}
+
+CsrMatrix CsrMatrix::to(Device device) const {
+  const Impl& a = impl();
+  if (device == a.values.device()) return *this;
+  auto impl = std::make_shared<Impl>();
+  impl->rows = a.rows;
+  impl->cols = a.cols;
+  impl->row_offsets = a.row_offsets.to(device);
+  impl->col_indices = a.col_indices.to(device);
+  impl->values = a.values.to(device);
   impl->symmetric = a.symmetric;
   return CsrMatrix(std::move(impl));
 }

@@ -592,14 +592,13 @@ TEST(CudaSpmm, GcnPropagationOnTheDeviceMatchesTheCpu) {
 
 namespace {
 // GCNConv / GraphConv forward + backward on the CPU and, with the same parameters, on the GPU.
-// The layers take their adjacency from the Graph, which is built on the host; running them on
-// CUDA needs the graph's matrices on the device (ops/sparse.cpp, nn/graph.cpp). Until then the
-// CUDA run stops at spmm's device check, and the test says so instead of failing.
+// The Graph is built on the host and gives each layer its matrices on the input's device (cached
+// per dtype and device); a directed graph makes the backward pass use A^T moved there too.
 template <typename Layer>
-void expect_graph_layer_parity(int64_t in, int64_t out, const std::string& what) {
+void expect_graph_layer_parity(int64_t in, int64_t out, const std::string& what, bool symmetric = true) {
   manual_seed(45);
   const Tensor edges = randint(0, 12, {30, 2});
-  const nn::Graph graph = nn::Graph::from_edges(12, edges);
+  const nn::Graph graph = nn::Graph::from_edges(12, edges, Tensor(), symmetric);
   auto on_cpu = std::make_shared<Layer>(in, out);
   auto on_gpu = std::make_shared<Layer>(in, out);
   on_gpu->load_state_dict(on_cpu->state_dict());
@@ -607,11 +606,8 @@ void expect_graph_layer_parity(int64_t in, int64_t out, const std::string& what)
   const Tensor x = randn({3, 12, in}), r = randn({3, 12, out});
   const Tensor y = on_cpu->forward(x, graph);
   sum(mul(y, r)).backward();
-  Tensor yg;
-  const std::string err = error_of([&] { yg = on_gpu->forward(x.to(kGpu), graph); });
-  if (err.find("but the sparse matrix is on cpu") != std::string::npos)
-    GTEST_SKIP() << what << ": graph layers cannot run on CUDA yet (" << err << ")";
-  ASSERT_EQ(err, "<no error>") << what;
+  const Tensor xg = x.to(kGpu).detach();
+  const Tensor yg = on_gpu->forward(xg, graph);
   sum(mul(yg, r.to(kGpu))).backward();
   expect_close_scaled(yg, y, 1e-4, what + " output");
   const auto pc = on_cpu->named_parameters(), pg = on_gpu->named_parameters();
@@ -631,4 +627,19 @@ TEST(CudaSpmm, GraphConvMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   expect_graph_layer_parity<nn::GraphConv>(8, 4, "GraphConv(8, 4)");
   expect_graph_layer_parity<nn::GraphConv>(4, 8, "GraphConv(4, 8)");
+  expect_graph_layer_parity<nn::GraphConv>(4, 8, "GraphConv(4, 8) on a directed graph", /*symmetric=*/false);
+}
+
+// Readouts of a block-diagonal batch of graphs: the pooling matrices are made on the device.
+TEST(CudaSpmm, GraphBatchReadoutsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(46);
+  const nn::GraphBatch batch({nn::Graph::from_edges(5, randint(0, 5, {6, 2})),
+                              nn::Graph::from_edges(9, randint(0, 9, {12, 2})),
+                              nn::Graph::from_edges(3, randint(0, 3, {2, 2}))});
+  const Tensor x = randn({17, 4});
+  for (nn::Readout kind : {nn::Readout::Sum, nn::Readout::Mean, nn::Readout::Max}) {
+    const Tensor want = nn::readout(x, batch, kind), got = nn::readout(x.to(kGpu), batch, kind);
+    expect_close_scaled(got, want, 1e-5, "readout " + std::to_string(static_cast<int>(kind)));
+  }
 }

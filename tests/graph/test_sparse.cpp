@@ -2,6 +2,8 @@
 // validation errors, transpose, block-diagonal stacks; spmm against dense matmul in float32 and
 // float64, 2-D and batched, float64 gradchecks, and shape/dtype errors.
 #include "graph/graph_test_util.h"
+#include "magmadnn/backend/cuda.h"
+#include "magmadnn/nn/graph.h"
 
 using namespace graphtest;
 
@@ -40,6 +42,21 @@ TEST(CsrMatrix, TransposeMatchesDenseAndIsCached) {
   EXPECT_TRUE(a.transpose().values().shares_storage(t.values()));  // computed once
   CsrMatrix copy = a;
   EXPECT_TRUE(copy.transpose().values().shares_storage(t.values()));  // shared by copies
+}
+
+// to(Device): itself where it already is; elsewhere a copy (here only the "no GPU" error is
+// reachable; tests/cuda/test_cuda_conv.cpp runs the layers on a GPU). Graph caches per device.
+TEST(CsrMatrix, ToDeviceIsItselfOnTheSameDeviceAndClearOtherwise) {
+  const CsrMatrix a = CsrMatrix::from_edges(3, from_vector<int64_t>({0, 1, 1, 2}, {2, 2}));
+  const CsrMatrix same = a.to(Device::cpu());
+  EXPECT_TRUE(same.values().shares_storage(a.values()));
+  const nn::Graph g(a);
+  EXPECT_TRUE(g.adjacency(kFloat32, Device::cpu()).values().shares_storage(a.values()));
+  EXPECT_TRUE(g.gcn_normalized(kFloat64, Device::cpu()).values().shares_storage(g.gcn_normalized(kFloat64).values()));
+  if (cuda::device_count() == 0) {
+    EXPECT_THAT(error_of([&] { (void)a.to(Device::cuda(0)); }), HasSubstr("no CUDA device"));
+    EXPECT_THAT(error_of([&] { (void)g.gcn_normalized(kFloat32, Device::cuda(0)); }), HasSubstr("no CUDA device"));
+  }
 }
 
 TEST(CsrMatrix, BlockDiagonalPlacesBlocks) {

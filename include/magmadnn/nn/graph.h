@@ -23,7 +23,8 @@ CsrMatrix gcn_norm(const CsrMatrix& adjacency);
 
 // The structure of one graph (or of several disconnected ones): its adjacency A (A_ij = weight
 // of the edge that brings node j's features to node i), and, made on first use and cached, A and
-// gcn_norm(A) in each dtype a layer asks for. A cheap handle: copies share the cache.
+// gcn_norm(A) in each dtype and on each device a layer asks for (its input's). A cheap handle:
+// copies share the cache.
 class Graph {
  public:
   Graph() = default;  // undefined
@@ -36,8 +37,9 @@ class Graph {
   bool defined() const { return state_ != nullptr; }
   int64_t num_nodes() const;
   const CsrMatrix& adjacency() const;  // as given
-  CsrMatrix adjacency(DType dtype) const;
-  CsrMatrix gcn_normalized(DType dtype) const;  // gcn_norm(adjacency()), once per dtype
+  CsrMatrix adjacency(DType dtype, Device device = Device::cpu()) const;
+  // gcn_norm(adjacency()), once per dtype and device
+  CsrMatrix gcn_normalized(DType dtype, Device device = Device::cpu()) const;
 
  private:
   struct State;
@@ -54,13 +56,13 @@ class GraphBatch : public Graph {
   const std::vector<int64_t>& node_offsets() const { return offsets_; }  // (num_graphs + 1)
   const Tensor& graph_index() const { return graph_index_; }  // int64 (num_nodes): graph of each node
   // (num_graphs x num_nodes) matrix whose rows sum (or average) the nodes of one graph.
-  CsrMatrix pooling(bool mean, DType dtype) const;
+  CsrMatrix pooling(bool mean, DType dtype, Device device = Device::cpu()) const;
 
  private:
   std::vector<int64_t> offsets_;
   Tensor graph_index_;
   struct Pools;
-  std::shared_ptr<Pools> pools_;  // pooling matrices per (mean, dtype), made on first use
+  std::shared_ptr<Pools> pools_;  // pooling matrices per (mean, dtype, device), made on first use
 };
 
 enum class Readout { Sum, Mean, Max };

@@ -53,6 +53,9 @@ class CsrMatrix {
   CsrMatrix transpose() const;
   // Same structure with values converted (shares the index arrays).
   CsrMatrix to(DType dtype) const;
+  // The same matrix on another device (all three arrays copied; itself when already there). Its
+  // transpose, when first asked for, is built on the host and moved to that device.
+  CsrMatrix to(Device device) const;
   // Dense (rows, cols) in the values' dtype; repeated entries are summed. For tests and debugging.
   Tensor to_dense() const;
 
