@@ -15,8 +15,8 @@ using namespace magmadnn;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                         \
-  if (cuda::device_count() == 0)                                                                   \
+#define SKIP_WITHOUT_GPU()       \
+  if (cuda::device_count() == 0) \
   GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA training tests skipped"
 
 const Device kGpu = Device::cuda(0);
@@ -31,8 +31,9 @@ std::shared_ptr<data::TensorDataset> make_set(uint64_t seed, int64_t n) {
 // Built on the CPU from one seed, then moved: both runs start from the same weights.
 std::shared_ptr<nn::Sequential> make_model(Device device) {
   manual_seed(11);
-  auto m = std::make_shared<nn::Sequential>(std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(36, 16),
-                                            std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(16, 4));
+  auto m =
+      std::make_shared<nn::Sequential>(std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(36, 16),
+                                       std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(16, 4));
   m->to(device);
   return m;
 }

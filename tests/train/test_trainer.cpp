@@ -10,10 +10,9 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error_of.h"
 #include "magmadnn/backend/cuda.h"
@@ -23,8 +22,8 @@
 namespace magmadnn {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 constexpr int64_t kSamples = 10, kBatch = 4, kIn = 4, kClasses = 3;
 
@@ -41,7 +40,9 @@ std::shared_ptr<nn::Sequential> tiny_model() {
                                           std::make_shared<nn::Linear>(5, kClasses));
 }
 
-data::DataLoaderOptions in_order() { return data::DataLoaderOptions(kBatch).shuffle(false).prefetch(false); }
+data::DataLoaderOptions in_order() {
+  return data::DataLoaderOptions(kBatch).shuffle(false).prefetch(false);
+}
 
 // What fit() reports, computed the obvious way: per batch, loss.item() * n and the hits counted
 // on the host, summed in double; the running means after every batch.
@@ -90,7 +91,8 @@ Reference reference_epoch(const std::shared_ptr<data::TensorDataset>& train_set,
 }
 
 std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("magmadnn_trainer_" + std::to_string(::getpid()) + "_" + name))
+  return (std::filesystem::temp_directory_path() /
+          ("magmadnn_trainer_" + std::to_string(::getpid()) + "_" + name))
       .string();
 }
 
@@ -131,7 +133,8 @@ TEST(TrainerMetrics, EpochLossAndAccuracyEqualHandComputedReference) {
   const std::string text = out.str();
   const std::regex re("batch ([0-9]+)/3 loss ([0-9.]+) acc ([0-9.]+)");
   int lines = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it, ++lines) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+       ++it, ++lines) {
     const size_t b = std::stoul((*it)[1]) - 1;
     ASSERT_LT(b, ref.running.size());
     std::ostringstream want;
@@ -180,8 +183,8 @@ TEST(TrainerMetrics, CountCorrectTensorMatchesHostCount) {
   EXPECT_EQ(c.dtype(), kFloat64);
   EXPECT_EQ(c.device(), Device::cpu());
   EXPECT_EQ(c.item<double>(), static_cast<double>(train::count_correct(logits, target)));
-  EXPECT_FALSE(train::count_correct_tensor(logits, randn({6})).defined());      // not class labels
-  EXPECT_FALSE(train::count_correct_tensor(randn({6}), target).defined());      // not (N, C)
+  EXPECT_FALSE(train::count_correct_tensor(logits, randn({6})).defined());  // not class labels
+  EXPECT_FALSE(train::count_correct_tensor(randn({6}), target).defined());  // not (N, C)
   EXPECT_EQ(train::count_correct_tensor(logits, target.slice(0, 0, 4)).item<double>(),
             static_cast<double>(train::count_correct(logits, target.slice(0, 0, 4))));
 }

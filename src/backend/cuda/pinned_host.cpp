@@ -41,8 +41,8 @@ class PinnedHostAllocator final : public Allocator {
         if (err != cudaSuccess) (void)cudaGetLastError();
       }
       MAGMADNN_CHECK(err == cudaSuccess && ptr != nullptr, "pinned host memory: cudaHostAlloc of ", size,
-                     " bytes failed (", cudaGetErrorString(err), ") with ", stats_.bytes_in_use, " bytes in use and ",
-                     stats_.bytes_cached, " cached");
+                     " bytes failed (", cudaGetErrorString(err), ") with ", stats_.bytes_in_use,
+                     " bytes in use and ", stats_.bytes_cached, " cached");
       ++stats_.system_allocations;
     }
     stats_.bytes_in_use += size;
@@ -131,16 +131,18 @@ class PinnedHostAllocator final : public Allocator {
   void release_free_blocks() {
     for (auto& [size, blocks] : free_) {
       for (void* p : blocks) {
-        if (cudaFreeHost(p) == cudaSuccess) stats_.bytes_cached -= size;
-        else (void)cudaGetLastError();
+        if (cudaFreeHost(p) == cudaSuccess)
+          stats_.bytes_cached -= size;
+        else
+          (void)cudaGetLastError();
       }
       blocks.clear();
     }
   }
 
   mutable std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_;  // size class -> reusable blocks
-  std::deque<Pending> pending_;                // freed, awaiting their events, in free order
+  std::map<size_t, std::vector<void*>> free_;       // size class -> reusable blocks
+  std::deque<Pending> pending_;                     // freed, awaiting their events, in free order
   std::map<int, std::vector<cudaEvent_t>> events_;  // device -> completed events for reuse
   MemoryStats stats_;
 };
