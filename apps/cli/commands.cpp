@@ -15,6 +15,7 @@
 #include "magmadnn/backend/cuda.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/nn/fusion.h"
+#include "magmadnn/train/cuda_graph_step.h"
 
 namespace magmadnn::cli {
 
@@ -28,13 +29,22 @@ Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
   const Device device = Device::parse(a.device);
+  MAGMADNN_CHECK(!a.tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ",
+                 a.device);
   if (device.is_cpu()) return device;
   MAGMADNN_CHECK(cuda::is_built(), "--device ", a.device, ": this build of MagmaDNN has no CUDA backend");
   const int n = cuda::device_count();
   MAGMADNN_CHECK(n > 0, "--device ", a.device, ": no CUDA device: ", cuda::unavailable_reason());
   MAGMADNN_CHECK(device.index < n, "--device ", a.device, ": no such device (this machine has ", n,
                  " CUDA device", n == 1 ? "" : "s", ", cuda:0 to cuda:", n - 1, ")");
+  cuda::set_allow_tf32(a.tf32);
   return device;
+}
+
+// --cuda-graph's conditions that the arguments alone decide (the model and optimizer are checked
+// by CudaGraphStep).
+void check_cuda_graph_args(const CommonArgs& a, Device device) {
+  MAGMADNN_CHECK(device.is_cuda(), "--cuda-graph needs --device cuda, got --device ", a.device);
 }
 
 // Waits for the work queued on `device` (nothing to wait for on the CPU): timings end here.
@@ -179,6 +189,18 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
     opts.loss = [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
       return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
     };
+  std::shared_ptr<train::CudaGraphStep> graphed;
+  if (a.cuda_graph) {
+    check_cuda_graph_args(a, device);
+    MAGMADNN_CHECK(a.distributed == "none", "--cuda-graph does not combine with --distributed yet");
+    MAGMADNN_CHECK(a.scheduler != "onecycle", "--cuda-graph with --scheduler onecycle: the learning rate changes ",
+                   "every step, so the graph would be captured again every step; use a per-epoch scheduler");
+    graphed = std::make_shared<train::CudaGraphStep>(*model, *optimizer, opts.loss ? opts.loss : train::cross_entropy_loss(), 3);
+    opts.device_step = [graphed](const data::Example& batch) {
+      const train::CudaGraphStep::Result r = graphed->step(batch.input, batch.target);
+      return train::StepOutput{r.loss, r.correct};
+    };
+  }
   train::Trainer trainer(train_model, optimizer, opts);
   std::shared_ptr<optim::LRScheduler> epoch_schedule;
   std::shared_ptr<optim::ReduceLROnPlateau> plateau;
@@ -296,7 +318,13 @@ int run_bench(const BenchArgs& a) {
   Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width}).to(device);
   Tensor y = randint(0, config.num_classes, {a.batch_size}).to(device);
   Allocator& memory = backend_for(device).allocator();
+  std::unique_ptr<train::CudaGraphStep> graphed;  // --cuda-graph: 3 eager steps, then replays
+  if (a.cuda_graph) {
+    check_cuda_graph_args(a, device);
+    graphed = std::make_unique<train::CudaGraphStep>(*model, opt, train::cross_entropy_loss(), 3);
+  }
   auto step = [&] {
+    if (graphed) return graphed->step(x, y).loss;
     opt.zero_grad();
     Tensor loss = cross_entropy((*model)(x), y);
     loss.backward();
@@ -304,7 +332,8 @@ int run_bench(const BenchArgs& a) {
     return loss;
   };
   model->train();
-  for (int64_t i = 0; i < a.warmup; ++i) step();
+  // With a graph, warm-up includes its capture, so the timed steps are all replays.
+  for (int64_t i = 0; i < (graphed ? std::max<int64_t>(a.warmup, 4) : a.warmup); ++i) step();
   wait_for(device);
   memory.reset_peak();
   const auto t0 = std::chrono::steady_clock::now();
@@ -314,13 +343,15 @@ int run_bench(const BenchArgs& a) {
   wait_for(device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double rate = a.batches * a.batch_size / seconds;
-  std::cout << std::fixed << "bench " << a.model << " batch " << a.batch_size << " batches " << a.batches
+  std::cout << std::fixed << "bench " << a.model << (graphed ? " (CUDA graph)" : "") << (a.tf32 ? " (TF32)" : "")
+            << " batch " << a.batch_size << " batches " << a.batches
             << (device.is_cpu() ? " threads " + std::to_string(get_num_threads()) : " on " + device.str()) << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
             << seconds * 1e3 / a.batches << " ms/step, loss " << std::setprecision(4) << last_loss << std::endl;
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "bench"}, {"model", a.model}, {"batch_size", a.batch_size},
                                       {"batches", a.batches}, {"threads", get_num_threads()},
-                                      {"device", device.str()}, {"seconds", seconds}, {"samples_per_second", rate},
+                                      {"device", device.str()}, {"cuda_graph", a.cuda_graph}, {"tf32", a.tf32},
+                                      {"seconds", seconds}, {"samples_per_second", rate},
                                       {"peak_tensor_bytes", memory.stats().peak_bytes_in_use},
                                       {"peak_rss_mb", peak_rss_mb()}});
   }

@@ -15,6 +15,7 @@ struct CommonArgs {
   int threads = 0;  // 0: OpenMP's default
   uint64_t seed = 0;
   std::string device = "cpu";
+  bool tf32 = false;        // TF32 in cuDNN convolutions and cuBLAS matmuls (CUDA only)
   std::string metrics_out;  // JSON object written at the end
 };
 
@@ -40,6 +41,7 @@ struct TrainArgs : CommonArgs {
   std::string distributed = "none";  // none, ddp, pipeline (under mpirun)
   double dist_timeout = 300;       // seconds a collective may take before the run stops
   int64_t micro_batches = 4;       // pipeline
+  bool cuda_graph = false;         // capture the training step into a CUDA graph and replay it
 };
 
 struct EvalArgs : CommonArgs {
@@ -52,6 +54,7 @@ struct BenchArgs : CommonArgs {
   int64_t warmup = 10;
   double lr = 0.05;
   double momentum = 0.9;
+  bool cuda_graph = false;
 };
 
 int run_train(const TrainArgs& args);

@@ -25,8 +25,8 @@ GroupChoice choose_process_group(DeviceType device) {
   switch (device) {
     case DeviceType::CPU:
       return {"auto", false};
-    case DeviceType::CUDA:
-      return {"auto", false};
+    case DeviceType::CUDA:  // NCCL between GPUs when built with it; MPI (CPU tensors only) otherwise
+      return dist::nccl_available() ? GroupChoice{"nccl", true} : GroupChoice{"auto", false};
   }
   return {"auto", false};
 }
@@ -57,6 +57,11 @@ DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
   MAGMADNN_CHECK(requested.is_cpu() || group.moves_device_memory, "--distributed ", a.distributed, " --device ",
                  a.device, ": the ", group.backend == "auto" ? "MPI" : group.backend,
                  " process group of this build moves CPU tensors only; use --device cpu");
+  if (group.backend == "nccl") {
+    // NCCL binds the group to the current device: select this rank's GPU before creating it (the
+    // global rank is not known yet; the launcher's local rank is, or this is the only rank).
+    (void)backend_for(device(requested));
+  }
   group_ = dist::init_process_group(group.backend);
   group_->set_timeout(std::chrono::milliseconds(static_cast<int64_t>(a.dist_timeout * 1000)));
   if (a.distributed == "pipeline") {
@@ -88,7 +93,7 @@ int DistributedRun::local_rank() const {
 }
 
 Device DistributedRun::device(Device requested) const {
-  if (!enabled() || !requested.is_cuda() || args_.device != "cuda") return requested;
+  if (args_.distributed == "none" || !requested.is_cuda() || args_.device != "cuda") return requested;
   const int n = cuda::device_count();
   MAGMADNN_CHECK(n > 0, "--device cuda: no CUDA device: ", cuda::unavailable_reason());
   return Device::cuda(local_rank() % n);

@@ -25,6 +25,9 @@ void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset =
   cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
   cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--tf32", a.tf32,
+                "CUDA: allow TensorFloat-32 in cuDNN convolutions and cuBLAS matmuls (PyTorch's default for "
+                "convolutions); plain fp32 otherwise");
   cmd->add_option("--metrics-out", a.metrics_out, "write final metrics to this JSON file");
 }
 
@@ -84,6 +87,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   train->add_option("--micro-batches", train_args.micro_batches, "micro-batches per step (--distributed pipeline)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_flag("--cuda-graph", train_args.cuda_graph,
+                  "capture the training step into a CUDA graph after 3 warm-up steps and replay it for every "
+                  "full batch (--device cuda; sgd, rmsprop or adagrad; no dropout; not with onecycle)");
 
   EvalArgs eval_args;
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");
@@ -98,6 +104,8 @@ int main(int argc, char** argv) {
   bench->add_option("--warmup", bench_args.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
   bench->add_option("--lr", bench_args.lr, "SGD learning rate")->capture_default_str();
   bench->add_option("--momentum", bench_args.momentum, "SGD momentum")->capture_default_str();
+  bench->add_flag("--cuda-graph", bench_args.cuda_graph,
+                  "capture the training step into a CUDA graph after warm-up and replay it (--device cuda)");
 
   CLI::App* info = app.add_subcommand("info", "version, backends, threads, library versions");
 

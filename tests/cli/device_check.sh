@@ -45,6 +45,12 @@ if [[ $have_gpu -ne 0 ]]; then
     "$bin" eval "${common[@]}" --weights "$tmp/none.safetensors" --device cuda
   expect_error "unknown device" "unknown device 'cuda:x'" "$bin" bench --batches 1 --device cuda:x
 fi
+# GPU-only flags on the CPU: one clear error each, before any work.
+expect_status1 "train --cuda-graph on the CPU" "--cuda-graph needs --device cuda, got --device cpu" \
+  "$bin" "${train_args[@]}" --cuda-graph
+expect_status1 "bench --cuda-graph on the CPU" "--cuda-graph needs --device cuda, got --device cpu" \
+  "$bin" bench --batches 1 --cuda-graph
+expect_status1 "bench --tf32 on the CPU" "--tf32 needs --device cuda" "$bin" bench --batches 1 --tf32
 
 # --device cpu is exactly the default.
 for v in noflag cpu; do

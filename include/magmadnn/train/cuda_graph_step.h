@@ -28,7 +28,7 @@ class CudaGraphStep {
 
   struct Result {
     Tensor loss;     // scalar on the device
-    Tensor correct;  // int64 scalar on the device: argmax(output) == target count
+    Tensor correct;  // float64 scalar on the device: rows whose argmax equals the target
   };
   // One optimizer step on the batch (x, y), on any device. The result tensors are overwritten by
   // the next step: accumulate or read them before.

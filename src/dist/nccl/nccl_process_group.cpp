@@ -1,4 +1,5 @@
-// NcclProcessGroup: collectives over NCCL for contiguous CUDA tensors on one device per rank.
+// NcclProcessGroup: collectives over NCCL for contiguous CUDA tensors on one device per rank (CPU
+// tensors are staged through the device, completing before the call returns).
 // Every operation is queued on the group's own NCCL stream behind an event recorded on the
 // compute stream (cuda::stream()), so it sees all work queued before it. Work::wait() makes the
 // compute stream wait for the operation's event (no host sync); Work::synchronize() polls the
@@ -255,6 +256,11 @@ class NcclProcessGroup : public ProcessGroup {
   using ProcessGroup::all_gather;
 
   std::shared_ptr<Work> all_reduce_async(Tensor& t, ReduceOp op) override {
+    if (on_host(t)) {
+      Tensor d = staged(t);
+      all_reduce_async(d, op)->synchronize();
+      return copied_back(t, d, "all_reduce");
+    }
     check_tensor(t, "all_reduce");
     if (op == ReduceOp::Avg) check_floating(t, "all_reduce");
     const ncclDataType_t ty = nccl_type(t.dtype(), "all_reduce");
@@ -265,6 +271,11 @@ class NcclProcessGroup : public ProcessGroup {
   }
 
   std::shared_ptr<Work> broadcast_async(Tensor& t, int root) override {
+    if (on_host(t)) {
+      Tensor d = staged(t);
+      broadcast_async(d, root)->synchronize();
+      return copied_back(t, d, "broadcast");
+    }
     check_tensor(t, "broadcast");
     check_peer(root, "broadcast");
     const ncclDataType_t ty = nccl_type(t.dtype(), "broadcast");
@@ -275,6 +286,11 @@ class NcclProcessGroup : public ProcessGroup {
   }
 
   std::shared_ptr<Work> all_gather_async(const Tensor& in, Tensor& out) override {
+    if (on_host(in) || on_host(out)) {
+      Tensor d_in = staged(in), d_out = empty(out.shape(), out.dtype(), Device::cuda(comm_->device));
+      all_gather_async(d_in, d_out)->synchronize();
+      return copied_back(out, d_out, "all_gather");
+    }
     check_tensor(in, "all_gather");
     check_tensor(out, "all_gather");
     MAGMADNN_CHECK(out.numel() == in.numel() * size() && out.dtype() == in.dtype(),
@@ -290,6 +306,11 @@ class NcclProcessGroup : public ProcessGroup {
   // First dimensions may differ: exchange them (one small host read), gather rows padded to the
   // longest, then cut each rank's rows out on the device.
   void all_gather(const Tensor& in, std::vector<Tensor>& out) override {
+    if (on_host(in)) {
+      all_gather(staged(in), out);
+      for (Tensor& t : out) t = t.to(Device::cpu());
+      return;
+    }
     check_tensor(in, "all_gather");
     MAGMADNN_CHECK(in.dim() >= 1, "ProcessGroup::all_gather: needs at least one dimension, got a scalar");
     const Device dev = Device::cuda(comm_->device);
@@ -321,6 +342,11 @@ class NcclProcessGroup : public ProcessGroup {
   // NCCL's reduce-scatter gives every rank the same count: when numel % size() != 0 the input is
   // laid out in chunks padded to the largest (zeros), and each rank copies its part out.
   std::shared_ptr<Work> reduce_scatter_async(const Tensor& in, Tensor& out, ReduceOp op) override {
+    if (on_host(in) || on_host(out)) {
+      Tensor d_in = staged(in), d_out = empty(out.shape(), out.dtype(), Device::cuda(comm_->device));
+      reduce_scatter_async(d_in, d_out, op)->synchronize();
+      return copied_back(out, d_out, "reduce_scatter");
+    }
     check_tensor(in, "reduce_scatter");
     check_tensor(out, "reduce_scatter");
     if (op == ReduceOp::Avg) check_floating(in, "reduce_scatter");
@@ -378,6 +404,10 @@ class NcclProcessGroup : public ProcessGroup {
   // their tags. Messages to oneself go through a per-tag mailbox (device copies), as in the
   // local group (NCCL only pairs a send to self with a recv in the same group call).
   std::shared_ptr<Work> send_async(const Tensor& t, int dst, int tag) override {
+    if (on_host(t)) {
+      send_async(staged(t), dst, tag)->synchronize();
+      return local_work("send", {});
+    }
     check_tensor(t, "send");
     check_peer(dst, "send");
     const std::string what = "send(to rank " + std::to_string(dst) + ", tag " + std::to_string(tag) + ")";
@@ -393,6 +423,11 @@ class NcclProcessGroup : public ProcessGroup {
   }
 
   std::shared_ptr<Work> recv_async(Tensor& t, int src, int tag) override {
+    if (on_host(t)) {
+      Tensor d = empty(t.shape(), t.dtype(), Device::cuda(comm_->device));
+      recv_async(d, src, tag)->synchronize();
+      return copied_back(t, d, "recv");
+    }
     check_tensor(t, "recv");
     check_peer(src, "recv");
     const std::string what = "recv(from rank " + std::to_string(src) + ", tag " + std::to_string(tag) + ")";
@@ -444,11 +479,21 @@ class NcclProcessGroup : public ProcessGroup {
     return w;
   }
 
+  // CPU tensors (the small ones of the CLI's bookkeeping: metrics, sizes, serialised state) go
+  // through a device copy: the operation completes before returning, and the result is copied
+  // back; the returned Work is already done.
+  static bool on_host(const Tensor& t) { return t.defined() && t.device().is_cpu(); }
+  Tensor staged(const Tensor& t) const { return t.contiguous().to(Device::cuda(comm_->device)); }
+  std::shared_ptr<Work> copied_back(Tensor& host, const Tensor& device_copy, const char* what) {
+    host.copy_(device_copy);  // a device-to-host copy: waits for it
+    return local_work(what, {});
+  }
+
   void check_tensor(const Tensor& t, const char* op) const {
     const Device want = Device::cuda(comm_->device);
     MAGMADNN_CHECK(t.defined(), "ProcessGroup(nccl)::", op, ": undefined tensor");
     MAGMADNN_CHECK(t.device() == want, "ProcessGroup(nccl)::", op, ": needs a contiguous CUDA tensor on ", want,
-                   " (the group's device), got one on ", t.device(), " with shape ", t.shape());
+                   " (the group's device) or a CPU tensor, got one on ", t.device(), " with shape ", t.shape());
     MAGMADNN_CHECK(t.is_contiguous(), "ProcessGroup(nccl)::", op, ": needs a contiguous tensor on ", want,
                    ", got shape ", t.shape(), " with strides that are not row-major (call .contiguous())");
   }
