@@ -1,6 +1,7 @@
 // SyncBatchNorm (see dist/sync_batch_norm.h). Forward and backward side by side: statistics are
 // accumulated in float64 and all-reduced in one message per pass ([sum | sum of squares | count]
 // forward, [sum dy | sum dy * xhat] backward), so uneven per-rank batches weigh in by their size.
+// All of it stays on the input's device (CPU, or CUDA with an NCCL group): no host reads.
 #include "magmadnn/dist/sync_batch_norm.h"
 
 #include <cmath>
@@ -34,9 +35,6 @@ Tensor as_ncl(const Tensor& t) {
   return t.contiguous().reshape({N, C, L});
 }
 
-Tensor channel_tensor(const std::vector<double>& v, DType dtype) {
-  return from_vector<double>(v, {1, static_cast<int64_t>(v.size()), 1}).to(dtype);
-}
 }  // namespace
 
 Tensor SyncBatchNorm::forward(const Tensor& x) {
@@ -47,33 +45,32 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
   if (!use_batch_stats) return BatchNormBase::forward(x);  // running statistics: nothing to share
   MAGMADNN_CHECK(x.dtype() == kFloat32 || x.dtype() == kFloat64, "SyncBatchNorm(", C,
                  "): expected a float32 or float64 input, got ", x.dtype());
-  MAGMADNN_CHECK(x.device().is_cpu(), "SyncBatchNorm(", C, "): expected a CPU tensor, got ", x.device());
 
-  Tensor y, xhat;
-  std::vector<double> mean(C), var(C), invstd(C);
-  double count = 0;
+  // Everything stays on x's device (no read to the host on a GPU): the statistics are float64
+  // tensors there, all-reduced in place.
+  Tensor y, xhat, invstd, count;
   {
     NoGradGuard no_grad;
     Tensor x3 = as_ncl(x.detach());
+    const int64_t local_count = x3.size(0) * x3.size(2);
     // x: (N, C, L); local [sum (C) | sum of squares (C) | count (1)], reduced over all ranks.
     Tensor xd = x3.to(kFloat64);
-    Tensor stats =
-        concat({sum(xd, {0, 2}), sum(xd * xd, {0, 2}),
-                scalar_tensor(static_cast<double>(x3.size(0) * x3.size(2)), kFloat64).reshape({1})},
-               0)
-            .contiguous();
+    Tensor stats = concat({sum(xd, {0, 2}), sum(xd * xd, {0, 2}),
+                           full({1}, static_cast<double>(local_count), kFloat64, x.device())},
+                          0)
+                       .contiguous();
     group_->all_reduce(stats);
-    const std::vector<double> s = stats.to_vector<double>();
-    count = s[2 * C];
-    MAGMADNN_CHECK(count > 1, "SyncBatchNorm(", C,
-                   "): expected more than 1 value per channel over all ranks when training, got ", count,
-                   " (this rank's input ", x.shape(), ")");
-    for (int64_t c = 0; c < C; ++c) {
-      mean[c] = s[c] / count;
-      var[c] = std::max(0.0, s[C + c] / count - mean[c] * mean[c]);  // biased, for normalising
-      invstd[c] = 1.0 / std::sqrt(var[c] + options_.eps());
+    count = stats.slice(0, 2 * C, 2 * C + 1);  // (1), the global number of values per channel
+    if (local_count <= 1) {  // only then can the global count be too small: read it (rare)
+      const double n = count.item<double>();
+      MAGMADNN_CHECK(n > 1, "SyncBatchNorm(", C,
+                     "): expected more than 1 value per channel over all ranks when training, got ", n,
+                     " (this rank's input ", x.shape(), ")");
     }
-    xhat = (x3 - channel_tensor(mean, x.dtype())) * channel_tensor(invstd, x.dtype());
+    const Tensor mean = stats.slice(0, 0, C) / count;
+    const Tensor var = clamp(stats.slice(0, C, 2 * C) / count - mean * mean, 0.0, std::nullopt);  // biased
+    invstd = (1.0 / sqrt(var + options_.eps())).to(x.dtype()).reshape({1, C, 1});
+    xhat = (x3 - mean.to(x.dtype()).reshape({1, C, 1})) * invstd;
     Tensor y3 = xhat;
     if (weight_.defined()) y3 = y3 * weight_.detach().reshape({1, C, 1});
     if (bias_.defined()) y3 = y3 + bias_.detach().reshape({1, C, 1});
@@ -83,22 +80,17 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
       // PyTorch's convention: running = (1 - momentum) * running + momentum * stat, with the
       // unbiased variance of the global batch.
       const double m = options_.momentum();
-      std::vector<double> rm = running_mean_.to(kFloat64).to_vector<double>();
-      std::vector<double> rv = running_var_.to(kFloat64).to_vector<double>();
-      for (int64_t c = 0; c < C; ++c) {
-        rm[c] = (1 - m) * rm[c] + m * mean[c];
-        rv[c] = (1 - m) * rv[c] + m * var[c] * count / (count - 1);
-      }
-      running_mean_.copy_(from_vector<double>(rm, {C}));
-      running_var_.copy_(from_vector<double>(rv, {C}));
-      num_batches_tracked_.fill_(static_cast<double>(num_batches_tracked_.item<int64_t>() + 1));
+      const Tensor unbiased = var * count / (count - 1.0);
+      running_mean_.copy_(running_mean_.to(kFloat64) * (1 - m) + mean * m);
+      running_var_.copy_(running_var_.to(kFloat64) * (1 - m) + unbiased * m);
+      num_batches_tracked_.copy_(num_batches_tracked_.to(kFloat64) + 1.0);
     }
   }
 
   // dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the means over the global batch;
   // dw = sum(dy * xhat), db = sum(dy) over this rank's samples.
   Tensor w = weight_.defined() ? weight_.detach() : Tensor();
-  Tensor scale = channel_tensor(invstd, x.dtype());
+  Tensor scale = invstd;
   std::shared_ptr<ProcessGroup> group = group_;
   const Shape shape = x.shape();
   autograd::record("sync_batch_norm", {x, weight_, bias_}, y,
@@ -113,7 +105,7 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
                      Tensor both = concat({sum_dy.to(kFloat64), sum_dy_xhat.to(kFloat64)}, 0).contiguous();
                      group->all_reduce(both);
                      if (n[0]) {
-                       Tensor means = (both / count).to(xhat.dtype());
+                       Tensor means = (both / count).to(xhat.dtype());  // count: (1) on the device
                        Tensor mean_dy = means.slice(0, 0, C).reshape({1, C, 1});
                        Tensor mean_dy_xhat = means.slice(0, C, 2 * C).reshape({1, C, 1});
                        Tensor k = w.defined() ? scale * w.reshape({1, C, 1}) : scale;
