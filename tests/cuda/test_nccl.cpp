@@ -13,6 +13,7 @@
 #include "magmadnn/backend/backend.h"
 #include "magmadnn/backend/cuda.h"
 #include "magmadnn/magmadnn.h"
+#include "magmadnn/dist/sync_batch_norm.h"
 
 using namespace magmadnn;
 using magmadnn::testing::error_of;
@@ -253,6 +254,40 @@ std::vector<Tensor> train_ddp(const std::shared_ptr<dist::ProcessGroup>& group, 
   return out;
 }
 }  // namespace
+
+// SyncBatchNorm over a one-rank NCCL group on the GPU equals BatchNorm2d on the CPU: outputs,
+// input/parameter gradients and running statistics (its statistics stay on the device).
+TEST(NcclSyncBatchNorm, OneGpuMatchesBatchNormOnTheCpu) {
+  SKIP_WITHOUT_NCCL_GPU();
+  auto g = make_group();
+  manual_seed(12);
+  auto bn = std::make_shared<nn::BatchNorm2d>(3);
+  auto sync = std::make_shared<dist::SyncBatchNorm>(nn::BatchNormOptions(3), g);
+  sync->load_state_dict(bn->state_dict());
+  sync->to(kGpu);
+  for (int step = 0; step < 3; ++step) {
+    const Tensor x0 = randn({4, 3, 5, 5}) * 2.0 + 1.0, r = randn({4, 3, 5, 5});
+    Tensor xc = x0.detach().requires_grad_(true), xg = x0.to(kGpu).detach().requires_grad_(true);
+    const Tensor yc = bn->forward(xc), yg = sync->forward(xg);
+    sum(yc * r).backward();
+    sum(yg * r.to(kGpu)).backward();
+    const auto close = [](const Tensor& got, const Tensor& want, const std::string& what) {
+      const auto u = got.to_vector<float>(), v = want.to_vector<float>();
+      ASSERT_EQ(u.size(), v.size()) << what;
+      for (size_t i = 0; i < u.size(); ++i) ASSERT_NEAR(u[i], v[i], 1e-4 * (1 + std::fabs(v[i]))) << what << " " << i;
+    };
+    close(yg, yc, "output");
+    close(xg.grad(), xc.grad(), "grad x");
+    close(sync->weight().grad(), bn->weight().grad(), "grad weight");
+    close(sync->bias().grad(), bn->bias().grad(), "grad bias");
+  }
+  const auto a = sync->state_dict(), b = bn->state_dict();
+  for (const char* k : {"running_mean", "running_var"}) {
+    const auto u = a.at(k).to_vector<double>(), v = b.at(k).to_vector<double>();
+    for (size_t i = 0; i < u.size(); ++i) EXPECT_NEAR(u[i], v[i], 1e-5) << k;
+  }
+  EXPECT_EQ(a.at("num_batches_tracked").to_vector<int64_t>(), b.at("num_batches_tracked").to_vector<int64_t>());
+}
 
 TEST(NcclDdp, OneGpuMatchesTheSingleProcessCpuResult) {
   SKIP_WITHOUT_NCCL_GPU();
