@@ -119,8 +119,11 @@ class PinnedHostAllocator final : public Allocator {
   void collect_completed() {
     while (!pending_.empty()) {
       // Not ready, or an error (left for the backend's next synchronising call to report with
-      // context): the block waits.
-      if (cudaEventQuery(pending_.front().event) != cudaSuccess) break;
+      // context): the block waits. cudaErrorNotReady is also stored as the thread's last error:
+      // clear it, or the next kernel's launch check (cudaGetLastError) would report it.
+      const cudaError_t q = cudaEventQuery(pending_.front().event);
+      if (q == cudaErrorNotReady) (void)cudaGetLastError();
+      if (q != cudaSuccess) break;
       Pending p = pending_.front();
       pending_.pop_front();
       events_[p.device].push_back(p.event);

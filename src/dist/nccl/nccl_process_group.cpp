@@ -126,6 +126,7 @@ struct NcclComm {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         while (!done) {
           const cudaError_t q = cudaEventQuery(last);
+          if (q == cudaErrorNotReady) (void)cudaGetLastError();  // also the thread's last error: clear it
           if (q != cudaErrorNotReady) {
             done = q == cudaSuccess;
             break;
@@ -180,6 +181,9 @@ class NcclWork : public Work {
     DeviceScope g(comm_->device);
     const cudaError_t q = cudaEventQuery(event_);
     if (q == cudaErrorNotReady) {
+      // cudaErrorNotReady is also stored as the thread's last error: clear it, or the next kernel's
+      // launch check (cudaGetLastError) would report it as a failure.
+      (void)cudaGetLastError();
       comm_->check_async_error(what_);
       return false;
     }
