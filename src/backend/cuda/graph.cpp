@@ -3,6 +3,7 @@
 #include "magmadnn/backend/cuda_graph.h"
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_errors.h"
 
 namespace magmadnn::cuda {
 
@@ -48,6 +49,11 @@ void Graph::capture(const std::function<void()>& body) {
   DeviceGuard g(impl_->device);
   CachingAllocator& cache = device_cache(impl_->device);
   cudaStream_t s = stream();
+  // Made now if they do not exist yet: the error sink is set up with a synchronous cudaMemset on
+  // the legacy stream, and using the legacy stream while a blocking stream (stream() is one) is
+  // being captured invalidates the capture; cuBLAS handle creation is kept out of it too.
+  (void)device_error_sink();
+  (void)cublas_handle();
   impl_->pool = cache.create_pool();
   cache.begin_pool(impl_->pool);
   // Relaxed: the allocator may cudaMalloc a new block during capture (that is not stream work).
