@@ -80,6 +80,7 @@ void Graph::capture(const std::function<void()>& body) {
   const cudaError_t inst = cudaGraphInstantiate(&impl_->exec, graph, 0);
   (void)cudaGraphDestroy(graph);  // the executable graph keeps what it needs
   if (inst != cudaSuccess) {
+    (void)cudaGetLastError();  // not left for the next kernel's launch check to report
     impl_->exec = nullptr;
     reset();
     MAGMADNN_ERROR("cuda::Graph: cudaGraphInstantiate failed: ", cudaGetErrorName(inst), " (",
