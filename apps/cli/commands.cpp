@@ -28,17 +28,7 @@ using nlohmann::json;
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
-  const Device device = Device::parse(a.device);
-  MAGMADNN_CHECK(!a.tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ",
-                 a.device);
-  if (device.is_cpu()) return device;
-  MAGMADNN_CHECK(cuda::is_built(), "--device ", a.device, ": this build of MagmaDNN has no CUDA backend");
-  const int n = cuda::device_count();
-  MAGMADNN_CHECK(n > 0, "--device ", a.device, ": no CUDA device: ", cuda::unavailable_reason());
-  MAGMADNN_CHECK(device.index < n, "--device ", a.device, ": no such device (this machine has ", n,
-                 " CUDA device", n == 1 ? "" : "s", ", cuda:0 to cuda:", n - 1, ")");
-  cuda::set_allow_tf32(a.tf32);
-  return device;
+  return parse_device_flag(a.device, a.tf32);
 }
 
 // --cuda-graph's conditions that the arguments alone decide (the model and optimizer are checked
@@ -275,6 +265,19 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 }
 
 }  // namespace
+
+Device parse_device_flag(const std::string& text, bool tf32) {
+  const Device device = Device::parse(text);
+  MAGMADNN_CHECK(!tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ", text);
+  if (device.is_cpu()) return device;
+  MAGMADNN_CHECK(cuda::is_built(), "--device ", text, ": this build of MagmaDNN has no CUDA backend");
+  const int n = cuda::device_count();
+  MAGMADNN_CHECK(n > 0, "--device ", text, ": no CUDA device: ", cuda::unavailable_reason());
+  MAGMADNN_CHECK(device.index < n, "--device ", text, ": no such device (this machine has ", n, " CUDA device",
+                 n == 1 ? "" : "s", ", cuda:0 to cuda:", n - 1, ")");
+  cuda::set_allow_tf32(tf32);
+  return device;
+}
 
 int run_train(const TrainArgs& a) {
   const Device requested = setup(a);

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "magmadnn/core/device.h"
+
 namespace magmadnn::cli {
 
 struct CommonArgs {
@@ -56,6 +58,10 @@ struct BenchArgs : CommonArgs {
   double momentum = 0.9;
   bool cuda_graph = false;
 };
+
+// The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
+// build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
+Device parse_device_flag(const std::string& text, bool tf32 = false);
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);

@@ -14,6 +14,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/commands.h"
 #include "ising/ising_cli.h"
 #include "ising/parity_plot.h"
 #include "magmadnn/magmadnn.h"
@@ -37,11 +38,13 @@ struct TrainArgs {
   double lr = 3e-3;
   uint64_t seed = 0;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 struct EvalArgs {
   std::string model, weights, data, metrics_out;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 struct Metrics {
@@ -76,15 +79,16 @@ bool energy_grid(const magmadnn::ising::Graph& g, double* step, double* offset) 
   return *step > 0;
 }
 
-std::vector<double> predict(EnergyModel& model, const IsingDataset& d, int64_t batch = 2048) {
+// Predicted energies of every configuration, computed on `device` (the model's).
+std::vector<double> predict(EnergyModel& model, const IsingDataset& d, Device device, int64_t batch = 2048) {
   NoGradGuard no_grad;
   model.eval();
   std::vector<double> out;
   out.reserve(d.size());
   for (int64_t b = 0; b < d.size(); b += batch) {
-    Tensor p = model.forward(model.input(d, b, std::min(d.size(), b + batch))).contiguous();
-    const float* v = p.data<float>();
-    out.insert(out.end(), v, v + p.numel());
+    const Tensor x = model.input(d, b, std::min(d.size(), b + batch)).to(device);
+    const std::vector<float> v = model.forward(x).to(Device::cpu()).to_vector<float>();
+    out.insert(out.end(), v.begin(), v.end());
   }
   return out;
 }
@@ -134,8 +138,10 @@ std::shared_ptr<EnergyModel> build_model(const std::string& kind, int64_t hidden
   return model;
 }
 
-// One model: Adam + one-cycle on MSE of the energy per site; returns train seconds.
-double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& test, const TrainArgs& a) {
+// One model: Adam + one-cycle on MSE of the energy per site, on `device`; returns train seconds.
+// The epoch's loss is summed on the device and read once per epoch (no host sync per step).
+double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& test, const TrainArgs& a,
+           Device device) {
   const double sites = static_cast<double>(train.num_nodes());
   auto dataset = std::make_shared<data::TensorDataset>(model.input(train, 0, train.size()),
                                                        div(train.energies_tensor(kFloat32), sites));
@@ -149,21 +155,25 @@ double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& te
     model.train();
     loader.set_epoch(epoch - 1);
     const auto t0 = std::chrono::steady_clock::now();
-    double loss_sum = 0;
+    Tensor loss_sum = zeros({}, kFloat64, device);
     int64_t batches = 0;
     for (const data::Example& batch : loader) {
-      Tensor loss = mse_loss(div(model.forward(batch.input), sites), batch.target);
+      Tensor loss = mse_loss(div(model.forward(batch.input.to(device)), sites), batch.target.to(device));
       opt.zero_grad();
       loss.backward();
       opt.step();
       schedule.step();
-      loss_sum += loss.item<float>();
+      {
+        NoGradGuard no_grad;
+        loss_sum = loss_sum + loss.detach().to(kFloat64);
+      }
       ++batches;
     }
+    const double mean_loss = loss_sum.item<double>() / static_cast<double>(batches);  // waits for the steps
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const Metrics m = metrics_of(test, predict(model, test));
+    const Metrics m = metrics_of(test, predict(model, test, device));
     std::cout << "  epoch " << epoch << "/" << a.epochs << "  train loss/site^2 " << std::scientific
-              << std::setprecision(3) << loss_sum / batches << std::defaultfloat << "  test MAE " << fmt(m.mae)
+              << std::setprecision(3) << mean_loss << std::defaultfloat << "  test MAE " << fmt(m.mae)
               << "  (" << std::fixed << std::setprecision(1) << seconds << " s)" << std::defaultfloat << std::endl;
   }
   return seconds;
@@ -179,6 +189,7 @@ std::vector<std::string> split_list(const std::string& s) {
 
 int run_train(const TrainArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
+  const Device device = parse_device_flag(a.device);
   manual_seed(a.seed);
   IsingDataset all = magmadnn::ising::load_ising_dataset(a.data);
   IsingDataset train, test;
@@ -203,7 +214,8 @@ int run_train(const TrainArgs& a) {
   }
   std::cout << "magmadnn " << version() << ": ising train on " << a.data << " (" << train.size() << " train / "
             << test.size() << " test configurations, " << train.num_nodes() << " sites, "
-            << magmadnn::ising::lattice_name(train.graph.kind) << "), " << get_num_threads() << " threads" << std::endl;
+            << magmadnn::ising::lattice_name(train.graph.kind) << "), "
+            << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str()) << std::endl;
   std::filesystem::create_directories(a.out);
 
   std::vector<ParitySeries> plots;
@@ -214,11 +226,12 @@ int run_train(const TrainArgs& a) {
         << std::setw(10) << "seconds" << "\n";
   for (const std::string& kind : a.models) {
     manual_seed(a.seed);
-    auto model = build_model(kind, a.hidden, a.layers, train.graph);
+    auto model = build_model(kind, a.hidden, a.layers, train.graph);  // initialised on the CPU, then moved
+    model->to(device);
     std::cout << kind << ": " << model->num_parameters() << " parameters" << std::endl;
-    const double seconds = fit(*model, train, test, a);
-    const std::vector<double> test_pred = predict(*model, test);
-    const Metrics tr = metrics_of(train, predict(*model, train)), te_m = metrics_of(test, test_pred);
+    const double seconds = fit(*model, train, test, a, device);
+    const std::vector<double> test_pred = predict(*model, test, device);
+    const Metrics tr = metrics_of(train, predict(*model, train, device)), te_m = metrics_of(test, test_pred);
     const std::string weights = (std::filesystem::path(a.out) / (kind + ".safetensors")).string();
     io::save_module(*model, weights,
                     {{"ising_model", kind}, {"hidden", std::to_string(a.hidden)}, {"layers", std::to_string(a.layers)}});
@@ -236,7 +249,7 @@ int run_train(const TrainArgs& a) {
   json summary = {{"data", a.data}, {"test_data", a.test_data}, {"train_samples", train.size()},
                   {"test_samples", test.size()}, {"sites", train.num_nodes()}, {"epochs", a.epochs},
                   {"batch_size", a.batch_size}, {"lr", a.lr}, {"hidden", a.hidden}, {"layers", a.layers},
-                  {"seed", a.seed}, {"threads", get_num_threads()}, {"models", results}};
+                  {"seed", a.seed}, {"threads", get_num_threads()}, {"device", device.str()}, {"models", results}};
   const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
   io::write_file_atomic(metrics, summary.dump(2) + "\n", "ising train");
   std::cout << "wrote " << svg << ", " << metrics << " and the weights in " << a.out << std::endl;
@@ -245,6 +258,7 @@ int run_train(const TrainArgs& a) {
 
 int run_eval(const EvalArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
+  const Device device = parse_device_flag(a.device);
   std::map<std::string, std::string> meta;
   // Read the architecture from the weights' metadata, then load them into that model.
   io::load_safetensors(a.weights, &meta);
@@ -255,7 +269,8 @@ int run_eval(const EvalArgs& a) {
   IsingDataset d = magmadnn::ising::load_ising_dataset(a.data);
   auto model = build_model(kind, std::stoll(meta["hidden"]), std::stoll(meta["layers"]), d.graph);
   io::load_module(*model, a.weights);
-  const std::vector<double> pred = predict(*model, d);
+  model->to(device);
+  const std::vector<double> pred = predict(*model, d, device);
   const Metrics m = metrics_of(d, pred);
   json per_temperature = json::array();
   if (!d.temperatures.empty()) {  // Metropolis data: the error at each sampling temperature
@@ -309,6 +324,7 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
   train->add_option("--seed", ta->seed, "random seed")->capture_default_str();
   train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   train->add_option("--out", ta->out, "folder for weights, parity.svg and metrics.json")->capture_default_str();
+  train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
   train->callback([&run, ta, models] {
     // Runs inside CLI11's parse: report bad values as CLI11 validation errors.
     ta->models = split_list(*models);
@@ -328,6 +344,7 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
   eval->add_option("--data", ea->data, "data set: a folder of .npy files or an .npz archive")->required();
   eval->add_option("--metrics-out", ea->metrics_out, "write the metrics as JSON");
   eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  eval->add_option("--device", ea->device, "cpu, cuda or cuda:N")->capture_default_str();
   eval->callback([&run, ea] { run = [ea] { return run_eval(*ea); }; });
 }
 

@@ -56,5 +56,14 @@ expect_error "wrong model for weights" "holds a 'cnn' model, not 'gcn'" \
 expect_error "bad test fraction" "test-fraction" "$bin" ising train --data "$tmp/train.npz" --test-fraction 2 --out "$tmp/x"
 expect_error "batch larger than the set" "fewer than one batch" \
   "$bin" ising train --data "$tmp/randj.npz" --model graphconv --batch-size 1000 --out "$tmp/x"
+# --device: the same checks as the main CLI (here without a GPU: one clear error before any work).
+if ! "$bin" info | grep -q "^  cuda:[0-9]"; then
+  expect_error "ising train --device cuda without a GPU" "--device cuda: " \
+    "$bin" ising train --data "$tmp/train.npz" --device cuda --out "$tmp/x"
+  expect_error "ising eval --device cuda without a GPU" "--device cuda: " \
+    "$bin" ising eval --model cnn --weights "$tmp/run/cnn.safetensors" --data "$tmp/test" --device cuda
+fi
+expect_error "ising unknown device" "unknown device 'gpu'" \
+  "$bin" ising eval --model cnn --weights "$tmp/run/cnn.safetensors" --data "$tmp/test" --device gpu
 
 finish
