@@ -228,6 +228,7 @@ namespace {
 struct DeviceResources {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  bool cublas_tf32 = false;  // the handle's math mode
   DeviceErrorSink errors{nullptr, nullptr};
   DeviceErrorRecord* host_record = nullptr;  // the host side of errors.record
 };
@@ -275,22 +276,23 @@ void check_not_capturing(const char* op) {
 
 cublasHandle_t cublas_handle() {
   cudaStream_t s = stream();
-  cublasHandle_t h = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(resources_mutex);
-    DeviceResources& r = resources_of(current_device());
-    if (!r.cublas) {
-      const cublasStatus_t st = cublasCreate(&r.cublas);
-      MAGMADNN_CHECK(st == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasCreate failed (status ", static_cast<int>(st), ")");
-    }
-    h = r.cublas;
+  const bool tf32 = allow_tf32();
+  std::lock_guard<std::mutex> lock(resources_mutex);
+  DeviceResources& r = resources_of(current_device());
+  if (!r.cublas) {
+    const cublasStatus_t st = cublasCreate(&r.cublas);
+    MAGMADNN_CHECK(st == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasCreate failed (status ", static_cast<int>(st), ")");
+    // The device's one stream, set once: cublasSetStream also resets the handle's workspace,
+    // which must not happen inside a CUDA graph capture.
+    MAGMADNN_CHECK(cublasSetStream(r.cublas, s) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetStream failed");
+    r.cublas_tf32 = !tf32;  // forces the math mode below
   }
-  // Full fp32 unless TF32 was asked for (set_allow_tf32), and the device's stream; both set per
-  // call, which costs nothing.
-  const cublasMath_t math = allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
-  MAGMADNN_CHECK(cublasSetMathMode(h, math) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetMathMode failed");
-  MAGMADNN_CHECK(cublasSetStream(h, s) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetStream failed");
-  return h;
+  if (r.cublas_tf32 != tf32) {  // full fp32 unless TF32 was asked for (set_allow_tf32)
+    const cublasMath_t math = tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+    MAGMADNN_CHECK(cublasSetMathMode(r.cublas, math) == CUBLAS_STATUS_SUCCESS, "cuBLAS: cublasSetMathMode failed");
+    r.cublas_tf32 = tf32;
+  }
+  return r.cublas;
 }
 
 DeviceErrorSink device_error_sink() {

@@ -19,12 +19,16 @@
 
 struct cublasContext;  // cublasHandle_t, without cublas_v2.h in every kernel file
 
+// On failure the runtime's stored error is cleared (a non-sticky one would otherwise be reported
+// again by the next launch check), then the call is named in the Error.
 #define MAGMADNN_CUDA_CHECK(expr)                                                                   \
   do {                                                                                              \
     const cudaError_t magmadnn_cuda_err_ = (expr);                                                  \
-    if (magmadnn_cuda_err_ != cudaSuccess)                                                          \
+    if (magmadnn_cuda_err_ != cudaSuccess) {                                                        \
+      (void)cudaGetLastError();                                                                     \
       MAGMADNN_ERROR("CUDA error in ", #expr, ": ", cudaGetErrorName(magmadnn_cuda_err_), " (",     \
                      cudaGetErrorString(magmadnn_cuda_err_), ")");                                  \
+    }                                                                                               \
   } while (0)
 
 // After a kernel launch: reports bad launch configurations at once (execution errors surface at
@@ -104,6 +108,11 @@ class CudaBackend : public Backend {
   void adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, const AdagradParams& p) override;
   void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
                     Tensor& grad_avg, const RmspropParams& p) override;
+  // Lists of parameters in a few multi-tensor launches (optim_multi.cu).
+  void sgd_step_group(std::vector<SgdTensors>& tensors, const SgdParams& p) override;
+  void adam_step_group(std::vector<AdamTensors>& tensors, const AdamParams& p) override;
+  void adagrad_step_group(std::vector<AdagradTensors>& tensors, const AdagradParams& p) override;
+  void rmsprop_step_group(std::vector<RmspropTensors>& tensors, const RmspropParams& p) override;
 
   void conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out, const Conv2dParams& p) override;
   void conv2d_backward_data(const Tensor& grad_out, const Tensor& weight, Tensor& grad_x,
