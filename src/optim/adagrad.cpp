@@ -1,5 +1,5 @@
-// optim::Adagrad: argument checks and the per-parameter call into the backend's fused
-// adagrad_step; the sum starts at initial_accumulator_value.
+// optim::Adagrad: argument checks and one call of the backend's fused adagrad_step_group per
+// parameter group and step count; the sum starts at initial_accumulator_value.
 #include "magmadnn/optim/adagrad.h"
 
 #include "magmadnn/autograd/autograd.h"
@@ -24,14 +24,21 @@ void Adagrad::step() {
   NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) {
     const auto& o = group_options<AdagradOptions>(g);
+    std::vector<FusedBatch<AdagradTensors>> batches;  // by step count (normally one)
     for (size_t i = 0; i < groups_[g].params.size(); ++i) {
       Tensor& p = groups_[g].params[i];
       Tensor grad = gradient_of(p, g, i);
       if (!grad.defined()) continue;
-      Tensor& sum = buffer(g, i, "sum", o.initial_accumulator_value());
-      const int64_t t = ++state(g, i).step;
-      backend_for(p.device())
-          .adagrad_step(p, grad, sum, AdagradParams{o.lr(), o.lr_decay(), o.weight_decay(), o.eps(), t});
+      Tensor sum = buffer(g, i, "sum", o.initial_accumulator_value());
+      auto& batch = fused_batch(batches, p, state(g, i).step + 1);
+      batch.tensors.push_back({p, grad, sum});
+      batch.indices.push_back(i);
+    }
+    for (auto& batch : batches) {
+      backend_for(batch.device)
+          .adagrad_step_group(batch.tensors,
+                              AdagradParams{o.lr(), o.lr_decay(), o.weight_decay(), o.eps(), batch.key});
+      for (size_t i : batch.indices) ++state(g, i).step;
     }
   }
 }

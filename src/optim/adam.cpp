@@ -1,5 +1,5 @@
-// optim::Adam / AdamW: argument checks and the per-parameter call into the backend's fused
-// adam_step (which applies the bias corrections of step t).
+// optim::Adam / AdamW: argument checks and one call of the backend's fused adam_step_group per
+// parameter group and step count t (the kernel applies the bias corrections of step t).
 #include "magmadnn/optim/adam.h"
 
 #include "magmadnn/autograd/autograd.h"
@@ -29,19 +29,23 @@ void Adam::step() {
   NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) {
     const auto& o = group_options<AdamOptions>(g);
+    std::vector<FusedBatch<AdamTensors>> batches;  // by step count (normally one)
     for (size_t i = 0; i < groups_[g].params.size(); ++i) {
       Tensor& p = groups_[g].params[i];
       Tensor grad = gradient_of(p, g, i);
       if (!grad.defined()) continue;
-      Tensor& exp_avg = buffer(g, i, "exp_avg");
-      Tensor& exp_avg_sq = buffer(g, i, "exp_avg_sq");
-      Tensor none;
-      Tensor& max_exp_avg_sq = o.amsgrad() ? buffer(g, i, "max_exp_avg_sq") : none;
-      const int64_t t = ++state(g, i).step;
-      backend_for(p.device())
-          .adam_step(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq,
-                     AdamParams{o.lr(), o.betas().first, o.betas().second, o.eps(), o.weight_decay(),
-                                decoupled_, o.amsgrad(), t});
+      Tensor exp_avg = buffer(g, i, "exp_avg");
+      Tensor exp_avg_sq = buffer(g, i, "exp_avg_sq");
+      Tensor max_exp_avg_sq = o.amsgrad() ? buffer(g, i, "max_exp_avg_sq") : Tensor();
+      auto& batch = fused_batch(batches, p, state(g, i).step + 1);
+      batch.tensors.push_back({p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq});
+      batch.indices.push_back(i);
+    }
+    for (auto& batch : batches) {
+      backend_for(batch.device)
+          .adam_step_group(batch.tensors, AdamParams{o.lr(), o.betas().first, o.betas().second, o.eps(),
+                                                     o.weight_decay(), decoupled_, o.amsgrad(), batch.key});
+      for (size_t i : batch.indices) ++state(g, i).step;
     }
   }
 }

@@ -1,5 +1,5 @@
-// optim::RMSprop: argument checks and the per-parameter call into the backend's fused
-// rmsprop_step; the momentum and centering buffers exist only when those options are on.
+// optim::RMSprop: argument checks and one call of the backend's fused rmsprop_step_group per
+// parameter group; the momentum and centering buffers exist only when those options are on.
 #include "magmadnn/optim/rmsprop.h"
 
 #include "magmadnn/autograd/autograd.h"
@@ -23,19 +23,23 @@ void RMSprop::step() {
   NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) {
     const auto& o = group_options<RMSpropOptions>(g);
+    std::vector<FusedBatch<RmspropTensors>> batches;  // by device and dtype (no per-step scalar)
     for (size_t i = 0; i < groups_[g].params.size(); ++i) {
       Tensor& p = groups_[g].params[i];
       Tensor grad = gradient_of(p, g, i);
       if (!grad.defined()) continue;
-      Tensor none1, none2;
-      Tensor& square_avg = buffer(g, i, "square_avg");
-      Tensor& momentum_buffer = o.momentum() > 0 ? buffer(g, i, "momentum_buffer") : none1;
-      Tensor& grad_avg = o.centered() ? buffer(g, i, "grad_avg") : none2;
-      backend_for(p.device())
-          .rmsprop_step(
-              p, grad, square_avg, momentum_buffer, grad_avg,
-              RmspropParams{o.lr(), o.alpha(), o.eps(), o.weight_decay(), o.momentum(), o.centered()});
-      ++state(g, i).step;
+      Tensor square_avg = buffer(g, i, "square_avg");
+      Tensor momentum_buffer = o.momentum() > 0 ? buffer(g, i, "momentum_buffer") : Tensor();
+      Tensor grad_avg = o.centered() ? buffer(g, i, "grad_avg") : Tensor();
+      auto& batch = fused_batch(batches, p, 0);
+      batch.tensors.push_back({p, grad, square_avg, momentum_buffer, grad_avg});
+      batch.indices.push_back(i);
+    }
+    for (auto& batch : batches) {
+      backend_for(batch.device)
+          .rmsprop_step_group(batch.tensors, RmspropParams{o.lr(), o.alpha(), o.eps(), o.weight_decay(),
+                                                           o.momentum(), o.centered()});
+      for (size_t i : batch.indices) ++state(g, i).step;
     }
   }
 }

@@ -63,6 +63,25 @@ struct RmspropParams {
   bool centered;
 };
 
+// --- fused optimizer updates over a list of parameters (PyTorch's foreach / multi_tensor_apply) ---
+// One entry per parameter of a *_step_group call. State a variant does not use (momentum_buffer
+// without momentum, max_exp_avg_sq without amsgrad, grad_avg when not centered) may be undefined.
+// All tensors of a list are contiguous and share the first parameter's dtype and device, and the
+// *Params (first_step and step included) hold for every entry: callers put parameters with
+// different step counts in separate calls (the parameters of a group normally share them).
+struct SgdTensors {
+  Tensor param, grad, momentum_buffer;
+};
+struct AdamTensors {
+  Tensor param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq;
+};
+struct AdagradTensors {
+  Tensor param, grad, sum;
+};
+struct RmspropTensors {
+  Tensor param, grad, square_avg, momentum_buffer, grad_avg;
+};
+
 // --- convolution, pooling, normalization: parameter structs (kernels in Backend below) ---
 // 2-D convolution geometry; padding is symmetric zero padding (circular padding is done by the
 // op before the kernel), dilation 1 means a dense kernel.
@@ -139,6 +158,14 @@ class Backend {
   virtual void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& momentum_buffer,
                             Tensor& grad_avg, const RmspropParams& p) = 0;
 
+  // --- fused optimizer updates over a list of parameters (see SgdTensors above) ---
+  // Each result equals the single-tensor kernel's on that entry. The defaults call it once per
+  // entry; a GPU backend updates the whole list in a few launches. Empty lists are allowed.
+  virtual void sgd_step_group(std::vector<SgdTensors>& tensors, const SgdParams& p);
+  virtual void adam_step_group(std::vector<AdamTensors>& tensors, const AdamParams& p);
+  virtual void adagrad_step_group(std::vector<AdagradTensors>& tensors, const AdagradParams& p);
+  virtual void rmsprop_step_group(std::vector<RmspropTensors>& tensors, const RmspropParams& p);
+
   // --- convolution, pooling, normalization ---
   // NCHW tensors, contiguous. x (N, C, H, W), weight (O, C/groups, kH, kW), bias (O) or
   // undefined, out (N, O, OH, OW).
@@ -193,6 +220,14 @@ class Backend {
 Backend& backend_for(Device device);
 bool has_backend(DeviceType type);
 void register_backend(DeviceType type, std::unique_ptr<Backend> backend);
+
+// Throws Error naming the optimizer, the entry's index and shape when a *_step_group list does not
+// fit its contract (undefined or missing tensors, shapes, dtypes, devices, non-contiguous tensors).
+// Backends call these before updating anything, so a bad list changes no tensor.
+void check_step_group(const std::vector<SgdTensors>& tensors, const SgdParams& p);
+void check_step_group(const std::vector<AdamTensors>& tensors, const AdamParams& p);
+void check_step_group(const std::vector<AdagradTensors>& tensors, const AdagradParams& p);
+void check_step_group(const std::vector<RmspropTensors>& tensors, const RmspropParams& p);
 
 // Whether the CPU backend may use Winograd for dense 3x3 stride-1 convolutions with at least 32
 // input and output channels (default on, or MAGMADNN_CONV_WINOGRAD=0 in the environment). It is

@@ -107,6 +107,24 @@ class Optimizer {
   // The named state buffer of a parameter; created as zeros (or `init_value`) on first use.
   Tensor& buffer(size_t group, size_t index, const std::string& name, double init_value = 0.0);
   ParamState& state(size_t group, size_t index) { return state_[group][index]; }
+  // The parameters of one group that one fused backend call updates (Backend::*_step_group): same
+  // device, dtype and per-step scalar `key` (the step count, or SGD's first-step flag), so a group
+  // normally takes one call; `indices` are the parameters' places in the group.
+  template <class Tensors>
+  struct FusedBatch {
+    Device device;
+    DType dtype;
+    int64_t key;
+    std::vector<Tensors> tensors;
+    std::vector<size_t> indices;
+  };
+  template <class Tensors>
+  static FusedBatch<Tensors>& fused_batch(std::vector<FusedBatch<Tensors>>& batches, const Tensor& param,
+                                          int64_t key) {
+    for (auto& b : batches)
+      if (b.device == param.device() && b.dtype == param.dtype() && b.key == key) return b;
+    return batches.emplace_back(FusedBatch<Tensors>{param.device(), param.dtype(), key, {}, {}});
+  }
   // Buffer names this optimizer may keep, for load_state_dict's checks.
   virtual std::vector<std::string> state_names() const = 0;
 

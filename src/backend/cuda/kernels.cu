@@ -1,7 +1,8 @@
 // CUDA kernels beyond elementwise maps: reductions (sum/mean/max/min as (outer, R, inner), the
 // CPU backend's form), argmax, softmax/log_softmax forward and backward, fused cross-entropy
 // forward and backward, and the fused optimizer updates (SGD, Adam/AdamW, Adagrad, RMSprop) with
-// PyTorch's formulas, mirroring src/backend/cpu/{reduce,softmax,optim}.cpp line by line.
+// PyTorch's formulas, mirroring src/backend/cpu/{reduce,softmax}.cpp line by line (the optimizer
+// formulas are shared with the CPU in backend/optim_update.h; lists of tensors: optim_multi.cu).
 // Straightforward first versions: correct, coalesced where it is free; tuned later on a GPU.
 #include <cmath>
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/device_math.cuh"
 #include "backend/cuda/device_errors.h"
+#include "backend/optim_update.h"
 
 namespace magmadnn::cuda {
 
@@ -257,64 +259,28 @@ __global__ void ce_backward_kernel(const T* lp, const int64_t* t, const T* w, co
 
 // ------------------------------------------------------------------------------ optimizers
 
+// One thread per element; the formulas are shared with the CPU loops and the multi-tensor
+// kernels (backend/optim_update.h).
 template <typename T>
-__global__ void sgd_kernel(int64_t n, T* w, const T* g, T* m, T lr, T wd, T mom, T damp, bool first, bool nesterov) {
-  GRID_STRIDE(i, n) {
-    T d = g[i] + wd * w[i];
-    if (m) {
-      m[i] = first ? d : mom * m[i] + damp * d;
-      d = nesterov ? d + mom * m[i] : m[i];
-    }
-    w[i] -= lr * d;
-  }
+__global__ void sgd_kernel(int64_t n, T* w, const T* g, T* m, optim_update::SgdScalars<T> s) {
+  GRID_STRIDE(i, n) { optim_update::sgd_update(i, w, g, m, s); }
 }
 
 template <typename T>
-__global__ void adam_kernel(int64_t n, T* w, const T* g, T* m, T* v, T* vmax, T b1, T b2, T eps, T bc2_sqrt,
-                            T step_size, T decay, T l2) {
-  GRID_STRIDE(i, n) {
-    w[i] *= decay;
-    const T gi = g[i] + l2 * w[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * gi;
-    v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
-    T vi = v[i];
-    if (vmax) {
-      vmax[i] = vmax[i] > v[i] ? vmax[i] : v[i];
-      vi = vmax[i];
-    }
-    const T denom = dm::sqrt(vi) / bc2_sqrt + eps;
-    w[i] -= step_size * m[i] / denom;
-  }
+__global__ void adam_kernel(int64_t n, T* w, const T* g, T* m, T* v, T* vmax,
+                            optim_update::AdamScalars<T> s) {
+  GRID_STRIDE(i, n) { optim_update::adam_update(i, w, g, m, v, vmax, s); }
 }
 
 template <typename T>
-__global__ void adagrad_kernel(int64_t n, T* w, const T* g, T* s, T clr, T wd, T eps) {
-  GRID_STRIDE(i, n) {
-    const T gi = g[i] + wd * w[i];
-    s[i] += gi * gi;
-    w[i] -= clr * gi / (dm::sqrt(s[i]) + eps);
-  }
+__global__ void adagrad_kernel(int64_t n, T* w, const T* g, T* sum, optim_update::AdagradScalars<T> s) {
+  GRID_STRIDE(i, n) { optim_update::adagrad_update(i, w, g, sum, s); }
 }
 
 template <typename T>
-__global__ void rmsprop_kernel(int64_t n, T* w, const T* g, T* sq, T* buf, T* ga, T alpha, T eps, T wd, T lr, T mom) {
-  GRID_STRIDE(i, n) {
-    const T gi = g[i] + wd * w[i];
-    sq[i] = alpha * sq[i] + (T(1) - alpha) * gi * gi;
-    T avg;
-    if (ga) {
-      ga[i] = alpha * ga[i] + (T(1) - alpha) * gi;
-      avg = dm::sqrt(sq[i] - ga[i] * ga[i]) + eps;
-    } else {
-      avg = dm::sqrt(sq[i]) + eps;
-    }
-    if (buf) {
-      buf[i] = mom * buf[i] + gi / avg;
-      w[i] -= lr * buf[i];
-    } else {
-      w[i] -= lr * gi / avg;
-    }
-  }
+__global__ void rmsprop_kernel(int64_t n, T* w, const T* g, T* sq, T* buf, T* ga,
+                               optim_update::RmspropScalars<T> s) {
+  GRID_STRIDE(i, n) { optim_update::rmsprop_update(i, w, g, sq, buf, ga, s); }
 }
 
 void geometry(const Tensor& x, int64_t axis, int64_t& outer, int64_t& C, int64_t& inner) {
@@ -511,8 +477,7 @@ void CudaBackend::sgd_step(Tensor& param, const Tensor& grad, Tensor& buf, const
     using T = decltype(tag);
     sgd_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
         param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
-        ptr_or_null<T>(buf, p.momentum != 0), T(p.lr), T(p.weight_decay), T(p.momentum), T(1) - T(p.dampening),
-        p.first_step, p.nesterov);
+        ptr_or_null<T>(buf, p.momentum != 0), optim_update::sgd_scalars<T>(p));
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("SGD");
 }
@@ -523,15 +488,10 @@ void CudaBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, 
   if (param.numel() == 0) return;
   dispatch_float(param.dtype(), "Adam", [&](auto tag) {
     using T = decltype(tag);
-    // Bias corrections in double, as the CPU backend (and PyTorch) compute them.
-    const T bc2_sqrt = T(std::sqrt(1.0 - std::pow(p.beta2, static_cast<double>(p.step))));
-    const T step_size = T(p.lr / (1.0 - std::pow(p.beta1, static_cast<double>(p.step))));
-    const T decay = p.decoupled_weight_decay ? T(1) - T(p.lr) * T(p.weight_decay) : T(1);
-    const T l2 = p.decoupled_weight_decay ? T(0) : T(p.weight_decay);
     adam_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
         param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
         static_cast<T*>(exp_avg.raw_data()), static_cast<T*>(exp_avg_sq.raw_data()),
-        ptr_or_null<T>(max_exp_avg_sq, p.amsgrad), T(p.beta1), T(p.beta2), T(p.eps), bc2_sqrt, step_size, decay, l2);
+        ptr_or_null<T>(max_exp_avg_sq, p.amsgrad), optim_update::adam_scalars<T>(p));
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("Adam");
 }
@@ -541,10 +501,9 @@ void CudaBackend::adagrad_step(Tensor& param, const Tensor& grad, Tensor& sum, c
   if (param.numel() == 0) return;
   dispatch_float(param.dtype(), "Adagrad", [&](auto tag) {
     using T = decltype(tag);
-    const T clr = T(p.lr / (1.0 + static_cast<double>(p.step - 1) * p.lr_decay));
     adagrad_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
         param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
-        static_cast<T*>(sum.raw_data()), clr, T(p.weight_decay), T(p.eps));
+        static_cast<T*>(sum.raw_data()), optim_update::adagrad_scalars<T>(p));
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("Adagrad");
 }
@@ -558,7 +517,7 @@ void CudaBackend::rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square
     rmsprop_kernel<T><<<blocks_for(param.numel()), kThreads, 0, stream()>>>(
         param.numel(), static_cast<T*>(param.raw_data()), static_cast<const T*>(grad.raw_data()),
         static_cast<T*>(square_avg.raw_data()), ptr_or_null<T>(momentum_buffer, p.momentum > 0),
-        ptr_or_null<T>(grad_avg, p.centered), T(p.alpha), T(p.eps), T(p.weight_decay), T(p.lr), T(p.momentum));
+        ptr_or_null<T>(grad_avg, p.centered), optim_update::rmsprop_scalars<T>(p));
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("RMSprop");
 }
