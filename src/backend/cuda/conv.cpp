@@ -53,24 +53,6 @@ namespace {
 // enough for the FFT/Winograd variants of ResNet-sized layers, small next to an H100's memory.
 constexpr size_t kWorkspaceLimit = size_t(1) << 30;
 
-// Makes `index` the current device for the scope: the cuDNN handle of a device may only be used
-// while that device is current.
-class DeviceScope {
- public:
-  explicit DeviceScope(int index) : index_(index) {
-    MAGMADNN_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != index_) MAGMADNN_CUDA_CHECK(cudaSetDevice(index_));
-  }
-  ~DeviceScope() {
-    if (previous_ != index_) (void)cudaSetDevice(previous_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0, index_ = 0;
-};
-
 enum class Pass { Forward = 0, BackwardData = 1, BackwardFilter = 2 };
 const char* pass_name(Pass pass) {
   switch (pass) {
@@ -453,7 +435,7 @@ void CudaBackend::conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b
   MAGMADNN_CHECK(!b_in.defined() || (b_in.dim() == 1 && b_in.size(0) == g.O), "conv2d: expected bias (", g.O,
                  "), got ", b_in.shape(), " (", g.describe(Pass::Forward), ")");
   if (y.numel() == 0) return;
-  DeviceScope scope(g.device);
+  DeviceGuard scope(g.device);
   const Tensor x = dense_copy(*this, x_in), w = dense_copy(*this, w_in), b = dense_copy(*this, b_in);
   const bool direct = y.is_contiguous();
   Tensor yc = direct ? y : Tensor::empty(y.shape(), y.dtype(), y.device());
@@ -480,7 +462,7 @@ void CudaBackend::conv2d_backward_data(const Tensor& gy_in, const Tensor& w_in, 
   // gy: (N, O, OH, OW), w: (O, C/g, KH, KW) -> gx: (N, C, H, W)
   const ConvGeom g = checked_geom(Pass::BackwardData, gx, w_in, gy_in, {&gx, &w_in, &gy_in}, p);
   if (gx.numel() == 0) return;
-  DeviceScope scope(g.device);
+  DeviceGuard scope(g.device);
   const bool direct = gx.is_contiguous();
   Tensor gxc = direct ? gx : Tensor::empty(gx.shape(), gx.dtype(), gx.device());
   if (gy_in.numel() == 0 || w_in.numel() == 0) {
@@ -505,7 +487,7 @@ void CudaBackend::conv2d_backward_weights(const Tensor& x_in, const Tensor& gy_i
   MAGMADNN_CHECK(!gb.defined() || (gb.dim() == 1 && gb.size(0) == g.O),
                  "conv2d_backward_weights: expected grad_bias (", g.O, "), got ", gb.shape(), " (",
                  g.describe(Pass::BackwardFilter), ")");
-  DeviceScope scope(g.device);
+  DeviceGuard scope(g.device);
   if (gy_in.numel() == 0) {  // empty batch or output: zero gradients
     if (gw.numel() > 0) fill(gw, 0.0);
     if (gb.defined() && gb.numel() > 0) fill(gb, 0.0);

@@ -26,24 +26,6 @@ namespace magmadnn::cuda {
 
 namespace {
 
-// Makes `index` the current device for the scope: a cuSPARSE handle belongs to the device that
-// was current when it was made.
-class DeviceScope {
- public:
-  explicit DeviceScope(int index) : index_(index) {
-    MAGMADNN_CUDA_CHECK(cudaGetDevice(&previous_));
-    if (previous_ != index_) MAGMADNN_CUDA_CHECK(cudaSetDevice(index_));
-  }
-  ~DeviceScope() {
-    if (previous_ != index_) (void)cudaSetDevice(previous_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0, index_ = 0;
-};
-
 // One cuSPARSE handle per device, made on first use; `mutex` is held for each whole SpMM call
 // because the handle's stream is set per call and a handle must not serve two threads at once.
 struct DeviceCusparse {
@@ -116,7 +98,7 @@ void CudaBackend::spmm_csr(const Tensor& row_offsets, const Tensor& col_indices,
                  c.defined() ? c.shape() : Shape{}, " differs from out ", out.shape());
   if (out.numel() == 0) return;
 
-  DeviceScope scope(x.device().index);
+  DeviceGuard scope(x.device().index);
   // out starts as c (any strides, broadcast included; the copy kernel lays it out densely) and
   // cuSPARSE adds A x with beta = 1; without c it starts at zero. Zeroing (rather than beta = 0)
   // also keeps uninitialised memory out of the result whatever cuSPARSE reads.

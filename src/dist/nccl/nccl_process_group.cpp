@@ -26,24 +26,6 @@ namespace {
 
 using ::magmadnn::detail::str_cat;
 
-// Makes `device` current for the scope and restores the previous device (never throws on exit).
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    MAGMADNN_CUDA_CHECK(cudaGetDevice(&previous_));
-    device_ = device;
-    if (previous_ != device_) MAGMADNN_CUDA_CHECK(cudaSetDevice(device_));
-  }
-  ~DeviceScope() {
-    if (previous_ != device_) (void)cudaSetDevice(previous_);
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0, device_ = 0;
-};
-
 // NCCL's message for the last error (possibly empty).
 std::string last_error(ncclComm_t comm) {
   const char* s = ncclGetLastError(comm);
@@ -82,7 +64,7 @@ struct NcclComm {
     aborted = true;
     abort_reason = reason;
     if (comm) {
-      DeviceScope g(device);
+      cuda::DeviceGuard g(device);
       (void)ncclCommAbort(comm);
       comm = nullptr;
     }
@@ -118,7 +100,7 @@ struct NcclComm {
 
   ~NcclComm() {
     try {
-      DeviceScope g(device);
+      cuda::DeviceGuard g(device);
       if (comm) {
         // Let queued operations finish (bounded by the timeout), then free the communicator;
         // abort it when they do not (a peer died), since destroying would wait for them.
@@ -155,12 +137,12 @@ class NcclWork : public Work {
   NcclWork(std::shared_ptr<NcclComm> comm, std::string what, std::vector<Tensor> keep, bool host_wait)
       : comm_(std::move(comm)), what_(std::move(what)), keep_(std::move(keep)), timeout_(comm_->timeout),
         host_wait_(host_wait) {
-    DeviceScope g(comm_->device);
+    cuda::DeviceGuard g(comm_->device);
     MAGMADNN_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
   }
   ~NcclWork() override {
     try {
-      DeviceScope g(comm_->device);
+      cuda::DeviceGuard g(comm_->device);
       // Dropped without wait(): later compute-stream work may reuse the kept tensors' memory
       // (the caching allocator orders reuse by the compute stream), so order it after the op.
       if (!ordered_ && recorded_) (void)cudaStreamWaitEvent(cuda::stream(), event_, 0);
@@ -178,7 +160,7 @@ class NcclWork : public Work {
 
   bool is_completed() override {
     if (done_) return true;
-    DeviceScope g(comm_->device);
+    cuda::DeviceGuard g(comm_->device);
     const cudaError_t q = cudaEventQuery(event_);
     if (q == cudaErrorNotReady) {
       // cudaErrorNotReady is also stored as the thread's last error: clear it, or the next kernel's
@@ -195,7 +177,7 @@ class NcclWork : public Work {
   void wait() override {
     MAGMADNN_CHECK(!failed_, comm_->who(), ": ", what_, " already timed out");
     if (!ordered_) {
-      DeviceScope g(comm_->device);
+      cuda::DeviceGuard g(comm_->device);
       MAGMADNN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), event_, 0));
       ordered_ = true;
     }
@@ -206,7 +188,7 @@ class NcclWork : public Work {
   void synchronize() override {
     MAGMADNN_CHECK(!failed_, comm_->who(), ": ", what_, " already timed out");
     if (!ordered_) {
-      DeviceScope g(comm_->device);
+      cuda::DeviceGuard g(comm_->device);
       MAGMADNN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), event_, 0));
       ordered_ = true;
     }
@@ -242,7 +224,7 @@ class NcclProcessGroup : public ProcessGroup {
     comm_->rank = rank;
     comm_->size = size;
     comm_->device = device;
-    DeviceScope g(device);
+    cuda::DeviceGuard g(device);
     MAGMADNN_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_->stream, cudaStreamNonBlocking));
     MAGMADNN_CUDA_CHECK(cudaEventCreateWithFlags(&comm_->ready, cudaEventDisableTiming));
     MAGMADNN_CUDA_CHECK(cudaEventCreateWithFlags(&comm_->last, cudaEventDisableTiming));
@@ -375,7 +357,7 @@ class NcclProcessGroup : public ProcessGroup {
     Tensor mine = empty({chunk}, in.dtype(), dev);
     {
       // Laid out on the compute stream, so the launch's ready event orders the NCCL op after it.
-      DeviceScope g(comm_->device);
+      cuda::DeviceGuard g(comm_->device);
       cudaStream_t cs = cuda::stream();
       auto* dst = static_cast<char*>(padded.raw_data());
       const auto* src = static_cast<const char*>(in.raw_data());
@@ -464,7 +446,7 @@ class NcclProcessGroup : public ProcessGroup {
     comm_->check_usable(what);
     comm_->check_async_error(what);
     comm_->timeout = timeout_;
-    DeviceScope g(comm_->device);
+    cuda::DeviceGuard g(comm_->device);
     auto w = std::make_shared<NcclWork>(comm_, what, std::move(keep), host_wait);
     MAGMADNN_CUDA_CHECK(cudaEventRecord(comm_->ready, cuda::stream()));
     MAGMADNN_CUDA_CHECK(cudaStreamWaitEvent(comm_->stream, comm_->ready, 0));
@@ -477,7 +459,7 @@ class NcclProcessGroup : public ProcessGroup {
   // Work done on the compute stream only (messages to oneself): complete in stream order.
   std::shared_ptr<Work> local_work(const std::string& what, std::vector<Tensor> keep) {
     comm_->timeout = timeout_;
-    DeviceScope g(comm_->device);
+    cuda::DeviceGuard g(comm_->device);
     auto w = std::make_shared<NcclWork>(comm_, what, std::move(keep), false);
     w->record(cuda::stream());
     return w;
