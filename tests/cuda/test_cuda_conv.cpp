@@ -11,46 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "common/error_of.h"
-#include "magmadnn/backend/backend.h"
-#include "magmadnn/backend/cuda.h"
-#include "magmadnn/magmadnn.h"
+#include "cuda/cuda_test_util.h"
 
 using namespace magmadnn;
+using namespace cudatest;
 using magmadnn::testing::error_of;
 using ::testing::HasSubstr;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()       \
-  if (cuda::device_count() == 0) \
-  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA parity tests skipped"
-
-const Device kGpu = Device::cuda(0);
-Backend& cpu() {
-  return backend_for(Device::cpu());
-}
-Backend& gpu() {
-  return backend_for(kGpu);
-}
-
-// Elementwise |got - want| <= atol + rtol * |want| (NaN matches NaN), reporting the first misses.
-void expect_close(const Tensor& got, const Tensor& want, double rtol, double atol, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what << ": result undefined";
-  ASSERT_TRUE(want.defined()) << what << ": reference undefined";
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
-  int misses = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
-    if (std::isinf(w[i]) && g[i] == w[i]) continue;
-    if (!(std::abs(g[i] - w[i]) <= atol + rtol * std::abs(w[i]))) {
-      if (++misses <= 3)
-        ADD_FAILURE() << what << ": element " << i << " is " << g[i] << " on cuda, " << w[i] << " on cpu";
-    }
-  }
-  EXPECT_EQ(misses, 0) << what << " (" << misses << " of " << g.size() << " elements differ)";
-}
 
 // Relative error `rel` of each element, with the absolute floor scaled to the tensor's largest
 // magnitude: sums of many terms of both signs may end near zero, where only the scale of the

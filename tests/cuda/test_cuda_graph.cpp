@@ -7,23 +7,17 @@
 
 #include <memory>
 
-#include "common/error_of.h"
-#include "magmadnn/backend/cuda.h"
+#include "cuda/cuda_test_util.h"
 #include "magmadnn/backend/cuda_graph.h"
-#include "magmadnn/magmadnn.h"
 #include "magmadnn/train/cuda_graph_step.h"
 
 using namespace magmadnn;
+using namespace cudatest;
 using magmadnn::testing::error_of;
 using ::testing::HasSubstr;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                                         \
-  if (cuda::device_count() == 0)                                                                   \
-  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA graph tests skipped"
-
-const Device kGpu = Device::cuda(0);
 
 std::shared_ptr<nn::Sequential> small_mlp() {
   return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{

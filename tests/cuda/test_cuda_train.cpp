@@ -7,19 +7,15 @@
 #include <cmath>
 #include <sstream>
 
-#include "magmadnn/backend/cuda.h"
+#include "cuda/cuda_test_util.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/train/trainer.h"
 
 using namespace magmadnn;
+using namespace cudatest;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()       \
-  if (cuda::device_count() == 0) \
-  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA training tests skipped"
-
-const Device kGpu = Device::cuda(0);
 
 std::shared_ptr<data::TensorDataset> make_set(uint64_t seed, int64_t n) {
   manual_seed(seed);
