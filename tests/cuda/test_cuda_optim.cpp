@@ -3,48 +3,20 @@
 // 65536-element chunk, more than 2^20) so lists span several launches and tensors span several
 // blocks and launches; every optimizer variant in float32 and float64; the optimizers on the GPU;
 // the list checks. Skips without a GPU.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include <cmath>
 #include <functional>
-#include <string>
 
-#include "common/error_of.h"
-#include "magmadnn/backend/backend.h"
-#include "magmadnn/backend/cuda.h"
-#include "magmadnn/magmadnn.h"
+#include "cuda/cuda_test_util.h"
 
 using namespace magmadnn;
+using namespace cudatest;
 using magmadnn::testing::error_of;
 using ::testing::HasSubstr;
 
 namespace {
 
-#define SKIP_WITHOUT_GPU()       \
-  if (cuda::device_count() == 0) \
-  GTEST_SKIP() << "no CUDA device (" << cuda::unavailable_reason() << "); CUDA optimizer tests skipped"
-
-const Device kGpu = Device::cuda(0);
-Backend& cpu() {
-  return backend_for(Device::cpu());
-}
-Backend& gpu() {
-  return backend_for(kGpu);
-}
-
-// |got - want| <= tol * (1 + |want|) elementwise (NaN matches NaN); reports the first misses.
+// |got - want| <= tol * (1 + |want|) elementwise.
 void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
-  int misses = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    if (std::isnan(g[i]) && std::isnan(w[i])) continue;
-    if (!(std::abs(g[i] - w[i]) <= tol * (1 + std::abs(w[i]))))
-      if (++misses <= 3)
-        ADD_FAILURE() << what << ": element " << i << " is " << g[i] << " on cuda, " << w[i] << " on cpu";
-  }
-  EXPECT_EQ(misses, 0) << what;
+  cudatest::expect_close(got, want, tol, tol, what);
 }
 
 // 300 sizes: mostly small and odd, with 0, 1, chunk edges (65536 +- 1) and two over 2^20.
