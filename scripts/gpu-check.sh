@@ -54,6 +54,7 @@ if [ "$mode" = pack ]; then
   done
   strip "$stage"/bin/* "$stage"/lib/libmagmadnn* 2>/dev/null || true
   cp "${TORCH_REF:-../shared/bench/torch_ref.py}" "$stage/" 2>/dev/null || echo "warning: no torch_ref.py to pack"
+  mkdir -p "$stage/cli" && cp tests/cli/device_check.sh tests/cli/check_lib.sh tests/cli/make_idx.py "$stage/cli/"
   tar -C "$stage" -cJf "$dir/payload.tar.xz" .
   rm -rf "$stage"
   du -sh "$dir/payload.tar.xz"
@@ -65,14 +66,14 @@ mkdir -p "$OUT"
 if [ "$mode" = prebuilt ]; then
   root=$(mktemp -d)
   tar -C "$root" -xJf "$dir/payload.tar.xz" || { echo "cannot unpack $dir/payload.tar.xz"; exit 1; }
-  bin="$root/bin" libpath="$root/lib" torch_ref="$root/torch_ref.py"
+  bin="$root/bin" libpath="$root/lib" torch_ref="$root/torch_ref.py" cli_checks="$root/cli"
 else
   build
   bin=build-gpu-check/bin
   mkdir -p "$bin"
   cp build-gpu-check/magmadnn build-gpu-check/bench/bench_cuda_reduce "$bin/"
   for t in "${cuda_tests[@]}"; do cp "build-gpu-check/tests/$t" "$bin/"; done
-  libpath="$(pwd)/build-gpu-check" torch_ref="${TORCH_REF:-../shared/bench/torch_ref.py}"
+  libpath="$(pwd)/build-gpu-check" torch_ref="${TORCH_REF:-../shared/bench/torch_ref.py}" cli_checks=tests/cli
 fi
 
 # Wheel libraries (nvidia-cudnn-cu*, nvidia-cublas-cu*, nvidia-nccl-cu*, ...) under site-packages.
@@ -107,6 +108,13 @@ for t in "${cuda_tests[@]}"; do
   [ "$rc" -ne 0 ] && status=1
 done
 test_secs=$(( $(date +%s) - start ))
+
+echo "== CLI on the GPU (tests/cli/device_check.sh: train/eval/resume/--cuda-graph on cuda vs cpu)"
+timeout 300 bash "$cli_checks/device_check.sh" "$bin/magmadnn" >"$OUT/cli_device.log" 2>&1
+cli_rc=$?
+grep -E "^(ok|bad|FAIL)" "$OUT/cli_device.log" | grep -v "^ok" | head -10
+cli_summary=$(tail -1 "$OUT/cli_device.log")
+[ "$cli_rc" -ne 0 ] && status=1
 
 echo "== reduction bandwidth"
 timeout 120 "$bin/bench_cuda_reduce" --reps 5 2>&1 | tee "$OUT/reduce.txt"
@@ -145,6 +153,7 @@ bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --c
   echo "|---|---|"
   echo "| GPU (name, driver, memory) | ${gpu:-none seen by nvidia-smi} |"
   echo "| CUDA tests passed / failed / skipped | $passed / $failed / $skipped ($test_secs s) |"
+  echo "| CLI device checks | ${cli_summary:-not run} |"
   echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} (copy ${copy_bw:-?} GB/s) |"
   echo "| missing libraries | ${missing:-none} |"
   echo
@@ -154,4 +163,4 @@ bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --c
 } | tee "$OUT/table.md"
 # Green: a GPU was seen and no test failed (a few tests skip by design on one GPU: second-device
 # and multi-rank ones; the table says how many).
-[ "$status" -eq 0 ] && [ -n "$gpu" ] && [ "$failed" = 0 ]
+[ "$status" -eq 0 ] && [ -n "$gpu" ] && [ "$failed" = 0 ]  # status also covers the CLI checks

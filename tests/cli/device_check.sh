@@ -100,6 +100,15 @@ if [[ $have_gpu -eq 0 ]]; then
   else
     bad "train --device cuda: $(tail -3 "$tmp/out")"
   fi
+  # The same run with its training step replayed from a CUDA graph (steps 4..8 of each epoch, the
+  # first three eager) ends where the eager GPU run does.
+  if "$bin" "${train_args[@]}" --device cuda --cuda-graph --metrics-out "$tmp/graph.json" >"$tmp/out" 2>&1; then
+    a=$(json_number "$tmp/graph.json" test_loss) b=$(json_number "$tmp/gpu.json" test_loss)
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5) }' &&
+      ok "train --cuda-graph test loss $a = eager cuda $b" || bad "--cuda-graph test loss $a, eager cuda $b"
+  else
+    bad "train --device cuda --cuda-graph: $(tail -3 "$tmp/out")"
+  fi
   # A CPU run stopped mid-way resumes on the GPU.
   rm -f "$tmp/ck"
   "$bin" "${train_args[@]}" --checkpoint "$tmp/ck" --stop-after-steps 5 >"$tmp/out" 2>&1 &&
