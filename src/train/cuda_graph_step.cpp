@@ -59,16 +59,15 @@ CudaGraphStep::Result CudaGraphStep::eager(const Tensor& x, const Tensor& y) {
   return {loss.detach(), count_correct_tensor(output.detach(), y)};
 }
 
-CudaGraphStep::Result CudaGraphStep::step(const Tensor& x_in, const Tensor& y_in) {
-  const Tensor x = x_in.device() == device_ ? x_in : x_in.to(device_);
-  const Tensor y = y_in.device() == device_ ? y_in : y_in.to(device_);
+CudaGraphStep::Result CudaGraphStep::step(const Tensor& x, const Tensor& y) {
   const bool same_shapes = static_x_.defined() && x.shape() == static_x_.shape() && y.shape() == static_y_.shape() &&
                            x.dtype() == static_x_.dtype() && y.dtype() == static_y_.dtype();
   if (eager_steps_ < warmup_steps_ || (static_x_.defined() && !same_shapes)) {
     ++eager_steps_;
-    return eager(x, y);
+    return eager(x.device() == device_ ? x : x.to(device_), y.device() == device_ ? y : y.to(device_));
   }
   if (graph_.captured() && learning_rates() != captured_lrs_) graph_.reset();  // the lr is baked in
+  // One copy straight into the static inputs, from wherever the batch is (host or device).
   const auto load_inputs = [&] {  // copies, not part of any autograd graph
     NoGradGuard no_grad;
     static_x_.copy_(x);
