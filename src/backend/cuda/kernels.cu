@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <type_traits>
 
@@ -85,13 +86,13 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, int64_t outer, int64_t
   }
 }
 
-int multiprocessors() {
-  static int count[64] = {};
+int multiprocessors() {  // of the current device, asked once per device
+  static std::atomic<int> count[64] = {};
   const int d = current_device();
-  if (d < 64 && count[d] > 0) return count[d];
+  if (d < 64 && count[d].load(std::memory_order_relaxed) > 0) return count[d].load(std::memory_order_relaxed);
   int n = 0;
   MAGMADNN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
-  if (d < 64) count[d] = n;
+  if (d < 64) count[d].store(n, std::memory_order_relaxed);
   return n;
 }
 
