@@ -17,7 +17,8 @@
 #   scripts/gpu-check.sh                 builds in build-gpu-check (needs oneDNN) and runs in place.
 #
 # Environment: OUT (a folder for the logs and the table; default: a temporary one), QUICK=1 (fewer
-# timed batches). Assumptions: the driver supports the CUDA runtime the binaries were built with
+# timed batches), TEST_TIMEOUT / BENCH_TIMEOUT (seconds per test binary / per benchmark; 300 / 240).
+# Assumptions: the driver supports the CUDA runtime the binaries were built with
 # (CUDA 13 needs driver >= 580); `ldd` lines "not found" are printed when a library is missing;
 # python3 with torch is on PATH for the PyTorch figures. Exit status is non-zero when a test fails
 # or no GPU is seen (skips are listed, not failures). Meant to finish in under 8 minutes on an H100.
@@ -96,14 +97,16 @@ echo "== CUDA tests"
 status=0 passed=0 failed=0 skipped=0 start=$(date +%s)
 for t in "${cuda_tests[@]}"; do
   log="$OUT/$t.log"
-  timeout 300 "$bin/$t" >"$log" 2>&1
+  timeout "${TEST_TIMEOUT:-300}" "$bin/$t" >"$log" 2>&1
   rc=$?
   p=$(grep -oP '^\[  PASSED  \] \K[0-9]+' "$log" | tail -1)
   f=$(grep -oP '^\[  FAILED  \] \K[0-9]+(?= test)' "$log" | tail -1)
   s=$(grep -oP '^\[  SKIPPED \] \K[0-9]+(?= test)' "$log" | tail -1)
   passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
   printf "%-28s rc=%d passed=%s failed=%s skipped=%s\n" "$t" "$rc" "${p:-0}" "${f:-0}" "${s:-0}"
-  grep -E '^\[  FAILED  \] [A-Za-z]|Failure$' "$log" | head -8
+  [ "$rc" -eq 124 ] && echo "  timed out after ${TEST_TIMEOUT:-300} s; last lines:" && tail -4 "$log"
+  grep -E '^\[  FAILED  \] [A-Za-z]' "$log" | sort -u | head -12
+  grep -A4 -E 'Failure$|^C\+\+ exception|what\(\)' "$log" | head -30
   grep -E '^\[  SKIPPED \] [A-Za-z][^ ]*$' "$log" | head -6  # the final list: one line per skipped test
   [ "$rc" -ne 0 ] && status=1
 done
@@ -131,11 +134,11 @@ rows=()
 bench_row() {  # label model batch batches torch_model [extra magmadnn flags...]
   local label=$1 model=$2 bs=$3 nb=$4 tmodel=$5; shift 5
   local ours theirs ratio
-  timeout 240 "$bin/magmadnn" bench --model "$model" --device cuda --batch-size "$bs" --batches "$nb" --warmup 10 \
+  timeout "${BENCH_TIMEOUT:-240}" "$bin/magmadnn" bench --model "$model" --device cuda --batch-size "$bs" --batches "$nb" --warmup 10 \
     --metrics-out "$OUT/bench_$label.json" "$@" >"$OUT/bench_$label.log" 2>&1 ||
     { echo "$label: magmadnn bench failed:"; tail -5 "$OUT/bench_$label.log"; }
   ours=$(num "$OUT/bench_$label.json" samples_per_second)
-  theirs=$(timeout 240 python3 "$torch_ref" "$tmodel" --device cuda --synthetic --batches "$nb" 2>"$OUT/torch_$label.err" |
+  theirs=$(timeout "${BENCH_TIMEOUT:-240}" python3 "$torch_ref" "$tmodel" --device cuda --synthetic --batches "$nb" 2>"$OUT/torch_$label.err" |
            sed -n 's/.*samples_per_s=\([0-9]*\).*/\1/p')
   ratio=$(awk -v a="${ours:-0}" -v b="${theirs:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
   printf "%-22s magmadnn %8s | pytorch %8s | ratio %s\n" "$label" "${ours:-failed}" "${theirs:-failed}" "$ratio"
