@@ -155,10 +155,11 @@ TEST(CudaParity, UnaryOps) {
   for (DType dt : {kFloat32, kFloat64}) {
     const double rtol = dt == kFloat32 ? 1e-5 : 1e-12;
     for (const Case& c : cases) {
-      Tensor x = randn({6, 7, 5}, dt);
-      if (c.positive) x = abs(x) + 0.1;
-      // A transposed (non-contiguous) input exercises the strided path too.
-      for (const Tensor& in : {x, x.transpose(0, 2)}) {
+      Tensor x = randn({6, 7, 5}, dt), x4 = randn({6, 7, 8}, dt);
+      if (c.positive) x = abs(x) + 0.1, x4 = abs(x4) + 0.1;
+      // A transposed (non-contiguous) input exercises the strided path too; 6*7*8 elements, the
+      // 4-wide path; an unaligned view of them, the 1-wide one.
+      for (const Tensor& in : {x, x.transpose(0, 2), x4, x4.reshape({336}).narrow(0, 1, 332)}) {
         Tensor want = empty_like_on(in, Device::cpu()), got = empty_like_on(in, kGpu);
         cpu().unary(c.op, in, want, c.alpha, c.beta);
         gpu().unary(c.op, in.to(kGpu), got, c.alpha, c.beta);
@@ -202,6 +203,13 @@ TEST(CudaParity, BinaryOpsWithBroadcasting) {
       cpu().binary(c.op, ae, be, want, c.alpha, c.beta);
       gpu().binary(c.op, a.to(kGpu).expand(shape), b.to(kGpu).expand(shape), got, c.alpha, c.beta);
       expect_close(got, want, rtol, rtol, std::string(c.name) + " " + dtype_name(dt));
+      // Same-shape contiguous operands: the 4-wide path.
+      const Tensor a2 = abs(randn({4, 3, 8}, dt)) + 0.5, b2 = c.op == BinaryOp::Eq || c.op == BinaryOp::Ne
+                                                             ? randint(0, 2, {4, 3, 8}, dt) : randn({4, 3, 8}, dt);
+      Tensor want2 = Tensor::empty(a2.shape(), dt), got2 = Tensor::empty(a2.shape(), dt, kGpu);
+      cpu().binary(c.op, a2, b2, want2, c.alpha, c.beta);
+      gpu().binary(c.op, a2.to(kGpu), b2.to(kGpu), got2, c.alpha, c.beta);
+      expect_close(got2, want2, rtol, rtol, std::string(c.name) + " contiguous " + dtype_name(dt));
     }
   }
 }
@@ -245,7 +253,12 @@ TEST(CudaParity, LargeReductionsAcrossSegments) {
   };
   const std::vector<Case> cases = {{{1 << 20}, {0}},          {{3, 300001}, {1}},   {{300001, 3}, {0}},
                                    {{64, 5003, 7}, {1}},       {{2, 1 << 18}, {0, 1}}, {{40000, 33}, {0}},
-                                   {{513, 4099}, {1}}};
+                                   {{513, 4099}, {1}},
+                                   // 4-wide paths: short rows, columns, the BatchNorm-like (N, C, S) over {0, 2},
+                                   // long rows in one pass and in segments.
+                                   {{3000, 64}, {1}},          {{40000, 32}, {0}},   {{64, 5003, 8}, {1}},
+                                   {{256, 37, 64}, {0, 2}},    {{4096, 8192}, {1}},  {{16, 1 << 16}, {1}},
+                                   {{7, 100003}, {1}}};
   for (const Case& c : cases) {
     const Tensor x = randn(Shape(c.shape));
     std::vector<int64_t> out_shape = c.shape;
@@ -257,6 +270,14 @@ TEST(CudaParity, LargeReductionsAcrossSegments) {
       expect_close(got, want, 1e-5, 1e-3,
                    "reduce op " + std::to_string(static_cast<int>(op)) + " of shape " + x.shape().str());
     }
+  }
+  // A contiguous view 4 bytes past an aligned address takes the 1-wide path.
+  {
+    const Tensor big = randn({(1 << 20) + 1}).to(kGpu), view = big.narrow(0, 1, 1 << 20);
+    Tensor want = Tensor::empty({1}), got = Tensor::empty({1}, kFloat32, kGpu);
+    cpu().reduce(ReduceOp::Sum, view.to(Device::cpu()), {0}, want);
+    gpu().reduce(ReduceOp::Sum, view, {0}, got);
+    expect_close(got, want, 1e-5, 1e-3, "sum of an unaligned view");
   }
   Tensor x = randn({1 << 20});
   x.data<float>()[777777] = std::nanf("");
@@ -364,11 +385,15 @@ TEST(CudaParity, CrossEntropyForwardAndBackward) {
       expect_close(gxg, gx, 1e-5, 1e-6, what + " backward");
     }
   }
-  // A label outside [0, C) is the CPU's error, not a wrong number.
+  // A label outside [0, C) is the CPU's error, not a wrong number. The kernel records it; it is raised
+  // at the next host synchronisation (here the read of the loss).
   Tensor bad = target.clone();
   bad.narrow(0, 5, 1).fill_(C);
   Tensor lpg = Tensor::empty({N, C}, kFloat32, kGpu), lossg = Tensor::empty({}, kFloat32, kGpu);
-  EXPECT_THAT(error_of([&] { gpu().cross_entropy(logits.to(kGpu), bad.to(kGpu), Tensor(), Reduction::Mean, lpg, lossg); }),
+  EXPECT_THAT(error_of([&] {
+                gpu().cross_entropy(logits.to(kGpu), bad.to(kGpu), Tensor(), Reduction::Mean, lpg, lossg);
+                (void)lossg.item<float>();
+              }),
               HasSubstr("cross_entropy: target 11 at position 5 is out of range for 11 classes"));
   // And through the op, with autograd.
   Tensor lg = logits.to(kGpu).detach().set_requires_grad();
@@ -443,7 +468,9 @@ TEST(CudaParity, BatchNormForwardAndBackward) {
   manual_seed(11);
   for (DType dt : {kFloat32, kFloat64}) {
     const double tol = dt == kFloat32 ? 1e-4 : 1e-10;
-    for (const Shape& s : {Shape{8, 5}, Shape{4, 3, 6, 5}}) {
+    // Small shapes, and ones that spread a channel over many blocks (S % 4 == 0: the 4-wide apply
+    // pass; planes sliced when there are few of them; S = 49 as in ResNet's last stage at 7x7).
+    for (const Shape& s : {Shape{8, 5}, Shape{4, 3, 6, 5}, Shape{16, 8, 28, 28}, Shape{3, 2, 1000}, Shape{64, 3, 7, 7}}) {
       const int64_t C = s[1];
       const Tensor x = randn(s, dt) * 2.0 + 0.5, gy = randn(s, dt), w = randn({C}, dt), b = randn({C}, dt);
       for (bool training : {true, false}) {

@@ -73,6 +73,35 @@ TEST(CudaGraph, ReplayRecomputesFromTheStaticInputs) {
   EXPECT_THAT(error_of([&] { graph.replay(); }), HasSubstr("nothing captured"));
 }
 
+// Large reductions are one launch whose last block combines the partials, using per-device
+// arrival counters made on first use; a capture that comes first takes two launches instead.
+// This test is the process's first large reduction (keep it before the training tests), so the
+// capture takes the two-launch form and the eager calls after it the one-launch form: both must
+// agree with each other, with the CPU, and over repeated replays (the counters are left zero).
+TEST(CudaGraph, LargeReductionsReplayInsideAndOutsideACapture) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(9);
+  Tensor x = randn({1 << 22}).to(kGpu), m = randn({4096, 256}).to(kGpu);
+  Tensor total, cols, peak;
+  cuda::Graph graph(0);
+  graph.capture([&] {
+    total = sum(x);           // long rows: segments over the whole GPU
+    cols = sum(m, {0});       // columns: 256 outputs, the rows split into segments
+    peak = max(m, {0});
+  });
+  for (int round = 0; round < 3; ++round) {
+    x.copy_(randn({1 << 22}).to(kGpu));
+    m.copy_(randn({4096, 256}).to(kGpu));
+    graph.replay();
+    const Tensor xc = x.to(Device::cpu()), mc = m.to(Device::cpu());
+    expect_close(total, sum(xc), 1e-5, 1e-3, "graphed sum, round " + std::to_string(round));
+    expect_close(cols, sum(mc, {0}), 1e-5, 1e-4, "graphed column sums, round " + std::to_string(round));
+    expect_close(peak, max(mc, {0}), 0, 0, "graphed column maxima, round " + std::to_string(round));
+    expect_close(sum(x), sum(xc), 1e-5, 1e-3, "eager sum, round " + std::to_string(round));
+    expect_close(sum(m, {0}), sum(mc, {0}), 1e-5, 1e-4, "eager column sums, round " + std::to_string(round));
+  }
+}
+
 TEST(CudaGraph, HostWorkInsideACaptureIsAClearError) {
   SKIP_WITHOUT_GPU();
   const Tensor x = ones({8}).to(kGpu);

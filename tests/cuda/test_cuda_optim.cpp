@@ -19,9 +19,9 @@ void expect_close(const Tensor& got, const Tensor& want, double tol, const std::
   cudatest::expect_close(got, want, tol, tol, what);
 }
 
-// 300 sizes: mostly small and odd, with 0, 1, chunk edges (65536 +- 1) and two over 2^20.
+// 300 sizes: mostly small and odd, with 0, 1, block-chunk edges (8192 +- 1) and two over 2^20.
 std::vector<int64_t> sizes() {
-  std::vector<int64_t> s{0, 1, 65535, 65536, 65537, (1 << 20) + 3, 0, 1, 3 * 65536 + 7, (1 << 21) + 1};
+  std::vector<int64_t> s{0, 1, 8191, 8192, 8193, (1 << 20) + 3, 0, 1, 3 * 8192 + 7, (1 << 21) + 1, 65537};
   for (int k = 0; s.size() < 300; ++k) s.push_back(1 + (k * 7919) % 5000);
   return s;
 }

@@ -59,6 +59,8 @@ bool stream_is_capturing();
 // Throws a clear error naming `op` when stream() is being captured: for operations that must
 // synchronise with the host (reads to the host, host-drawn random numbers).
 void check_not_capturing(const char* op);
+// Multiprocessor count of the current device (cached per device): kernels size their grids by it.
+int multiprocessors();
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;

@@ -20,6 +20,55 @@ __device__ __forceinline__ void strided_offsets(const StridedGeom& g, int64_t i,
   }
 }
 
+// n / d and n % d for a divisor fixed at launch, without a hardware divide (a multiply-high, an
+// add and a shift; Granlund & Montgomery's method): for 1 <= d <= 2^31 and n < 2^31. Index math in
+// memory-bound kernels (channel of an element, plane of a vector) uses it.
+struct FastDiv {
+  uint32_t d = 1, magic = 0, shift = 0;
+  FastDiv() = default;
+  explicit FastDiv(uint32_t divisor) : d(divisor) {
+    while (shift < 32 && (uint64_t(1) << shift) < d) ++shift;  // 2^shift >= d
+    magic = static_cast<uint32_t>(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
+  }
+  __host__ __device__ __forceinline__ uint32_t div(uint32_t n) const {
+#ifdef __CUDA_ARCH__
+    const uint32_t hi = __umulhi(n, magic);
+#else
+    const uint32_t hi = static_cast<uint32_t>((uint64_t(n) * magic) >> 32);
+#endif
+    return (hi + n) >> shift;
+  }
+  __host__ __device__ __forceinline__ uint32_t mod(uint32_t n) const { return n - div(n) * d; }
+};
+
+// Four consecutive elements of T, loaded and stored as 16-byte vectors (float4; two double2 for
+// double): the 4-wide paths of memory-bound kernels. The address must be 4-element aligned.
+template <typename T>
+struct Vec4 {
+  T v[4];
+};
+template <typename T>
+__device__ __forceinline__ Vec4<T> load4(const T* p) {
+  Vec4<T> r;
+  if constexpr (sizeof(T) == 4) {
+    const float4 f = *reinterpret_cast<const float4*>(p);
+    r.v[0] = f.x, r.v[1] = f.y, r.v[2] = f.z, r.v[3] = f.w;
+  } else {
+    const double2 a = reinterpret_cast<const double2*>(p)[0], b = reinterpret_cast<const double2*>(p)[1];
+    r.v[0] = a.x, r.v[1] = a.y, r.v[2] = b.x, r.v[3] = b.y;
+  }
+  return r;
+}
+template <typename T>
+__device__ __forceinline__ void store4(T* p, const Vec4<T>& r) {
+  if constexpr (sizeof(T) == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+  } else {
+    reinterpret_cast<double2*>(p)[0] = make_double2(r.v[0], r.v[1]);
+    reinterpret_cast<double2*>(p)[1] = make_double2(r.v[2], r.v[3]);
+  }
+}
+
 namespace dm {
 __device__ __forceinline__ float exp(float v) { return ::expf(v); }
 __device__ __forceinline__ double exp(double v) { return ::exp(v); }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <mutex>
 #include <type_traits>
 
 #include "backend/cuda/cuda_backend.h"
@@ -17,6 +18,16 @@
 #include "backend/optim_update.h"
 
 namespace magmadnn::cuda {
+
+int multiprocessors() {  // of the current device, asked once per device (cuda_backend.h)
+  static std::atomic<int> count[64] = {};
+  const int d = current_device();
+  if (d < 64 && count[d].load(std::memory_order_relaxed) > 0) return count[d].load(std::memory_order_relaxed);
+  int n = 0;
+  MAGMADNN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
+  if (d < 64) count[d].store(n, std::memory_order_relaxed);
+  return n;
+}
 
 namespace {
 
@@ -34,66 +45,228 @@ __device__ __forceinline__ A combine(A a, A b) {
   else return (a < b || a != a) ? a : b;
 }
 
-// Reductions read each element once, so they are limited by memory bandwidth: enough blocks
-// must be in flight to saturate it even when there are few outputs (a full sum has one). So R is
-// cut into S segments reduced in parallel (pass 1, partials in the accumulator type), then the
-// partials of each output are combined (pass 2) -- one pass when the outputs alone fill the GPU.
+// Reductions read each element once, so they are limited by memory bandwidth: enough loads
+// must be in flight to saturate it whatever the shape. Three kernels over (outer, R, inner):
+//  - short rows (inner == 1, R small, or rows enough to fill the GPU): a group of G lanes
+//    (G a power of two <= 32) per row, reducing by warp shuffles;
+//  - long rows (inner == 1, few rows): R cut into S segments per row, a block per segment,
+//    partials in the accumulator type, combined by the last block of the row to finish;
+//  - columns (inner > 1): a block per tile of adjacent columns, R cut into S segments when there
+//    are too few tiles, partials combined by the last block of the tile to finish.
+// (So a reduction is one launch; two when a capture meets them before the arrival counters
+// exist.) Each has a 4-wide form (16-byte loads) used when every row or column group is 4-aligned.
+// Grids are sized to one wave of resident blocks (8 of kThreads per multiprocessor) or less:
+// a few blocks past a wave would take as long as a second wave.
 
-// inner == 1 (rows of R contiguous elements): block b reduces segment b % S of row b / S, four
-// independent accumulators per thread, then a shared-memory tree.
-template <typename In, typename A, typename Out, Combine C>
-__global__ void reduce_rows_kernel(const In* x, Out* out, int64_t rows, int64_t R, int64_t S, A init, A scale) {
-  __shared__ A partial[kThreads];
-  const int64_t chunk = (R + S - 1) / S;
+// Loads elements i .. i+W-1 of p and folds them into acc.
+template <Combine C, int W, typename In, typename A>
+__device__ __forceinline__ A fold(A acc, const In* p) {
+  if constexpr (W == 4) {
+    const Vec4<In> v = load4(p);
+    return combine<C>(combine<C>(acc, static_cast<A>(v.v[0])),
+                      combine<C>(combine<C>(static_cast<A>(v.v[1]), static_cast<A>(v.v[2])), static_cast<A>(v.v[3])));
+  } else {
+    return combine<C>(acc, static_cast<A>(*p));
+  }
+}
+
+template <Combine C, typename A>
+__device__ __forceinline__ A group_combine(A a, int G) {  // over the G lanes of a group, in every lane
+  for (int o = G / 2; o > 0; o /= 2) a = combine<C>(a, __shfl_xor_sync(0xffffffffu, a, o));
+  return a;
+}
+
+// Short rows: group g of G lanes reduces rows g, g + groups, ...; lane l of a group reads
+// elements (or W-vectors) l, l + G, ... of its row. Loop bounds are uniform over a warp, so
+// every lane takes part in the shuffles.
+template <typename In, typename A, typename Out, Combine C, int W>
+__global__ void reduce_short_rows_kernel(const In* x, Out* out, int64_t rows, int64_t R, int G, A init, A scale) {
+  const int64_t per_warp = 32 / G, warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32, member = lane % G;
+  const int64_t vectors = R / W;
+  for (int64_t base = warp * per_warp; base < rows; base += warps * per_warp) {
+    const int64_t row = base + lane / G;
+    A a0 = init, a1 = init;
+    if (row < rows) {
+      const In* p = x + row * R;
+      int64_t v = member;
+      for (; v + G < vectors; v += 2 * G) {
+        a0 = fold<C, W>(a0, p + v * W);
+        a1 = fold<C, W>(a1, p + (v + G) * W);
+      }
+      if (v < vectors) a0 = fold<C, W>(a0, p + v * W);
+    }
+    const A total = group_combine<C>(combine<C>(a0, a1), G);
+    if (row < rows && member == 0) out[row] = static_cast<Out>(total * scale);
+  }
+}
+
+// Combines v over the block into thread 0's return value (other threads: unspecified);
+// `shared` holds kThreads / 32 values. Every thread must call it.
+template <Combine C, typename A>
+__device__ __forceinline__ A block_combine(A v, A* shared) {
+  v = group_combine<C>(v, 32);
+  if (threadIdx.x % 32 == 0) shared[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x == 0)
+    for (int w = 1; w < kThreads / 32; ++w) v = combine<C>(v, shared[w]);
+  return v;
+}
+
+// Long rows: block b reduces segment b % S of row b / S (chunk elements, a multiple of W), two
+// vectors per thread per step, into partial[b]. With S == 1 that is the row's result. Otherwise,
+// with arrival counters (one per row, zero on entry), the last block of a row to finish combines
+// the row's S partials and resets the counter: one launch in all. Without counters (a capture
+// before they exist) the caller combines the partials in a second launch.
+template <typename In, typename A, typename Out, Combine C, int W>
+__global__ void reduce_long_rows_kernel(const In* x, Out* out, A* partial, unsigned* counters, int64_t rows, int64_t R,
+                                        int64_t S, int64_t chunk, A init, A scale) {
+  __shared__ A shared[kThreads / 32];
+  __shared__ bool last;
   for (int64_t b = blockIdx.x; b < rows * S; b += gridDim.x) {
     const int64_t o = b / S, seg = b % S;
     const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
     const In* row = x + o * R;
-    A a0 = init, a1 = init, a2 = init, a3 = init;
-    const int64_t step = blockDim.x;
-    int64_t r = begin + threadIdx.x;
-    for (; r + 3 * step < end; r += 4 * step) {
-      a0 = combine<C>(a0, static_cast<A>(row[r]));
-      a1 = combine<C>(a1, static_cast<A>(row[r + step]));
-      a2 = combine<C>(a2, static_cast<A>(row[r + 2 * step]));
-      a3 = combine<C>(a3, static_cast<A>(row[r + 3 * step]));
+    A a0 = init, a1 = init;
+    int64_t r = begin + int64_t(threadIdx.x) * W;
+    const int64_t step = int64_t(blockDim.x) * W;
+    for (; r + step + W <= end; r += 2 * step) {
+      a0 = fold<C, W>(a0, row + r);
+      a1 = fold<C, W>(a1, row + r + step);
     }
-    for (; r < end; r += step) a0 = combine<C>(a0, static_cast<A>(row[r]));
-    partial[threadIdx.x] = combine<C>(combine<C>(a0, a1), combine<C>(a2, a3));
+    for (; r + W <= end; r += step) a0 = fold<C, W>(a0, row + r);
+    const A a = block_combine<C>(combine<C>(a0, a1), shared);
+    if (threadIdx.x == 0) {
+      if (S == 1) {
+        out[o] = static_cast<Out>(a * scale);
+        last = false;
+      } else {
+        partial[b] = a;
+        last = false;
+        if (counters) {
+          __threadfence();  // the partial is visible to every block before the arrival is counted
+          last = atomicAdd(counters + o, 1u) == static_cast<unsigned>(S - 1);
+        }
+      }
+    }
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s /= 2) {
-      if (threadIdx.x < s) partial[threadIdx.x] = combine<C>(partial[threadIdx.x], partial[threadIdx.x + s]);
-      __syncthreads();
+    if (last) {
+      A t = init;
+      for (int64_t s = threadIdx.x; s < S; s += blockDim.x) t = combine<C>(t, __ldcg(partial + o * S + s));
+      t = block_combine<C>(t, shared);
+      if (threadIdx.x == 0) {
+        out[o] = static_cast<Out>(t * scale);
+        counters[o] = 0;
+      }
     }
-    if (threadIdx.x == 0) out[b] = static_cast<Out>(partial[0] * scale);
     __syncthreads();
   }
 }
 
-// inner > 1: thread j = (o, i) of segment blockIdx.y reduces its column over that segment of R;
-// neighbouring threads read neighbouring elements. Output j of segment s goes to out[s * outer *
-// inner + j] (S == 1: the final outputs).
-template <typename In, typename A, typename Out, Combine C>
-__global__ void reduce_cols_kernel(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner, A init, A scale) {
-  const int64_t S = gridDim.y, seg = blockIdx.y, chunk = (R + S - 1) / S;
+// Columns (inner > 1): a block covers a tile of 32 column groups of W adjacent columns (group j
+// = columns j*W .. j*W+W-1 of the (outer * inner) outputs) over segment blockIdx.y of R. Its
+// threads are 8 row lanes x 32 groups: a warp reads one row of the tile (32 * W consecutive
+// elements), row lane y takes rows y, y + 8, ... of the segment, and the 8 lanes' sums are then
+// combined in shared memory. With S == 1 segment that is the result. Otherwise the tile's
+// partials go to partial (S, n); with arrival counters (one per tile, zero on entry) the last
+// block of a tile to finish combines its S partials (again over 8 row lanes) and resets the
+// counter: one launch. Without counters the caller combines the partials in a second launch.
+constexpr int kColGroups = 32, kRowLanes = kThreads / kColGroups;
+
+template <typename In, typename A, typename Out, Combine C, int W>
+__global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* counters, int64_t outer, int64_t R,
+                                   int64_t inner, A init, A scale) {
+  __shared__ A shared[kRowLanes][kColGroups * W];
+  __shared__ bool last;
+  const int64_t S = gridDim.y, seg = blockIdx.y, chunk = (R + S - 1) / S, n = outer * inner, groups = n / W;
   const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
-  GRID_STRIDE(j, outer * inner) {
-    const int64_t o = j / inner, i = j % inner;
-    const In* p = x + o * R * inner + i;
-    A acc = init;
-    for (int64_t r = begin; r < end; ++r) acc = combine<C>(acc, static_cast<A>(p[r * inner]));
-    out[seg * outer * inner + j] = static_cast<Out>(acc * scale);
+  const int ly = threadIdx.x / kColGroups, lx = threadIdx.x % kColGroups;
+  const int64_t tiles = (groups + kColGroups - 1) / kColGroups;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int64_t j = tile * kColGroups + lx;
+    const bool valid = j < groups;
+    A acc[W];
+#pragma unroll
+    for (int k = 0; k < W; ++k) acc[k] = init;
+    if (valid) {
+      const int64_t o = j / (inner / W), i = (j % (inner / W)) * W;
+      const In* p = x + o * R * inner + i;
+#pragma unroll 4
+      for (int64_t r = begin + ly; r < end; r += kRowLanes) {
+        if constexpr (W == 4) {
+          const Vec4<In> v = load4(p + r * inner);
+#pragma unroll
+          for (int k = 0; k < 4; ++k) acc[k] = combine<C>(acc[k], static_cast<A>(v.v[k]));
+        } else {
+          acc[0] = combine<C>(acc[0], static_cast<A>(p[r * inner]));
+        }
+      }
+    }
+    // Combine the row lanes: lane 0 of each column group ends with the tile segment's value.
+#pragma unroll
+    for (int k = 0; k < W; ++k) shared[ly][lx * W + k] = acc[k];
+    __syncthreads();
+    if (ly == 0) {
+      for (int y = 1; y < kRowLanes; ++y)
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], shared[y][lx * W + k]);
+      if (valid) {
+        if (S == 1) {
+#pragma unroll
+          for (int k = 0; k < W; ++k) out[j * W + k] = static_cast<Out>(acc[k] * scale);
+        } else {
+#pragma unroll
+          for (int k = 0; k < W; ++k) partial[seg * n + j * W + k] = acc[k];
+          __threadfence();  // visible to every block before the arrival is counted
+        }
+      }
+    }
+    __syncthreads();
+    if (S == 1 || !counters) continue;
+    if (threadIdx.x == 0) last = atomicAdd(counters + tile, 1u) == static_cast<unsigned>(S - 1);
+    __syncthreads();
+    if (!last) continue;
+    // The last block of this tile: the S partials of its columns, over the 8 row lanes.
+#pragma unroll
+    for (int k = 0; k < W; ++k) acc[k] = init;
+    if (valid)
+      for (int64_t s = ly; s < S; s += kRowLanes)
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], __ldcg(partial + s * n + j * W + k));
+#pragma unroll
+    for (int k = 0; k < W; ++k) shared[ly][lx * W + k] = acc[k];
+    __syncthreads();
+    if (ly == 0 && valid) {
+      for (int y = 1; y < kRowLanes; ++y)
+#pragma unroll
+        for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], shared[y][lx * W + k]);
+#pragma unroll
+      for (int k = 0; k < W; ++k) out[j * W + k] = static_cast<Out>(acc[k] * scale);
+    }
+    if (threadIdx.x == 0) counters[tile] = 0;
+    __syncthreads();
   }
 }
 
-int multiprocessors() {  // of the current device, asked once per device
-  static std::atomic<int> count[64] = {};
+// Arrival counters for the one-launch two-level reductions, kCounters per device, zeroed once
+// and left zero by every kernel that uses them (the last block resets its counter), so launches
+// on the device's stream can share them, replays of a captured graph too. Made on first use,
+// outside a capture (null while capturing before they exist: the caller then takes two launches).
+constexpr int64_t kCounters = int64_t(1) << 16;
+unsigned* arrival_counters() {
+  static std::mutex mutex;
+  static unsigned* per_device[64] = {};
   const int d = current_device();
-  if (d < 64 && count[d].load(std::memory_order_relaxed) > 0) return count[d].load(std::memory_order_relaxed);
-  int n = 0;
-  MAGMADNN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
-  if (d < 64) count[d].store(n, std::memory_order_relaxed);
-  return n;
+  if (d >= 64) return nullptr;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!per_device[d] && !stream_is_capturing()) {
+    unsigned* p = nullptr;
+    MAGMADNN_CUDA_CHECK(cudaMalloc(&p, kCounters * sizeof(unsigned)));
+    MAGMADNN_CUDA_CHECK(cudaMemsetAsync(p, 0, kCounters * sizeof(unsigned), stream()));
+    per_device[d] = p;  // kept for the life of the process (256 KB)
+  }
+  return per_device[d];
 }
 
 template <typename A>
@@ -101,39 +274,80 @@ constexpr DType dtype_of() {
   return std::is_same_v<A, double> ? kFloat64 : kFloat32;
 }
 
-template <typename T, typename A, Combine C>
-void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale_d) {
-  const A scale = static_cast<A>(scale_d), one = static_cast<A>(1);
-  const int64_t want_threads = int64_t(multiprocessors()) * 2048;  // a full GPU
-  const Device dev = Device::cuda(current_device());
-  if (inner == 1) {
-    // Segments per row: enough blocks for the GPU, but at least 8 elements per thread.
-    int64_t S = (want_threads / kThreads + outer - 1) / outer;
-    S = std::max<int64_t>(1, std::min<int64_t>(S, R / (kThreads * 8)));
-    const auto grid = [](int64_t blocks) { return static_cast<unsigned>(std::min<int64_t>(blocks, 65535 * 8)); };
-    if (S == 1) {
-      reduce_rows_kernel<T, A, T, C><<<grid(outer), kThreads, 0, stream()>>>(x, out, outer, R, 1, init, scale);
-      return;
-    }
-    Tensor partial = Tensor::empty(Shape{outer * S}, dtype_of<A>(), dev);
-    A* p = static_cast<A*>(partial.raw_data());
-    reduce_rows_kernel<T, A, A, C><<<grid(outer * S), kThreads, 0, stream()>>>(x, p, outer, R, S, init, one);
-    reduce_rows_kernel<A, A, T, C><<<grid(outer), kThreads, 0, stream()>>>(p, out, outer, S, 1, init, scale);
-    return;  // partial goes back to the cache; stream order keeps it alive for pass 2
-  }
-  const int64_t n = outer * inner;
-  int64_t S = (want_threads + n - 1) / n;
-  S = std::max<int64_t>(1, std::min<int64_t>({S, R / 16, 65535}));
-  if (S == 1) {
-    reduce_cols_kernel<T, A, T, C><<<blocks_for(n), kThreads, 0, stream()>>>(x, out, outer, R, inner, init, scale);
+inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+int64_t resident_blocks() { return int64_t(multiprocessors()) * (2048 / kThreads); }  // one wave
+
+template <typename In, typename A, typename Out, Combine C>
+void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale) {
+  const bool wide = R % 4 == 0 && aligned16(x);
+  const auto grid = [](int64_t blocks) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(blocks, 65535 * 8))); };
+  if (R <= 4096 || rows >= resident_blocks() * 8) {
+    const int64_t per_lane = wide ? R / 4 : R;
+    int G = 1;
+    while (G < 32 && G * 4 < per_lane) G *= 2;  // about 4+ loads per lane, at most a warp per row
+    const int64_t warps = (rows * G + 31) / 32;
+    const int64_t blocks = std::min<int64_t>((warps + kThreads / 32 - 1) / (kThreads / 32), resident_blocks() * 4);
+    if (wide)
+      reduce_short_rows_kernel<In, A, Out, C, 4><<<grid(blocks), kThreads, 0, stream()>>>(x, out, rows, R, G, init, scale);
+    else
+      reduce_short_rows_kernel<In, A, Out, C, 1><<<grid(blocks), kThreads, 0, stream()>>>(x, out, rows, R, G, init, scale);
     return;
   }
-  Tensor partial = Tensor::empty(Shape{S * n}, dtype_of<A>(), dev);
-  A* p = static_cast<A*>(partial.raw_data());
-  reduce_cols_kernel<T, A, A, C><<<dim3(blocks_for(n), static_cast<unsigned>(S)), kThreads, 0, stream()>>>(
-      x, p, outer, R, inner, init, one);
-  // Pass 2: the partials (S, n) reduced over S.
-  reduce_cols_kernel<A, A, T, C><<<blocks_for(n), kThreads, 0, stream()>>>(p, out, 1, S, n, init, scale);
+  // Long rows, few of them: S segments per row, S * rows about one wave (at least 32 vectors a
+  // thread), in one launch where arrival counters exist.
+  int64_t S = std::max<int64_t>(1, resident_blocks() / rows);
+  S = std::max<int64_t>(1, std::min<int64_t>(S, R / (kThreads * 32)));
+  int64_t chunk = (R + S - 1) / S;
+  chunk = (chunk + 3) / 4 * 4;  // whole vectors per segment
+  S = (R + chunk - 1) / chunk;
+  Tensor partial;
+  A* p = nullptr;
+  unsigned* counters = nullptr;
+  if (S > 1) {
+    partial = Tensor::empty(Shape{rows * S}, dtype_of<A>(), Device::cuda(current_device()));
+    p = static_cast<A*>(partial.raw_data());
+    if (rows <= kCounters) counters = arrival_counters();
+  }
+  if (wide)
+    reduce_long_rows_kernel<In, A, Out, C, 4><<<grid(rows * S), kThreads, 0, stream()>>>(x, out, p, counters, rows, R, S,
+                                                                                        chunk, init, scale);
+  else
+    reduce_long_rows_kernel<In, A, Out, C, 1><<<grid(rows * S), kThreads, 0, stream()>>>(x, out, p, counters, rows, R, S,
+                                                                                        chunk, init, scale);
+  if (S > 1 && !counters) launch_rows<A, A, Out, C>(p, out, rows, S, init, scale);  // pass 2: rows of S partials
+  // partial goes back to the cache; stream order keeps it alive for the kernels above
+}
+
+template <typename In, typename A, typename Out, Combine C>
+void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner, A init, A scale) {
+  const bool wide = inner % 4 == 0 && aligned16(x);
+  const int64_t W = wide ? 4 : 1, tiles = (outer * inner / W + kColGroups - 1) / kColGroups;
+  // Segments: tiles * S about one wave of blocks, at least 4 rows per row lane each.
+  int64_t S = std::max<int64_t>(1, resident_blocks() / tiles);
+  S = std::max<int64_t>(1, std::min<int64_t>({S, R / (4 * kRowLanes), 65535}));
+  const unsigned bx = static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX));
+  const dim3 g(bx, static_cast<unsigned>(S));
+  Tensor partial;
+  A* p = nullptr;
+  unsigned* counters = nullptr;
+  if (S > 1) {
+    partial = Tensor::empty(Shape{S * outer * inner}, dtype_of<A>(), Device::cuda(current_device()));
+    p = static_cast<A*>(partial.raw_data());
+    if (tiles <= kCounters) counters = arrival_counters();
+  }
+  if (wide)
+    reduce_cols_kernel<In, A, Out, C, 4><<<g, kThreads, 0, stream()>>>(x, out, p, counters, outer, R, inner, init, scale);
+  else
+    reduce_cols_kernel<In, A, Out, C, 1><<<g, kThreads, 0, stream()>>>(x, out, p, counters, outer, R, inner, init, scale);
+  if (S > 1 && !counters) launch_cols<A, A, Out, C>(p, out, 1, S, outer * inner, init, scale);  // pass 2: over S
+}
+
+template <typename T, typename A, Combine C>
+void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale_d) {
+  const A scale = static_cast<A>(scale_d);
+  if (inner == 1) launch_rows<T, A, T, C>(x, out, outer, R, init, scale);
+  else launch_cols<T, A, T, C>(x, out, outer, R, inner, init, scale);
 }
 
 template <typename T>
@@ -328,20 +542,29 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int6
     }
   }
   if (reduced_runs > 1) {
-    // Several separate runs of reduced axes, e.g. (N, C, H, W) over {0, 2, 3}: reduce the last run
-    // first (one read of everything into a much smaller tensor), then the rest from that result.
-    // Sum, mean (equal-sized groups), max and min all compose this way.
-    std::vector<int64_t> last_run, rest;
-    int64_t d = nd - 1;
-    while (d >= 0 && !(reduced[d] && x_in.shape()[d] != 1)) --d;
-    for (; d >= 0 && (reduced[d] || x_in.shape()[d] == 1); --d)
-      if (reduced[d]) last_run.push_back(d);
+    // Several separate runs of reduced axes, e.g. (N, C, H, W) over {0, 2, 3}: reduce one run
+    // first (one read of everything into a smaller tensor), then the rest from that result. The
+    // run with the most elements goes first, so the intermediate is as small as it can be (ties:
+    // the last run). Sum, mean (equal-sized groups), max and min all compose this way.
+    std::vector<int64_t> first, rest;
+    int64_t best = 0;
+    for (int64_t d = nd - 1; d >= 0;) {
+      if (!(reduced[d] && x_in.shape()[d] != 1)) {
+        --d;
+        continue;
+      }
+      std::vector<int64_t> run;
+      int64_t extent = 1;
+      for (; d >= 0 && (reduced[d] || x_in.shape()[d] == 1); --d)
+        if (reduced[d]) run.push_back(d), extent *= x_in.shape()[d];
+      if (extent > best) best = extent, first = run;
+    }
     for (int64_t a : axes)
-      if (std::find(last_run.begin(), last_run.end(), a) == last_run.end()) rest.push_back(a);
+      if (std::find(first.begin(), first.end(), a) == first.end()) rest.push_back(a);
     std::vector<int64_t> mid_shape = x_in.shape().vec();
-    for (int64_t a : last_run) mid_shape[a] = 1;
+    for (int64_t a : first) mid_shape[a] = 1;
     Tensor mid = Tensor::empty(Shape(mid_shape), out.dtype(), out.device());
-    reduce(op, x_in, last_run, mid);
+    reduce(op, x_in, first, mid);
     return reduce(op, mid, rest, out);
   }
   Tensor x = x_in;

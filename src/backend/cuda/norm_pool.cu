@@ -1,8 +1,9 @@
-// CUDA batch normalization (x viewed as (N, C, S), one block per channel, sums in double) and
-// pooling (max/avg pool2d with PyTorch's windows, adaptive average pooling), mirroring
+// CUDA batch normalization (x viewed as (N, C, S); partial sums over the whole GPU, sums in
+// double) and pooling (max/avg pool2d with PyTorch's windows, adaptive average pooling), mirroring
 // src/backend/cpu/batchnorm.cpp and pool.cpp. First
 // versions for correctness (cuDNN takes over where it pays); backward passes scatter with
 // atomicAdd, so overlapping windows sum in an unspecified order.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -13,83 +14,192 @@ namespace magmadnn::cuda {
 
 namespace {
 
-// Sum of v over the block, returned to every thread (blockDim.x == kThreads).
-__device__ double block_sum(double v, double* shared) {
-  shared[threadIdx.x] = v;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
-    if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();
-  return total;
+// ---------------------------------------------------------------------------- batch normalization
+//
+// x is viewed as (N, C, S): N*C planes of S contiguous elements, plane (n, c) at (n*C + c)*S.
+// Each pass is spread over the whole GPU whatever C is (a block per channel would leave most of
+// it idle when C is 64 and the planes are large):
+//   1. partial sums: grid (C, P); block (c, p) sums units p*U/P .. (p+1)*U/P of channel c, where a
+//      unit is a plane or, when there are few planes, a 1/Q slice of one. Each warp takes whole
+//      units, so its lanes read consecutive elements. Sums are kept in double.
+//   2. finalize: one thread per channel combines its P partials (batch statistics in the
+//      forward pass; the weight/bias gradients and the input-gradient coefficients backward).
+//   3. apply: one elementwise pass (4-wide when S % 4 == 0), channel = (i / S) % C by FastDiv.
+// The forward sums are of x - K with K = x[plane (0, c)][0], which keeps sum-of-squares accurate
+// when |mean| >> std.
+
+struct BnSplit {
+  int64_t P, Q;  // blocks per channel, slices per plane
+};
+
+BnSplit bn_split(int64_t N, int64_t C, int64_t S) {
+  // Blocks per channel: about one full wave (8 blocks of kThreads per multiprocessor), rounded
+  // down, since a few blocks past a wave would take as long as a second one.
+  const int64_t want = std::max<int64_t>(1, int64_t(multiprocessors()) * 8 / C);
+  // Enough units for 8 warps in each of `want` blocks; slices of at least 256 elements.
+  int64_t Q = std::max<int64_t>(1, (want * 8 + N - 1) / N);
+  Q = std::max<int64_t>(1, std::min<int64_t>(Q, S / 256));
+  return {std::max<int64_t>(1, std::min<int64_t>(want, N * Q)), Q};
 }
 
-template <typename T>
-__global__ void bn_forward_kernel(const T* x, const T* w, const T* b, T* mean, T* var, bool training, double eps, T* y,
-                                  int64_t N, int64_t C, int64_t S) {
-  __shared__ double shared[kThreads];
-  const int64_t M = N * S;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    if (training) {
-      double s = 0;
-      for (int64_t j = threadIdx.x; j < M; j += blockDim.x) s += static_cast<double>(x[((j / S) * C + c) * S + j % S]);
-      const double m = block_sum(s, shared) / static_cast<double>(M);
-      const T mt = static_cast<T>(m);
-      double v = 0;
-      for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-        const T d = x[((j / S) * C + c) * S + j % S] - mt;
-        v += static_cast<double>(d * d);
-      }
-      const double vt = block_sum(v, shared) / static_cast<double>(M);
-      if (threadIdx.x == 0) {
-        mean[c] = mt;
-        var[c] = static_cast<T>(vt);
-      }
-      __syncthreads();
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_down_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sums (a, b) over the block into part[2 * (c * P + p) + {0, 1}]; blockDim.x == kThreads.
+__device__ __forceinline__ void block_store_pair(double a, double b, double* part, int64_t slot) {
+  __shared__ double sa[kThreads / 32], sb[kThreads / 32];
+  a = warp_sum(a);
+  b = warp_sum(b);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    sa[warp] = a;
+    sb[warp] = b;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double ta = 0, tb = 0;
+    for (int w = 0; w < kThreads / 32; ++w) {
+      ta += sa[w];
+      tb += sb[w];
     }
-    const double invstd = 1.0 / ::sqrt(static_cast<double>(var[c]) + eps);
-    const T scale = static_cast<T>(w[c] * invstd), shift = static_cast<T>(b[c] - mean[c] * w[c] * invstd);
-    for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-      const int64_t off = ((j / S) * C + c) * S + j % S;
-      y[off] = x[off] * scale + shift;
-    }
-    __syncthreads();  // mean/var of this channel are read above before the next iteration
+    part[2 * slot] = ta;
+    part[2 * slot + 1] = tb;
   }
 }
 
+// Pass 1 of the forward pass: sums of (x - K) and (x - K)^2.
 template <typename T>
-__global__ void bn_backward_kernel(const T* x, const T* gy, const T* w, const T* mean, const T* var, bool training,
-                                   double eps, T* gx, T* gw, T* gb, int64_t N, int64_t C, int64_t S) {
-  __shared__ double shared[kThreads];
-  const int64_t M = N * S;
-  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
-    const double invstd = 1.0 / ::sqrt(static_cast<double>(var[c]) + eps);
-    const T mc = mean[c];
-    double a = 0, bsum = 0;
-    for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-      const int64_t off = ((j / S) * C + c) * S + j % S;
-      a += static_cast<double>(gy[off]);
-      bsum += static_cast<double>(gy[off] * (x[off] - mc));
+__global__ void bn_stats_partial_kernel(const T* x, double* part, int64_t N, int64_t C, int64_t S, int64_t Q) {
+  const int64_t c = blockIdx.x, p = blockIdx.y, P = gridDim.y, U = N * Q;
+  const int64_t u0 = p * U / P, u1 = (p + 1) * U / P;
+  const T K = x[c * S];
+  double s1 = 0, s2 = 0;
+  for (int64_t u = u0 + threadIdx.x / 32; u < u1; u += kThreads / 32) {
+    const int64_t n = u / Q, q = u % Q;
+    const T* plane = x + (n * C + c) * S;
+    const int64_t b = q * S / Q, e = (q + 1) * S / Q;
+#pragma unroll 4
+    for (int64_t s = b + threadIdx.x % 32; s < e; s += 32) {
+      const double d = static_cast<double>(plane[s] - K);
+      s1 += d;
+      s2 += d * d;
     }
-    const double sg = block_sum(a, shared);
-    const double sgx = block_sum(bsum, shared);
+  }
+  block_store_pair(s1, s2, part, c * P + p);
+}
+
+// Pass 2 of the forward pass: mean and biased variance of each channel.
+template <typename T>
+__global__ void bn_stats_finalize_kernel(const T* x, const double* part, T* mean, T* var, int64_t C, int64_t S,
+                                         int64_t P, double M) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+    double s1 = 0, s2 = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      s1 += part[2 * (c * P + p)];
+      s2 += part[2 * (c * P + p) + 1];
+    }
+    const double d = s1 / M;
+    mean[c] = static_cast<T>(static_cast<double>(x[c * S]) + d);
+    var[c] = static_cast<T>(std::max(s2 / M - d * d, 0.0));
+  }
+}
+
+// Channel of element i (or of vector i, each of W elements, when S % W == 0).
+struct ChannelOf {
+  FastDiv plane;  // by S / W
+  FastDiv chan;   // by C
+  __device__ __forceinline__ uint32_t operator()(uint32_t i) const { return chan.mod(plane.div(i)); }
+};
+
+// y = x * scale[c] + shift[c], with scale = w / sqrt(var + eps) and shift = b - mean * scale,
+// computed per element from the four per-channel values (cached loads).
+template <typename T, int W>
+__global__ void bn_apply_kernel(const T* x, const T* w, const T* b, const T* mean, const T* var, T eps, T* y,
+                                uint32_t vectors, ChannelOf channel) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < vectors; i += gridDim.x * blockDim.x) {
+    const uint32_t c = channel(i);
+    const T scale = w[c] / dm::sqrt(var[c] + eps), shift = b[c] - mean[c] * scale;
+    if constexpr (W == 4) {
+      Vec4<T> r = load4(x + 4 * int64_t(i));
+      for (int k = 0; k < 4; ++k) r.v[k] = r.v[k] * scale + shift;
+      store4(y + 4 * int64_t(i), r);
+    } else {
+      y[i] = x[i] * scale + shift;
+    }
+  }
+}
+
+// Pass 1 of the backward pass: sums of gy and gy * (x - mean).
+template <typename T>
+__global__ void bn_grad_partial_kernel(const T* x, const T* gy, const T* mean, double* part, int64_t N, int64_t C,
+                                       int64_t S, int64_t Q) {
+  const int64_t c = blockIdx.x, p = blockIdx.y, P = gridDim.y, U = N * Q;
+  const int64_t u0 = p * U / P, u1 = (p + 1) * U / P;
+  const T mc = mean[c];
+  double s1 = 0, s2 = 0;
+  for (int64_t u = u0 + threadIdx.x / 32; u < u1; u += kThreads / 32) {
+    const int64_t n = u / Q, q = u % Q;
+    const int64_t off = (n * C + c) * S;
+    const int64_t b = q * S / Q, e = (q + 1) * S / Q;
+#pragma unroll 4
+    for (int64_t s = b + threadIdx.x % 32; s < e; s += 32) {
+      const T g = gy[off + s];
+      s1 += static_cast<double>(g);
+      s2 += static_cast<double>(g * (x[off + s] - mc));
+    }
+  }
+  block_store_pair(s1, s2, part, c * P + p);
+}
+
+// Pass 2 of the backward pass: gw = sum(gy * xhat), gb = sum(gy) and the coefficients of
+// gx = k * gy + k2 * (x - mean) + k0 (k2 = k0 = 0 with running statistics).
+template <typename T>
+__global__ void bn_grad_finalize_kernel(const double* part, const T* w, const T* var, bool training, double eps,
+                                        T* gw, T* gb, T* coef, int64_t C, int64_t P, double M) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+    double sg = 0, sgx = 0;
+    for (int64_t p = 0; p < P; ++p) {
+      sg += part[2 * (c * P + p)];
+      sgx += part[2 * (c * P + p) + 1];
+    }
+    const double invstd = 1.0 / ::sqrt(static_cast<double>(var[c]) + eps);
     const double dw = sgx * invstd;  // sum of g * xhat
-    if (threadIdx.x == 0) {
-      if (gw) gw[c] = static_cast<T>(dw);
-      if (gb) gb[c] = static_cast<T>(sg);
-    }
-    if (gx) {
-      const double k = static_cast<double>(w[c]) * invstd;
-      const double k2 = training ? -k * invstd * dw / M : 0.0, k0 = training ? -k * sg / M : 0.0;
-      const T kt = static_cast<T>(k), k2t = static_cast<T>(k2), k0t = static_cast<T>(k0);
-      for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
-        const int64_t off = ((j / S) * C + c) * S + j % S;
-        gx[off] = kt * gy[off] + k2t * (x[off] - mc) + k0t;
-      }
+    if (gw) gw[c] = static_cast<T>(dw);
+    if (gb) gb[c] = static_cast<T>(sg);
+    const double k = static_cast<double>(w[c]) * invstd;
+    coef[3 * c] = static_cast<T>(k);
+    coef[3 * c + 1] = static_cast<T>(training ? -k * invstd * dw / M : 0.0);
+    coef[3 * c + 2] = static_cast<T>(training ? -k * sg / M : 0.0);
+  }
+}
+
+template <typename T, int W>
+__global__ void bn_grad_apply_kernel(const T* x, const T* gy, const T* mean, const T* coef, T* gx, uint32_t vectors,
+                                     ChannelOf channel) {
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < vectors; i += gridDim.x * blockDim.x) {
+    const uint32_t c = channel(i);
+    const T k = coef[3 * c], k2 = coef[3 * c + 1], k0 = coef[3 * c + 2], mc = mean[c];
+    if constexpr (W == 4) {
+      const Vec4<T> xv = load4(x + 4 * int64_t(i)), gv = load4(gy + 4 * int64_t(i));
+      Vec4<T> r;
+      for (int q = 0; q < 4; ++q) r.v[q] = k * gv.v[q] + k2 * (xv.v[q] - mc) + k0;
+      store4(gx + 4 * int64_t(i), r);
+    } else {
+      gx[i] = k * gy[i] + k2 * (x[i] - mc) + k0;
     }
   }
+}
+
+// Calls launch(W, vectors, channel) with W = 4 when every plane is a whole number of aligned
+// 16-byte vectors, else W = 1.
+template <typename F>
+void for_each_width(int64_t C, int64_t S, std::initializer_list<const void*> ptrs, F&& launch) {
+  bool wide = S % 4 == 0;
+  for (const void* p : ptrs) wide = wide && p && reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  const int64_t W = wide ? 4 : 1;
+  launch(W, ChannelOf{FastDiv(static_cast<uint32_t>(S / W)), FastDiv(static_cast<uint32_t>(C))});
 }
 
 __device__ __forceinline__ int64_t bin_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
@@ -212,7 +322,6 @@ T* ptr_or_null(const Tensor& t) {
   return t.defined() ? static_cast<T*>(t.raw_data()) : nullptr;
 }
 
-unsigned channel_blocks(int64_t C) { return static_cast<unsigned>(C < 65535 ? (C > 0 ? C : 1) : 65535); }
 
 }  // namespace
 
@@ -221,12 +330,32 @@ void CudaBackend::batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, 
   check_operands("batch_norm", {&x, &w, &b, &mean, &var, &y});
   if (x.numel() == 0) return;
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / (N * C);
+  MAGMADNN_CHECK(x.numel() < (int64_t(1) << 31), "batch_norm kernel: tensors of 2^31 or more elements are not supported, got ",
+                 x.shape());
   dispatch_float(x.dtype(), "batch_norm", [&](auto tag) {
     using T = decltype(tag);
-    bn_forward_kernel<T><<<channel_blocks(C), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), static_cast<const T*>(w.raw_data()), static_cast<const T*>(b.raw_data()),
-        static_cast<T*>(mean.raw_data()), static_cast<T*>(var.raw_data()), training, eps, static_cast<T*>(y.raw_data()),
-        N, C, S);
+    const T* px = static_cast<const T*>(x.raw_data());
+    T *pm = static_cast<T*>(mean.raw_data()), *pv = static_cast<T*>(var.raw_data());
+    if (training) {
+      const BnSplit sp = bn_split(N, C, S);
+      Tensor part = Tensor::empty(Shape{C * sp.P * 2}, kFloat64, x.device());
+      double* pp = static_cast<double*>(part.raw_data());
+      bn_stats_partial_kernel<T><<<dim3(static_cast<unsigned>(C), static_cast<unsigned>(sp.P)), kThreads, 0, stream()>>>(
+          px, pp, N, C, S, sp.Q);
+      bn_stats_finalize_kernel<T><<<blocks_for(C), kThreads, 0, stream()>>>(px, pp, pm, pv, C, S, sp.P,
+                                                                             static_cast<double>(N * S));
+    }
+    T* py = static_cast<T*>(y.raw_data());
+    for_each_width(C, S, {px, py}, [&](int64_t W, ChannelOf channel) {
+      const auto vectors = static_cast<uint32_t>(x.numel() / W);
+      const T *pw = static_cast<const T*>(w.raw_data()), *pb = static_cast<const T*>(b.raw_data());
+      if (W == 4)
+        bn_apply_kernel<T, 4><<<blocks_for(vectors), kThreads, 0, stream()>>>(px, pw, pb, pm, pv, static_cast<T>(eps),
+                                                                             py, vectors, channel);
+      else
+        bn_apply_kernel<T, 1><<<blocks_for(vectors), kThreads, 0, stream()>>>(px, pw, pb, pm, pv, static_cast<T>(eps),
+                                                                             py, vectors, channel);
+    });
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("batch_norm");
 }
@@ -241,12 +370,31 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const T
     return;
   }
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / (N * C);
+  MAGMADNN_CHECK(x.numel() < (int64_t(1) << 31),
+                 "batch_norm_backward kernel: tensors of 2^31 or more elements are not supported, got ", x.shape());
   dispatch_float(x.dtype(), "batch_norm_backward", [&](auto tag) {
     using T = decltype(tag);
-    bn_backward_kernel<T><<<channel_blocks(C), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x.raw_data()), static_cast<const T*>(gy.raw_data()), static_cast<const T*>(w.raw_data()),
-        static_cast<const T*>(mean.raw_data()), static_cast<const T*>(var.raw_data()), training, eps, ptr_or_null<T>(gx),
-        ptr_or_null<T>(gw), ptr_or_null<T>(gb), N, C, S);
+    const T *px = static_cast<const T*>(x.raw_data()), *pg = static_cast<const T*>(gy.raw_data()),
+            *pm = static_cast<const T*>(mean.raw_data());
+    const BnSplit sp = bn_split(N, C, S);
+    Tensor part = Tensor::empty(Shape{C * sp.P * 2}, kFloat64, x.device());
+    Tensor coef = Tensor::empty(Shape{C * 3}, x.dtype(), x.device());
+    double* pp = static_cast<double*>(part.raw_data());
+    T* pc = static_cast<T*>(coef.raw_data());
+    bn_grad_partial_kernel<T><<<dim3(static_cast<unsigned>(C), static_cast<unsigned>(sp.P)), kThreads, 0, stream()>>>(
+        px, pg, pm, pp, N, C, S, sp.Q);
+    bn_grad_finalize_kernel<T><<<blocks_for(C), kThreads, 0, stream()>>>(
+        pp, static_cast<const T*>(w.raw_data()), static_cast<const T*>(var.raw_data()), training, eps,
+        ptr_or_null<T>(gw), ptr_or_null<T>(gb), pc, C, sp.P, static_cast<double>(N * S));
+    if (!gx.defined()) return;
+    T* pgx = static_cast<T*>(gx.raw_data());
+    for_each_width(C, S, {px, pg, pgx}, [&](int64_t W, ChannelOf channel) {
+      const auto vectors = static_cast<uint32_t>(x.numel() / W);
+      if (W == 4)
+        bn_grad_apply_kernel<T, 4><<<blocks_for(vectors), kThreads, 0, stream()>>>(px, pg, pm, pc, pgx, vectors, channel);
+      else
+        bn_grad_apply_kernel<T, 1><<<blocks_for(vectors), kThreads, 0, stream()>>>(px, pg, pm, pc, pgx, vectors, channel);
+    });
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("batch_norm_backward");
 }

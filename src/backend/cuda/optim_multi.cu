@@ -1,8 +1,9 @@
 // CUDA fused optimizer updates over a list of parameters (the *_step_group kernels), in the manner
-// of PyTorch's multi_tensor_apply: the addresses and sizes of up to kMaxTensors tensors and a
-// (tensor, chunk) pair per block travel BY VALUE in the kernel's argument struct, so a launch
-// needs no host-to-device copy (nothing to wait for, and it can be captured into a CUDA graph);
-// longer lists take several launches. The per-element math is the single-tensor kernels'
+// of PyTorch's multi_tensor_apply: the addresses and sizes of up to kMaxTensors tensors and the
+// first block of each travel BY VALUE in the kernel's argument struct, so a launch needs no
+// host-to-device copy (nothing to wait for, and it can be captured into a CUDA graph); longer
+// lists take several launches. A block finds its tensor by binary search over the first blocks;
+// chunks are small enough that even one large tensor fills the GPU with blocks. The per-element math is the single-tensor kernels'
 // (backend/optim_update.h), so both give the same results.
 #include <array>
 #include <cstdint>
@@ -17,8 +18,7 @@ namespace {
 
 namespace ou = magmadnn::optim_update;
 
-constexpr int64_t kChunk = 65536;  // elements of one tensor per block
-constexpr int kMaxBlocks = 320;    // blocks per launch
+constexpr int64_t kChunk = 8192;  // elements of one tensor per block (32 per thread)
 // Tensors per launch by the number of pointers per tensor, so the argument struct stays under the
 // 4 KB kernel-parameter limit (the same table as PyTorch's).
 constexpr int max_tensors(int depth) {
@@ -30,18 +30,26 @@ struct TensorListArgs {
   static constexpr int kMaxTensors = max_tensors(Depth);
   void* ptr[Depth][kMaxTensors];  // [operand][tensor]; null for state a variant does not use
   int64_t numel[kMaxTensors];
-  unsigned char block_tensor[kMaxBlocks];  // the tensor (slot) block b works on
-  int32_t block_chunk[kMaxBlocks];         // and which chunk of it
+  int64_t first_block[kMaxTensors];  // tensor t's chunks are blocks first_block[t] ..
+  int count;                         // tensors in this launch
 };
 static_assert(sizeof(TensorListArgs<5>) + 128 <= 4096, "kernel arguments over the 4 KB limit");
 static_assert(sizeof(TensorListArgs<3>) + 128 <= 4096, "kernel arguments over the 4 KB limit");
 
-// Block b updates elements [chunk * kChunk, min(numel, (chunk + 1) * kChunk)) of its tensor.
+// Block b updates elements [chunk * kChunk, min(numel, (chunk + 1) * kChunk)) of tensor t, the
+// last one with first_block[t] <= b, where chunk = b - first_block[t].
 template <typename T, int Depth, typename Op>
 __global__ void __launch_bounds__(kThreads) multi_tensor_kernel(TensorListArgs<Depth> args, Op op) {
-  const int t = args.block_tensor[blockIdx.x];
+  const int64_t b = blockIdx.x;
+  int lo = 0, hi = args.count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (args.first_block[mid] <= b) lo = mid;
+    else hi = mid - 1;
+  }
+  const int t = lo;
   const int64_t n = args.numel[t];
-  const int64_t begin = static_cast<int64_t>(args.block_chunk[blockIdx.x]) * kChunk;
+  const int64_t begin = (b - args.first_block[t]) * kChunk;
   const int64_t end = begin + kChunk < n ? begin + kChunk : n;
   T* p[Depth];
 #pragma unroll
@@ -49,45 +57,32 @@ __global__ void __launch_bounds__(kThreads) multi_tensor_kernel(TensorListArgs<D
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) op(i, p);
 }
 
-// Packs the tensors into as few launches as the limits allow; a tensor whose chunks do not fit
-// in one launch continues in the next (its slot moves to 0). `ptrs[k][d]` is operand d of entry k.
+// Launches the kernel over the tensors, kMaxTensors at a time. `ptrs[k][d]` is operand d of entry k.
 template <typename T, int Depth, typename Op>
 void launch_multi_tensor(const std::vector<std::array<void*, Depth>>& ptrs,
                          const std::vector<int64_t>& numels, const Op& op, const char* what) {
   using Args = TensorListArgs<Depth>;
   Args args{};
-  int nt = 0, nb = 0;
+  int64_t blocks = 0;
   auto launch = [&] {
-    multi_tensor_kernel<T, Depth, Op><<<nb, kThreads, 0, stream()>>>(args, op);
+    if (args.count == 0) return;
+    MAGMADNN_CHECK(blocks <= INT32_MAX, what, ": too many elements in one launch (", blocks, " blocks)");
+    multi_tensor_kernel<T, Depth, Op><<<static_cast<unsigned>(blocks), kThreads, 0, stream()>>>(args, op);
     MAGMADNN_CUDA_CHECK_LAUNCH(what);
-    nb = 0;
+    args.count = 0;
+    blocks = 0;
   };
   for (size_t k = 0; k < ptrs.size(); ++k) {
     const int64_t n = numels[k];
     if (n == 0) continue;
-    for (int d = 0; d < Depth; ++d) args.ptr[d][nt] = ptrs[k][d];
-    args.numel[nt] = n;
-    ++nt;
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    MAGMADNN_CHECK(chunks <= INT32_MAX, what, ": parameter ", k, " has too many elements (", n, ")");
-    for (int64_t c = 0; c < chunks; ++c) {
-      args.block_tensor[nb] = static_cast<unsigned char>(nt - 1);
-      args.block_chunk[nb] = static_cast<int32_t>(c);
-      ++nb;
-      const bool last_chunk = c == chunks - 1;
-      if (nb == kMaxBlocks || (nt == Args::kMaxTensors && last_chunk)) {
-        launch();
-        if (last_chunk) {
-          nt = 0;
-        } else {  // the tensor goes on in the next launch, from slot 0
-          for (int d = 0; d < Depth; ++d) args.ptr[d][0] = args.ptr[d][nt - 1];
-          args.numel[0] = args.numel[nt - 1];
-          nt = 1;
-        }
-      }
-    }
+    const int t = args.count++;
+    for (int d = 0; d < Depth; ++d) args.ptr[d][t] = ptrs[k][d];
+    args.numel[t] = n;
+    args.first_block[t] = blocks;
+    blocks += (n + kChunk - 1) / kChunk;
+    if (args.count == Args::kMaxTensors) launch();
   }
-  if (nb > 0) launch();
+  launch();
 }
 
 template <typename T>
