@@ -128,7 +128,7 @@ copy_bw=$(awk -F'|' '/^\| [0-9]/ {print $6}' "$OUT/reduce.txt" | tail -1 | xargs
 # cuDNN convolutions in TF32 as PyTorch's default, which --tf32 matches for ResNet-18).
 echo "== training throughput (samples/s)"
 num() { grep -o "\"$2\": *[0-9.e+]*" "$1" 2>/dev/null | head -1 | sed 's/.*: *//'; }
-batches_mlp=400 batches_lenet=400 batches_resnet=60
+batches_mlp=400 batches_lenet=400 batches_resnet=200
 [ "${QUICK:-0}" = 1 ] && batches_mlp=100 batches_lenet=100 batches_resnet=20
 rows=()
 bench_row() {  # label model batch batches torch_model [extra magmadnn flags...]
@@ -149,6 +149,9 @@ bench_row mlp-cuda-graph mlp 128 "$batches_mlp" mlp --cuda-graph
 bench_row lenet lenet 64 "$batches_lenet" cnn
 bench_row resnet18-tf32 resnet18 128 "$batches_resnet" resnet18 --tf32
 bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --cuda-graph
+# Convolution algorithms chosen by timing (--cudnn-benchmark) rather than by cuDNN's heuristics.
+bench_row resnet18-tf32-timed resnet18 128 "$batches_resnet" resnet18 --tf32 --cudnn-benchmark
+bench_row resnet18-tf32-timed-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --cudnn-benchmark --cuda-graph
 
 {
   echo

@@ -28,7 +28,7 @@ using nlohmann::json;
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
-  return parse_device_flag(a.device, a.tf32);
+  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark);
 }
 
 // --cuda-graph's conditions that the arguments alone decide (the model and optimizer are checked
@@ -266,9 +266,11 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 
 }  // namespace
 
-Device parse_device_flag(const std::string& text, bool tf32) {
+Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark) {
   const Device device = Device::parse(text);
   MAGMADNN_CHECK(!tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ", text);
+  MAGMADNN_CHECK(!cudnn_benchmark || device.is_cuda(),
+                 "--cudnn-benchmark needs --device cuda (it times cuDNN's algorithms), got --device ", text);
   if (device.is_cpu()) return device;
   MAGMADNN_CHECK(cuda::is_built(), "--device ", text, ": this build of MagmaDNN has no CUDA backend");
   const int n = cuda::device_count();
@@ -276,6 +278,7 @@ Device parse_device_flag(const std::string& text, bool tf32) {
   MAGMADNN_CHECK(device.index < n, "--device ", text, ": no such device (this machine has ", n, " CUDA device",
                  n == 1 ? "" : "s", ", cuda:0 to cuda:", n - 1, ")");
   cuda::set_allow_tf32(tf32);
+  cuda::set_cudnn_benchmark(cudnn_benchmark);
   return device;
 }
 
@@ -347,13 +350,14 @@ int run_bench(const BenchArgs& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double rate = a.batches * a.batch_size / seconds;
   std::cout << std::fixed << "bench " << a.model << (graphed ? " (CUDA graph)" : "") << (a.tf32 ? " (TF32)" : "")
-            << " batch " << a.batch_size << " batches " << a.batches
+            << (a.cudnn_benchmark ? " (cuDNN benchmark)" : "") << " batch " << a.batch_size << " batches " << a.batches
             << (device.is_cpu() ? " threads " + std::to_string(get_num_threads()) : " on " + device.str()) << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
             << seconds * 1e3 / a.batches << " ms/step, loss " << std::setprecision(4) << last_loss << std::endl;
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "bench"}, {"model", a.model}, {"batch_size", a.batch_size},
                                       {"batches", a.batches}, {"threads", get_num_threads()},
                                       {"device", device.str()}, {"cuda_graph", a.cuda_graph}, {"tf32", a.tf32},
+                                      {"cudnn_benchmark", a.cudnn_benchmark},
                                       {"seconds", seconds}, {"samples_per_second", rate},
                                       {"peak_tensor_bytes", memory.stats().peak_bytes_in_use},
                                       {"peak_rss_mb", peak_rss_mb()}});

@@ -18,6 +18,7 @@ struct CommonArgs {
   uint64_t seed = 0;
   std::string device = "cpu";
   bool tf32 = false;        // TF32 in cuDNN convolutions and cuBLAS matmuls (CUDA only)
+  bool cudnn_benchmark = false;  // time cuDNN's convolution algorithms once per shape (CUDA only)
   std::string metrics_out;  // JSON object written at the end
 };
 
@@ -61,7 +62,8 @@ struct BenchArgs : CommonArgs {
 
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
 // build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
-Device parse_device_flag(const std::string& text, bool tf32 = false);
+// With cudnn_benchmark (--cudnn-benchmark, CUDA only) convolution algorithms are chosen by timing.
+Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_benchmark = false);
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);

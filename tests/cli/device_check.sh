@@ -51,6 +51,8 @@ expect_status1 "train --cuda-graph on the CPU" "--cuda-graph needs --device cuda
 expect_status1 "bench --cuda-graph on the CPU" "--cuda-graph needs --device cuda, got --device cpu" \
   "$bin" bench --batches 1 --cuda-graph
 expect_status1 "bench --tf32 on the CPU" "--tf32 needs --device cuda" "$bin" bench --batches 1 --tf32
+expect_status1 "bench --cudnn-benchmark on the CPU" "--cudnn-benchmark needs --device cuda" \
+  "$bin" bench --batches 1 --cudnn-benchmark
 
 # --device cpu is exactly the default.
 for v in noflag cpu; do
@@ -108,6 +110,18 @@ if [[ $have_gpu -eq 0 ]]; then
       ok "train --cuda-graph test loss $a = eager cuda $b" || bad "--cuda-graph test loss $a, eager cuda $b"
   else
     bad "train --device cuda --cuda-graph: $(tail -3 "$tmp/out")"
+  fi
+  # LeNet with convolution algorithms chosen by timing and by cuDNN's heuristics (full fp32
+  # either way): the same run, to rounding.
+  lenet=(train --data-dir "$tmp/data" --model lenet --batch-size 32 --seed 3 --epochs 1 --max-batches 6 --lr 0.05
+         --progress lines --device cuda)
+  if "$bin" "${lenet[@]}" --metrics-out "$tmp/heur.json" >"$tmp/out" 2>&1 &&
+     "$bin" "${lenet[@]}" --cudnn-benchmark --metrics-out "$tmp/timed.json" >"$tmp/out" 2>&1; then
+    a=$(json_number "$tmp/timed.json" test_loss) b=$(json_number "$tmp/heur.json" test_loss)
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-3) }' &&
+      ok "train --cudnn-benchmark test loss $a ~ heuristics $b" || bad "--cudnn-benchmark test loss $a, heuristics $b"
+  else
+    bad "train --device cuda --cudnn-benchmark: $(tail -3 "$tmp/out")"
   fi
   # A CPU run stopped mid-way resumes on the GPU.
   rm -f "$tmp/ck"

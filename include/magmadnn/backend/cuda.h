@@ -68,6 +68,15 @@ Allocator& pinned_host_allocator();
 void set_allow_tf32(bool enabled);
 bool allow_tf32();
 
+// cuDNN convolution algorithm choice (torch.backends.cudnn.benchmark): when on, the first call of
+// each convolution shape times every algorithm cuDNN offers for it (in the math mode allowed) and
+// keeps the fastest; when off (the default), cuDNN's heuristics choose without running anything.
+// Either way the choice is made once per shape and cached. Timing makes the first step slower and
+// may pick different (equally valid) kernels from run to run. Not while a CUDA graph is being
+// captured: a shape first seen there gets the heuristics' choice. Every build has these.
+void set_cudnn_benchmark(bool enabled);
+bool cudnn_benchmark();
+
 // Lines for `magmadnn info`: one per device with name, memory, compute capability, and a line
 // with the library versions; or one line saying why there is none.
 std::vector<std::string> describe_lines();

@@ -1,6 +1,7 @@
 // CUDA backend: 2-D convolution with cuDNN -- forward, backward data and backward filter side by
 // side, the per-device cuDNN handle, the per-shape plan cache (descriptors + algorithm chosen by
-// cuDNN's heuristics), and the TF32 switch of backend/cuda.h (set_allow_tf32 / allow_tf32).
+// cuDNN's heuristics, or by timing them with set_cudnn_benchmark), and the TF32 and benchmark
+// switches of backend/cuda.h.
 #include <cudnn.h>
 
 #include <algorithm>
@@ -29,6 +30,7 @@ namespace magmadnn::cuda {
 
 namespace {
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<bool> g_cudnn_benchmark{false};
 
 [[noreturn]] void cudnn_failed(const char* file, int line, const char* call, cudnnStatus_t status,
                                const std::string& where) {
@@ -45,6 +47,12 @@ void set_allow_tf32(bool enabled) {
 }
 bool allow_tf32() {
   return g_allow_tf32.load();
+}
+void set_cudnn_benchmark(bool enabled) {
+  g_cudnn_benchmark.store(enabled);
+}
+bool cudnn_benchmark() {
+  return g_cudnn_benchmark.load();
 }
 
 namespace {
@@ -95,13 +103,14 @@ struct ConvGeom {
   }
 };
 
-// Everything that selects a plan: device, pass, dtype, math mode, shapes and parameters.
+// Everything that selects a plan: device, pass, dtype, math mode, how the algorithm is chosen,
+// shapes and parameters.
 using PlanKey = std::array<int64_t, 20>;
-PlanKey plan_key(const ConvGeom& g, Pass pass, bool tf32) {
+PlanKey plan_key(const ConvGeom& g, Pass pass, bool tf32, bool timed) {
   return {g.device,
           static_cast<int64_t>(pass),
           static_cast<int64_t>(g.dtype),
-          tf32 ? 1 : 0,
+          (tf32 ? 1 : 0) | (timed ? 2 : 0),
           g.N,
           g.C,
           g.H,
@@ -286,7 +295,9 @@ void choose(ConvPlan& plan, const std::vector<Perf>& perfs, int returned, int al
                  passed_over.empty() ? "" : "; passed over:", passed_over);
 }
 
-std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pass, bool tf32) {
+// With `timed`, cuDNN's Find functions run every algorithm on scratch buffers of their own and
+// rank them by measured time (they synchronise); otherwise the _v7 heuristics rank them unrun.
+std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pass, bool tf32, bool timed) {
   auto plan = std::make_unique<ConvPlan>();
   set_descriptors(*plan, g, pass, tf32);
   const std::string where = g.describe(pass);
@@ -296,8 +307,10 @@ std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pas
     case Pass::Forward: {
       MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count), where);
       std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(std::max(max_count, 1));
-      MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, pl.x, pl.w, pl.conv, pl.y, max_count,
-                                                                  &returned, perfs.data()),
+      MAGMADNN_CUDNN_CHECK(timed ? cudnnFindConvolutionForwardAlgorithm(h, pl.x, pl.w, pl.conv, pl.y, max_count,
+                                                                        &returned, perfs.data())
+                                 : cudnnGetConvolutionForwardAlgorithm_v7(h, pl.x, pl.w, pl.conv, pl.y, max_count,
+                                                                          &returned, perfs.data()),
                            where);
       choose<cudnnConvolutionFwdAlgo_t>(pl, perfs, returned, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, g, pass, tf32,
                                         [&](cudnnConvolutionFwdAlgo_t a, size_t* bytes) {
@@ -309,8 +322,10 @@ std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pas
     case Pass::BackwardData: {
       MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count), where);
       std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perfs(std::max(max_count, 1));
-      MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, pl.w, pl.y, pl.conv, pl.x,
-                                                                       max_count, &returned, perfs.data()),
+      MAGMADNN_CUDNN_CHECK(timed ? cudnnFindConvolutionBackwardDataAlgorithm(h, pl.w, pl.y, pl.conv, pl.x,
+                                                                             max_count, &returned, perfs.data())
+                                 : cudnnGetConvolutionBackwardDataAlgorithm_v7(h, pl.w, pl.y, pl.conv, pl.x,
+                                                                               max_count, &returned, perfs.data()),
                            where);
       choose<cudnnConvolutionBwdDataAlgo_t>(pl, perfs, returned, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, g,
                                             pass, tf32, [&](cudnnConvolutionBwdDataAlgo_t a, size_t* bytes) {
@@ -322,8 +337,10 @@ std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pas
     case Pass::BackwardFilter: {
       MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count), where);
       std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perfs(std::max(max_count, 1));
-      MAGMADNN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, pl.x, pl.y, pl.conv, pl.w,
-                                                                         max_count, &returned, perfs.data()),
+      MAGMADNN_CUDNN_CHECK(timed ? cudnnFindConvolutionBackwardFilterAlgorithm(h, pl.x, pl.y, pl.conv, pl.w,
+                                                                               max_count, &returned, perfs.data())
+                                 : cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, pl.x, pl.y, pl.conv, pl.w,
+                                                                                 max_count, &returned, perfs.data()),
                            where);
       choose<cudnnConvolutionBwdFilterAlgo_t>(
           pl, perfs, returned, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, g, pass, tf32,
@@ -339,9 +356,16 @@ std::unique_ptr<ConvPlan> make_plan(cudnnHandle_t h, const ConvGeom& g, Pass pas
 // The cached plan for (g, pass, current math mode); d.mutex must be held.
 const ConvPlan& plan_for(DeviceCudnn& d, cudnnHandle_t h, const ConvGeom& g, Pass pass) {
   const bool tf32 = g.dtype == kFloat32 && allow_tf32();  // TF32 only concerns fp32
-  const PlanKey key = plan_key(g, pass, tf32);
+  // Timing runs kernels and synchronises, which a capture forbids: a shape first met while
+  // capturing gets (and keeps) the heuristics' choice.
+  const bool timed = cudnn_benchmark() && !stream_is_capturing();
+  const PlanKey key = plan_key(g, pass, tf32, timed);
   auto it = d.plans.find(key);
-  if (it == d.plans.end()) it = d.plans.emplace(key, make_plan(h, g, pass, tf32)).first;
+  if (it == d.plans.end()) {
+    // A shape timed before a capture is found under its timed key during the capture.
+    if (!timed && cudnn_benchmark()) it = d.plans.find(plan_key(g, pass, tf32, true));
+    if (it == d.plans.end()) it = d.plans.emplace(key, make_plan(h, g, pass, tf32, timed)).first;
+  }
   return *it->second;
 }
 

@@ -32,6 +32,9 @@ std::atomic<bool> g_allow_tf32{false};
 }
 void set_allow_tf32(bool enabled) { g_allow_tf32.store(enabled); }
 bool allow_tf32() { return g_allow_tf32.load(); }
+std::atomic<bool> g_cudnn_benchmark{false};
+void set_cudnn_benchmark(bool enabled) { g_cudnn_benchmark.store(enabled); }
+bool cudnn_benchmark() { return g_cudnn_benchmark.load(); }
 
 std::vector<std::string> describe_lines() { return {"cuda: not built (MAGMADNN_WITH_CUDA=OFF)"}; }
 
