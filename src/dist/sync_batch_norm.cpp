@@ -83,7 +83,7 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
       const Tensor unbiased = var * count / (count - 1.0);
       running_mean_.copy_(running_mean_.to(kFloat64) * (1 - m) + mean * m);
       running_var_.copy_(running_var_.to(kFloat64) * (1 - m) + unbiased * m);
-      num_batches_tracked_.copy_(num_batches_tracked_.to(kFloat64) + 1.0);
+      backend_for(num_batches_tracked_.device()).increment(num_batches_tracked_);
     }
   }
 

@@ -44,9 +44,8 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   // Without running statistics, batch statistics are used in eval mode too (as PyTorch).
   const bool use_batch_stats = is_training() || !options_.track_running_stats();
   if (is_training() && num_batches_tracked_.defined()) {
-    // Counted on the tensor's device (exact below 2^53): no read to the host in a training step.
-    NoGradGuard no_grad;
-    num_batches_tracked_.copy_(num_batches_tracked_.to(kFloat64) + 1.0);
+    // Counted on the tensor's device: no read to the host in a training step.
+    backend_for(num_batches_tracked_.device()).increment(num_batches_tracked_);
   }
   if (x.dim() == 3) {  // (N, C, L) is normalised per channel like (N, C, L, 1)
     Tensor y = batch_norm(x.unsqueeze(3), running_mean_, running_var_, weight_, bias_, use_batch_stats,

@@ -53,14 +53,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   if (training && running_mean.defined()) {
     // running = (1 - momentum) * running + momentum * stat, with the unbiased batch variance.
     Tensor rm = running_mean.detach(), rv = running_var.detach();
-    Tensor t = Tensor::empty({C}, x.dtype(), x.device());
-    be.unary(UnaryOp::MulScalar, rm, rm, 1.0 - momentum);
-    be.unary(UnaryOp::MulScalar, mean, t, momentum);
-    be.binary(BinaryOp::Add, rm, t, rm);
     const double n = static_cast<double>(per_channel);
-    be.unary(UnaryOp::MulScalar, rv, rv, 1.0 - momentum);
-    be.unary(UnaryOp::MulScalar, var, t, momentum * n / (n - 1.0));
-    be.binary(BinaryOp::Add, rv, t, rv);
+    be.batch_norm_update_running(mean, var, rm, rv, momentum, n / (n - 1.0));
   }
 
   autograd::record("batch_norm", {x, weight, bias}, y,

@@ -492,6 +492,21 @@ TEST(CudaParity, BatchNormForwardAndBackward) {
         expect_close(gbg, gb, tol, tol, what + " grad bias");
       }
     }
+    // The running statistics (one fused launch on the GPU) and the batch counter.
+    const int64_t C = 37;
+    const Tensor mean = randn({C}, dt), var = rand({C}, dt) + 0.1;
+    Tensor rm = randn({C}, dt), rv = rand({C}, dt) + 0.5;
+    Tensor rmg = rm.to(kGpu), rvg = rv.to(kGpu);
+    cpu().batch_norm_update_running(mean, var, rm, rv, 0.1, 50.0 / 49.0);
+    gpu().batch_norm_update_running(mean.to(kGpu), var.to(kGpu), rmg, rvg, 0.1, 50.0 / 49.0);
+    expect_close(rmg, rm, tol, tol, std::string("running mean ") + dtype_name(dt));
+    expect_close(rvg, rv, tol, tol, std::string("running var ") + dtype_name(dt));
+  }
+  for (DType dt : {kInt64, kFloat32}) {
+    Tensor counter = full({}, 41.0, dt).to(kGpu);
+    gpu().increment(counter);
+    gpu().increment(counter);
+    EXPECT_EQ(counter.item<double>(), 43.0) << dtype_name(dt);
   }
 }
 

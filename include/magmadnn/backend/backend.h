@@ -202,6 +202,15 @@ class Backend {
   virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight,
                                    const Tensor& mean, const Tensor& var, bool training, double eps,
                                    Tensor& grad_x, Tensor& grad_weight, Tensor& grad_bias) = 0;
+  // The running statistics after a training batch, in place: running_mean = (1 - momentum) *
+  // running_mean + momentum * mean, and likewise running_var with var * var_scale (n / (n - 1):
+  // PyTorch's unbiased running variance). All (C), one dtype, contiguous. The default is six
+  // unary/binary maps (src/backend/norm_defaults.cpp); a GPU backend fuses them into one launch.
+  virtual void batch_norm_update_running(const Tensor& mean, const Tensor& var, Tensor& running_mean,
+                                         Tensor& running_var, double momentum, double var_scale);
+  // counter += 1 in place, for a one-element tensor of any dtype (BatchNorm's int64
+  // num_batches_tracked), with no read to the host. The default converts through float64.
+  virtual void increment(Tensor& counter);
 
   // --- sparse (CSR) ---
   // out(B, rows, F) = A @ x(B, cols, F) (+ c) for every b, with A a CSR matrix (rows x cols):

@@ -61,6 +61,9 @@ bool stream_is_capturing();
 void check_not_capturing(const char* op);
 // Multiprocessor count of the current device (cached per device): kernels size their grids by it.
 int multiprocessors();
+// Blocks of kThreads threads of `kernel` that one multiprocessor holds at once (the occupancy
+// calculator, cached per kernel; at least 1): times multiprocessors(), one full wave.
+int blocks_per_multiprocessor(const void* kernel);
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t n) {
   const int64_t b = (n + kThreads - 1) / kThreads;
@@ -130,6 +133,9 @@ class CudaBackend : public Backend {
   void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
                            const Tensor& var, bool training, double eps, Tensor& grad_x, Tensor& grad_weight,
                            Tensor& grad_bias) override;
+  void batch_norm_update_running(const Tensor& mean, const Tensor& var, Tensor& running_mean, Tensor& running_var,
+                                 double momentum, double var_scale) override;
+  void increment(Tensor& counter) override;
   void spmm_csr(const Tensor& row_offsets, const Tensor& col_indices, const Tensor& values, const Tensor& x,
                 const Tensor& c, Tensor& out) override;
 

@@ -11,6 +11,7 @@
 #include <limits>
 #include <mutex>
 #include <type_traits>
+#include <unordered_map>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/device_math.cuh"
@@ -27,6 +28,17 @@ int multiprocessors() {  // of the current device, asked once per device (cuda_b
   MAGMADNN_CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d));
   if (d < 64) count[d].store(n, std::memory_order_relaxed);
   return n;
+}
+
+int blocks_per_multiprocessor(const void* kernel) {
+  static std::mutex mutex;
+  static std::unordered_map<const void*, int> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(kernel);
+  if (it != cache.end()) return it->second;
+  int n = 0;
+  MAGMADNN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, 0));
+  return cache[kernel] = std::max(n, 1);
 }
 
 namespace {
@@ -231,6 +243,7 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* 
 #pragma unroll
     for (int k = 0; k < W; ++k) acc[k] = init;
     if (valid)
+#pragma unroll 4
       for (int64_t s = ly; s < S; s += kRowLanes)
 #pragma unroll
         for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], __ldcg(partial + s * n + j * W + k));
@@ -276,7 +289,8 @@ constexpr DType dtype_of() {
 
 inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-int64_t resident_blocks() { return int64_t(multiprocessors()) * (2048 / kThreads); }  // one wave
+int64_t resident_blocks() { return int64_t(multiprocessors()) * (2048 / kThreads); }  // at full occupancy
+int64_t wave_of(const void* kernel) { return int64_t(multiprocessors()) * blocks_per_multiprocessor(kernel); }
 
 template <typename In, typename A, typename Out, Combine C>
 void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale) {
@@ -296,7 +310,9 @@ void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale
   }
   // Long rows, few of them: S segments per row, S * rows about one wave (at least 32 vectors a
   // thread), in one launch where arrival counters exist.
-  int64_t S = std::max<int64_t>(1, resident_blocks() / rows);
+  const void* kernel = wide ? reinterpret_cast<const void*>(reduce_long_rows_kernel<In, A, Out, C, 4>)
+                            : reinterpret_cast<const void*>(reduce_long_rows_kernel<In, A, Out, C, 1>);
+  int64_t S = std::max<int64_t>(1, wave_of(kernel) / rows);
   S = std::max<int64_t>(1, std::min<int64_t>(S, R / (kThreads * 32)));
   int64_t chunk = (R + S - 1) / S;
   chunk = (chunk + 3) / 4 * 4;  // whole vectors per segment
@@ -324,7 +340,9 @@ void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner,
   const bool wide = inner % 4 == 0 && aligned16(x);
   const int64_t W = wide ? 4 : 1, tiles = (outer * inner / W + kColGroups - 1) / kColGroups;
   // Segments: tiles * S about one wave of blocks, at least 4 rows per row lane each.
-  int64_t S = std::max<int64_t>(1, resident_blocks() / tiles);
+  const void* kernel = wide ? reinterpret_cast<const void*>(reduce_cols_kernel<In, A, Out, C, 4>)
+                            : reinterpret_cast<const void*>(reduce_cols_kernel<In, A, Out, C, 1>);
+  int64_t S = std::max<int64_t>(1, wave_of(kernel) / tiles);
   S = std::max<int64_t>(1, std::min<int64_t>({S, R / (4 * kRowLanes), 65535}));
   const unsigned bx = static_cast<unsigned>(std::min<int64_t>(tiles, INT32_MAX));
   const dim3 g(bx, static_cast<unsigned>(S));

@@ -32,10 +32,12 @@ struct BnSplit {
   int64_t P, Q;  // blocks per channel, slices per plane
 };
 
-BnSplit bn_split(int64_t N, int64_t C, int64_t S) {
-  // Blocks per channel: about one full wave (8 blocks of kThreads per multiprocessor), rounded
-  // down, since a few blocks past a wave would take as long as a second one.
-  const int64_t want = std::max<int64_t>(1, int64_t(multiprocessors()) * 8 / C);
+// `kernel`: the pass-1 kernel, whose occupancy gives the size of a wave.
+BnSplit bn_split(int64_t N, int64_t C, int64_t S, const void* kernel) {
+  // Blocks per channel: about one full wave of blocks, rounded down, since a few blocks past a
+  // wave would take as long as a second one.
+  const int64_t wave = int64_t(multiprocessors()) * blocks_per_multiprocessor(kernel);
+  const int64_t want = std::max<int64_t>(1, wave / C);
   // Enough units for 8 warps in each of `want` blocks; slices of at least 256 elements.
   int64_t Q = std::max<int64_t>(1, (want * 8 + N - 1) / N);
   Q = std::max<int64_t>(1, std::min<int64_t>(Q, S / 256));
@@ -192,6 +194,23 @@ __global__ void bn_grad_apply_kernel(const T* x, const T* gy, const T* mean, con
   }
 }
 
+// The running statistics, in the default's arithmetic (backend/norm_defaults.cpp: each product
+// rounded to T, then the sum), one launch instead of six.
+template <typename T>
+__global__ void bn_running_kernel(const T* mean, const T* var, T* rm, T* rv, int64_t C, T keep, T take, T take_var) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < C; c += int64_t(gridDim.x) * blockDim.x) {
+    const T m0 = rm[c] * keep, m1 = mean[c] * take;
+    rm[c] = m0 + m1;
+    const T v0 = rv[c] * keep, v1 = var[c] * take_var;
+    rv[c] = v0 + v1;
+  }
+}
+
+template <typename T>
+__global__ void increment_kernel(T* counter) {
+  *counter = static_cast<T>(*counter + T(1));
+}
+
 // Calls launch(W, vectors, channel) with W = 4 when every plane is a whole number of aligned
 // 16-byte vectors, else W = 1.
 template <typename F>
@@ -337,7 +356,7 @@ void CudaBackend::batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, 
     const T* px = static_cast<const T*>(x.raw_data());
     T *pm = static_cast<T*>(mean.raw_data()), *pv = static_cast<T*>(var.raw_data());
     if (training) {
-      const BnSplit sp = bn_split(N, C, S);
+      const BnSplit sp = bn_split(N, C, S, reinterpret_cast<const void*>(bn_stats_partial_kernel<T>));
       Tensor part = Tensor::empty(Shape{C * sp.P * 2}, kFloat64, x.device());
       double* pp = static_cast<double*>(part.raw_data());
       bn_stats_partial_kernel<T><<<dim3(static_cast<unsigned>(C), static_cast<unsigned>(sp.P)), kThreads, 0, stream()>>>(
@@ -376,7 +395,7 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const T
     using T = decltype(tag);
     const T *px = static_cast<const T*>(x.raw_data()), *pg = static_cast<const T*>(gy.raw_data()),
             *pm = static_cast<const T*>(mean.raw_data());
-    const BnSplit sp = bn_split(N, C, S);
+    const BnSplit sp = bn_split(N, C, S, reinterpret_cast<const void*>(bn_grad_partial_kernel<T>));
     Tensor part = Tensor::empty(Shape{C * sp.P * 2}, kFloat64, x.device());
     Tensor coef = Tensor::empty(Shape{C * 3}, x.dtype(), x.device());
     double* pp = static_cast<double*>(part.raw_data());
@@ -397,6 +416,39 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& gy, const T
     });
   });
   MAGMADNN_CUDA_CHECK_LAUNCH("batch_norm_backward");
+}
+
+void CudaBackend::batch_norm_update_running(const Tensor& mean, const Tensor& var, Tensor& running_mean,
+                                            Tensor& running_var, double momentum, double var_scale) {
+  const bool fusable = mean.is_contiguous() && var.is_contiguous() && running_mean.is_contiguous() &&
+                       running_var.is_contiguous() && mean.dtype() == running_mean.dtype() &&
+                       var.dtype() == running_mean.dtype() && running_var.dtype() == running_mean.dtype() &&
+                       is_floating(mean.dtype());
+  if (!fusable) return Backend::batch_norm_update_running(mean, var, running_mean, running_var, momentum, var_scale);
+  check_operands("batch_norm_update_running", {&mean, &var, &running_mean, &running_var});
+  const int64_t C = running_mean.numel();
+  MAGMADNN_CHECK(mean.numel() == C && var.numel() == C && running_var.numel() == C,
+                 "batch_norm_update_running: expected (C) tensors, got ", mean.shape(), ", ", var.shape(), ", ",
+                 running_mean.shape(), ", ", running_var.shape());
+  if (C == 0) return;
+  dispatch_float(mean.dtype(), "batch_norm_update_running", [&](auto tag) {
+    using T = decltype(tag);
+    bn_running_kernel<T><<<blocks_for(C), kThreads, 0, stream()>>>(
+        static_cast<const T*>(mean.raw_data()), static_cast<const T*>(var.raw_data()),
+        static_cast<T*>(running_mean.raw_data()), static_cast<T*>(running_var.raw_data()), C,
+        static_cast<T>(1.0 - momentum), static_cast<T>(momentum), static_cast<T>(momentum * var_scale));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("batch_norm_update_running");
+}
+
+void CudaBackend::increment(Tensor& counter) {
+  check_cuda_tensor(counter, "increment");
+  MAGMADNN_CHECK(counter.numel() == 1, "increment: expected a one-element counter, got shape ", counter.shape());
+  dispatch_all(counter.dtype(), "increment", [&](auto tag) {
+    using T = decltype(tag);
+    increment_kernel<T><<<1, 1, 0, stream()>>>(static_cast<T*>(counter.raw_data()));
+  });
+  MAGMADNN_CUDA_CHECK_LAUNCH("increment");
 }
 
 void CudaBackend::adaptive_avg_pool2d(const Tensor& x, Tensor& y) {
