@@ -139,6 +139,7 @@ bench_row() {  # label model batch batches torch_model [extra magmadnn flags...]
     --metrics-out "$OUT/bench_$label.json" "$@" >"$OUT/bench_$label.log" 2>&1 ||
     { echo "$label: magmadnn bench failed:"; tail -5 "$OUT/bench_$label.log"; }
   ours=$(num "$OUT/bench_$label.json" samples_per_second)
+  [ -n "$ours" ] && ours=$(printf "%.0f" "$ours")
   theirs=$(timeout "${BENCH_TIMEOUT:-240}" python3 "$torch_ref" "$tmodel" --device cuda --synthetic --batches "$nb" 2>"$OUT/torch_$label.err" |
            sed -n 's/.*samples_per_s=\([0-9]*\).*/\1/p')
   ratio=$(awk -v a="${ours:-0}" -v b="${theirs:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }')
