@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/fast_div.h"
 
 namespace magmadnn::cuda {
 
@@ -19,27 +20,6 @@ __device__ __forceinline__ void strided_offsets(const StridedGeom& g, int64_t i,
     for (int k = 0; k < N; ++k) off[k] += idx * g.strides[k][d];
   }
 }
-
-// n / d and n % d for a divisor fixed at launch, without a hardware divide (a multiply-high, an
-// add and a shift; Granlund & Montgomery's method): for 1 <= d <= 2^31 and n < 2^31. Index math in
-// memory-bound kernels (channel of an element, plane of a vector) uses it.
-struct FastDiv {
-  uint32_t d = 1, magic = 0, shift = 0;
-  FastDiv() = default;
-  explicit FastDiv(uint32_t divisor) : d(divisor) {
-    while (shift < 32 && (uint64_t(1) << shift) < d) ++shift;  // 2^shift >= d
-    magic = static_cast<uint32_t>(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
-  }
-  __host__ __device__ __forceinline__ uint32_t div(uint32_t n) const {
-#ifdef __CUDA_ARCH__
-    const uint32_t hi = __umulhi(n, magic);
-#else
-    const uint32_t hi = static_cast<uint32_t>((uint64_t(n) * magic) >> 32);
-#endif
-    return (hi + n) >> shift;
-  }
-  __host__ __device__ __forceinline__ uint32_t mod(uint32_t n) const { return n - div(n) * d; }
-};
 
 // Four consecutive elements of T, loaded and stored as 16-byte vectors (float4; two double2 for
 // double): the 4-wide paths of memory-bound kernels. The address must be 4-element aligned.
