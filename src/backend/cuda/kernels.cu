@@ -36,6 +36,9 @@ int blocks_per_multiprocessor(const void* kernel) {
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(kernel);
   if (it != cache.end()) return it->second;
+  // A kernel first met inside a graph capture gets full occupancy's count, uncached: the capture
+  // should contain nothing but its work (an eager call later asks the calculator).
+  if (stream_is_capturing()) return 2048 / kThreads;
   int n = 0;
   MAGMADNN_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, 0));
   return cache[kernel] = std::max(n, 1);
