@@ -197,3 +197,28 @@ TEST(BatchNormModule, ErrorsNameTheLayerAndShapes) {
   EXPECT_THAT(error_of([] { nn::BatchNorm2d(nn::BatchNormOptions(4).momentum(-0.1)); }),
               HasSubstr("momentum in [0, 1]"));
 }
+
+// The Backend's BatchNorm bookkeeping that the module calls (the CPU keeps the defaults; the CUDA
+// backend fuses each into one launch, checked against these in tests/cuda): the running-statistics
+// rule by hand, the counter in every dtype it is kept in, and its one error.
+TEST(BatchNormModule, BackendBookkeepingByHand) {
+  Backend& be = backend_for(Device::cpu());
+  const Tensor mean = from_vector<float>({1, -2, 4}, {3}), var = from_vector<float>({0.5f, 2, 1}, {3});
+  Tensor rm = from_vector<float>({0, 1, 2}, {3}), rv = from_vector<float>({1, 1, 3}, {3});
+  be.batch_norm_update_running(mean, var, rm, rv, 0.1, 10.0 / 9.0);
+  const std::vector<float> m = rm.to_vector<float>(), v = rv.to_vector<float>();
+  const float want_m[] = {0.9f * 0 + 0.1f * 1, 0.9f * 1 + 0.1f * -2, 0.9f * 2 + 0.1f * 4};
+  const float want_v[] = {0.9f + 0.5f / 9, 0.9f + 2.0f / 9, 2.7f + 1.0f / 9};
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_NEAR(m[c], want_m[c], 1e-6) << c;
+    EXPECT_NEAR(v[c], want_v[c], 1e-6) << c;
+  }
+  for (DType dt : {kInt64, kInt32, kFloat32, kFloat64}) {
+    Tensor counter = full({}, 41.0, dt);
+    be.increment(counter);
+    be.increment(counter);
+    EXPECT_EQ(counter.item<double>(), 43.0) << dtype_name(dt);
+  }
+  Tensor two = zeros({2}, kInt64);
+  EXPECT_THAT(error_of([&] { be.increment(two); }), HasSubstr("increment: expected a one-element counter, got shape (2)"));
+}

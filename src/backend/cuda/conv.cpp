@@ -159,15 +159,7 @@ struct DeviceCudnn {
   std::map<PlanKey, std::unique_ptr<ConvPlan>> plans;
 };
 
-DeviceCudnn& device_cudnn(int index) {
-  static std::mutex mutex;
-  static std::array<DeviceCudnn*, 64> all{};  // leaked: handles must outlive every static user
-  MAGMADNN_CHECK(index >= 0 && index < static_cast<int>(all.size()), "cuDNN: device index ", index,
-                 " out of range");
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!all[index]) all[index] = new DeviceCudnn();
-  return *all[index];
-}
+DeviceCudnn& device_cudnn(int index) { return per_device<DeviceCudnn>(index, "cuDNN"); }
 
 // The handle of the current device (which must be `d`'s), created on first use, bound to this
 // device's stream: stream() may differ per device and per call, so it is set before every use.

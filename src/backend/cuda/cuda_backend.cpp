@@ -231,6 +231,7 @@ struct DeviceResources {
   bool cublas_tf32 = false;  // the handle's math mode
   DeviceErrorSink errors{nullptr, nullptr};
   DeviceErrorRecord* host_record = nullptr;  // the host side of errors.record
+  unsigned* arrival_counters = nullptr;      // kArrivalCounters zeros (cuda_backend.h)
 };
 constexpr int kMaxDevices = 64;
 std::mutex resources_mutex;
@@ -312,6 +313,18 @@ DeviceErrorSink device_error_sink() {
     r.errors = DeviceErrorSink{claim, static_cast<DeviceErrorRecord*>(alias)};
   }
   return r.errors;
+}
+
+unsigned* arrival_counters() {
+  std::lock_guard<std::mutex> lock(resources_mutex);
+  DeviceResources& r = resources_of(current_device());
+  if (!r.arrival_counters && !stream_is_capturing()) {
+    unsigned* p = nullptr;
+    MAGMADNN_CUDA_CHECK(cudaMalloc(&p, kArrivalCounters * sizeof(unsigned)));
+    MAGMADNN_CUDA_CHECK(cudaMemsetAsync(p, 0, kArrivalCounters * sizeof(unsigned), stream()));
+    r.arrival_counters = p;
+  }
+  return r.arrival_counters;
 }
 
 void raise_device_errors() {

@@ -10,8 +10,10 @@
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "magmadnn/backend/backend.h"
@@ -170,6 +172,24 @@ class DeviceGuard {
 };
 // The current device (cudaGetDevice).
 int current_device();
+// kArrivalCounters unsigned counters in the current device's memory, zero between uses: a kernel
+// whose blocks count their arrivals (the last one finishes the work) leaves each counter it used
+// at zero again, so launches on the device's stream, and replays of captured graphs, share them.
+// Made on first use outside a capture; null while a capture meets them before they exist.
+constexpr int64_t kArrivalCounters = int64_t(1) << 16;
+unsigned* arrival_counters();
+// One T per device index (0..63), made on first use and never destroyed (library handles must
+// outlive every static user): the per-device state of a library, e.g. a handle and its caches.
+template <typename T>
+T& per_device(int index, const char* what) {
+  static std::mutex mutex;
+  static std::array<T*, 64> all{};
+  MAGMADNN_CHECK(index >= 0 && index < static_cast<int>(all.size()), what, ": device index ", index,
+                 " out of range");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!all[index]) all[index] = new T();
+  return *all[index];
+}
 // The cuBLAS handle of the current device (created on first use), its stream set to stream().
 // Its math mode follows allow_tf32().
 ::cublasContext* cublas_handle();

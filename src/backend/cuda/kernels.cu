@@ -70,7 +70,7 @@ __device__ __forceinline__ A combine(A a, A b) {
 //    are too few tiles, partials combined by the last block of the tile to finish.
 // (So a reduction is one launch; two when a capture meets them before the arrival counters
 // exist.) Each has a 4-wide form (16-byte loads) used when every row or column group is 4-aligned.
-// Grids are sized to one wave of resident blocks (8 of kThreads per multiprocessor) or less:
+// Grids are sized to one wave of resident blocks (the occupancy calculator's count) or less:
 // a few blocks past a wave would take as long as a second wave.
 
 // Loads elements i .. i+W-1 of p and folds them into acc.
@@ -265,26 +265,6 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* 
   }
 }
 
-// Arrival counters for the one-launch two-level reductions, kCounters per device, zeroed once
-// and left zero by every kernel that uses them (the last block resets its counter), so launches
-// on the device's stream can share them, replays of a captured graph too. Made on first use,
-// outside a capture (null while capturing before they exist: the caller then takes two launches).
-constexpr int64_t kCounters = int64_t(1) << 16;
-unsigned* arrival_counters() {
-  static std::mutex mutex;
-  static unsigned* per_device[64] = {};
-  const int d = current_device();
-  if (d >= 64) return nullptr;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!per_device[d] && !stream_is_capturing()) {
-    unsigned* p = nullptr;
-    MAGMADNN_CUDA_CHECK(cudaMalloc(&p, kCounters * sizeof(unsigned)));
-    MAGMADNN_CUDA_CHECK(cudaMemsetAsync(p, 0, kCounters * sizeof(unsigned), stream()));
-    per_device[d] = p;  // kept for the life of the process (256 KB)
-  }
-  return per_device[d];
-}
-
 template <typename A>
 constexpr DType dtype_of() {
   return std::is_same_v<A, double> ? kFloat64 : kFloat32;
@@ -292,19 +272,22 @@ constexpr DType dtype_of() {
 
 inline bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-int64_t resident_blocks() { return int64_t(multiprocessors()) * (2048 / kThreads); }  // at full occupancy
 int64_t wave_of(const void* kernel) { return int64_t(multiprocessors()) * blocks_per_multiprocessor(kernel); }
 
 template <typename In, typename A, typename Out, Combine C>
 void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale) {
   const bool wide = R % 4 == 0 && aligned16(x);
   const auto grid = [](int64_t blocks) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(blocks, 65535 * 8))); };
-  if (R <= 4096 || rows >= resident_blocks() * 8) {
+  const void* short_kernel = wide ? reinterpret_cast<const void*>(reduce_short_rows_kernel<In, A, Out, C, 4>)
+                                  : reinterpret_cast<const void*>(reduce_short_rows_kernel<In, A, Out, C, 1>);
+  const int64_t wave = wave_of(short_kernel);
+  if (R <= 4096 || rows >= wave * 8) {
     const int64_t per_lane = wide ? R / 4 : R;
     int G = 1;
     while (G < 32 && G * 4 < per_lane) G *= 2;  // about 4+ loads per lane, at most a warp per row
     const int64_t warps = (rows * G + 31) / 32;
-    const int64_t blocks = std::min<int64_t>((warps + kThreads / 32 - 1) / (kThreads / 32), resident_blocks() * 4);
+    // Enough blocks for every row's group, at most four waves (the loop strides over the rest).
+    const int64_t blocks = std::min<int64_t>((warps + kThreads / 32 - 1) / (kThreads / 32), wave * 4);
     if (wide)
       reduce_short_rows_kernel<In, A, Out, C, 4><<<grid(blocks), kThreads, 0, stream()>>>(x, out, rows, R, G, init, scale);
     else
@@ -326,7 +309,7 @@ void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale
   if (S > 1) {
     partial = Tensor::empty(Shape{rows * S}, dtype_of<A>(), Device::cuda(current_device()));
     p = static_cast<A*>(partial.raw_data());
-    if (rows <= kCounters) counters = arrival_counters();
+    if (rows <= kArrivalCounters) counters = arrival_counters();
   }
   if (wide)
     reduce_long_rows_kernel<In, A, Out, C, 4><<<grid(rows * S), kThreads, 0, stream()>>>(x, out, p, counters, rows, R, S,
@@ -355,7 +338,7 @@ void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner,
   if (S > 1) {
     partial = Tensor::empty(Shape{S * outer * inner}, dtype_of<A>(), Device::cuda(current_device()));
     p = static_cast<A*>(partial.raw_data());
-    if (tiles <= kCounters) counters = arrival_counters();
+    if (tiles <= kArrivalCounters) counters = arrival_counters();
   }
   if (wide)
     reduce_cols_kernel<In, A, Out, C, 4><<<g, kThreads, 0, stream()>>>(x, out, p, counters, outer, R, inner, init, scale);

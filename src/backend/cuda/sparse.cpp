@@ -33,15 +33,7 @@ struct DeviceCusparse {
   cusparseHandle_t handle = nullptr;
 };
 
-DeviceCusparse& device_cusparse(int index) {
-  static std::mutex mutex;
-  static std::array<DeviceCusparse*, 64> all{};  // leaked: handles must outlive every static user
-  MAGMADNN_CHECK(index >= 0 && index < static_cast<int>(all.size()), "cuSPARSE: device index ", index,
-                 " out of range");
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!all[index]) all[index] = new DeviceCusparse();
-  return *all[index];
-}
+DeviceCusparse& device_cusparse(int index) { return per_device<DeviceCusparse>(index, "cuSPARSE"); }
 
 // Descriptors of one SpMM call, destroyed on every path out.
 struct SpmmDescriptors {
