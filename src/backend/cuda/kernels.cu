@@ -3,7 +3,8 @@
 // forward and backward, and the fused optimizer updates (SGD, Adam/AdamW, Adagrad, RMSprop) with
 // PyTorch's formulas, mirroring src/backend/cpu/{reduce,softmax}.cpp line by line (the optimizer
 // formulas are shared with the CPU in backend/optim_update.h; lists of tensors: optim_multi.cu).
-// Straightforward first versions: correct, coalesced where it is free; tuned later on a GPU.
+// Reductions were tuned on an H200 (bench/RESULTS.md); argmax, softmax and cross-entropy are
+// straightforward (one thread per output row) and small next to a training step's convolutions.
 #include <cmath>
 #include <cstdint>
 #include <algorithm>

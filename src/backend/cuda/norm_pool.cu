@@ -1,8 +1,8 @@
 // CUDA batch normalization (x viewed as (N, C, S); partial sums over the whole GPU, sums in
 // double) and pooling (max/avg pool2d with PyTorch's windows, adaptive average pooling), mirroring
-// src/backend/cpu/batchnorm.cpp and pool.cpp. First
-// versions for correctness (cuDNN takes over where it pays); backward passes scatter with
-// atomicAdd, so overlapping windows sum in an unspecified order.
+// src/backend/cpu/batchnorm.cpp and pool.cpp. Batch norm was tuned on an H200 (faster there than
+// cuDNN's, bench/RESULTS.md); pooling is one thread per output, and its backward passes scatter
+// with atomicAdd, so overlapping windows sum in an unspecified order.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
