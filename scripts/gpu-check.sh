@@ -149,6 +149,7 @@ bench_row() {  # label model batch batches torch_model [extra magmadnn flags...]
 bench_row mlp mlp 128 "$batches_mlp" mlp
 bench_row mlp-cuda-graph mlp 128 "$batches_mlp" mlp --cuda-graph
 bench_row lenet lenet 64 "$batches_lenet" cnn
+bench_row lenet-cuda-graph lenet 64 "$batches_lenet" cnn --cuda-graph
 bench_row resnet18-tf32 resnet18 128 "$batches_resnet" resnet18 --tf32
 bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --cuda-graph
 # (--cudnn-benchmark, algorithms chosen by timing, was slower than cuDNN's heuristics on an H200:

@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   train->add_flag("--cuda-graph", train_args.cuda_graph,
                   "capture the training step into a CUDA graph after 3 warm-up steps and replay it for every "
-                  "full batch (--device cuda; sgd, rmsprop or adagrad; no dropout; not with onecycle)");
+                  "full batch (--device cuda; sgd, rmsprop or adagrad; not with onecycle)");
 
   EvalArgs eval_args;
   CLI::App* eval = app.add_subcommand("eval", "evaluate saved weights on the test set");

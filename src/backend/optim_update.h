@@ -9,18 +9,13 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "backend/host_device.h"
 #include "magmadnn/backend/backend.h"
-
-#if defined(__CUDACC__)
-#define MAGMADNN_OPTIM_HD __host__ __device__ __forceinline__
-#else
-#define MAGMADNN_OPTIM_HD inline
-#endif
 
 namespace magmadnn::optim_update {
 
 template <typename T>
-MAGMADNN_OPTIM_HD T sqrt_of(T x) {
+MAGMADNN_HOST_DEVICE_INLINE T sqrt_of(T x) {
 #if defined(__CUDA_ARCH__)
   if constexpr (std::is_same_v<T, float>) {
     return ::sqrtf(x);
@@ -45,7 +40,7 @@ SgdScalars<T> sgd_scalars(const SgdParams& p) {
 }
 // m is null without momentum.
 template <typename T>
-MAGMADNN_OPTIM_HD void sgd_update(int64_t i, T* w, const T* g, T* m, const SgdScalars<T>& s) {
+MAGMADNN_HOST_DEVICE_INLINE void sgd_update(int64_t i, T* w, const T* g, T* m, const SgdScalars<T>& s) {
   T d = g[i] + s.wd * w[i];
   if (m) {
     m[i] = s.first ? d : s.mom * m[i] + s.damp * d;
@@ -75,7 +70,7 @@ AdamScalars<T> adam_scalars(const AdamParams& p) {
 }
 // vmax is null without amsgrad. The maximum is std::max's (a < b ? b : a) on every device.
 template <typename T>
-MAGMADNN_OPTIM_HD void adam_update(int64_t i, T* w, const T* g, T* m, T* v, T* vmax,
+MAGMADNN_HOST_DEVICE_INLINE void adam_update(int64_t i, T* w, const T* g, T* m, T* v, T* vmax,
                                    const AdamScalars<T>& s) {
   w[i] *= s.decay;
   const T gi = g[i] + s.l2 * w[i];
@@ -101,7 +96,7 @@ AdagradScalars<T> adagrad_scalars(const AdagradParams& p) {
   return {T(p.lr / (1.0 + static_cast<double>(p.step - 1) * p.lr_decay)), T(p.weight_decay), T(p.eps)};
 }
 template <typename T>
-MAGMADNN_OPTIM_HD void adagrad_update(int64_t i, T* w, const T* g, T* s_, const AdagradScalars<T>& s) {
+MAGMADNN_HOST_DEVICE_INLINE void adagrad_update(int64_t i, T* w, const T* g, T* s_, const AdagradScalars<T>& s) {
   const T gi = g[i] + s.wd * w[i];
   s_[i] += gi * gi;
   w[i] -= s.clr * gi / (sqrt_of(s_[i]) + s.eps);
@@ -119,7 +114,7 @@ RmspropScalars<T> rmsprop_scalars(const RmspropParams& p) {
 }
 // buf is null without momentum, ga without centering.
 template <typename T>
-MAGMADNN_OPTIM_HD void rmsprop_update(int64_t i, T* w, const T* g, T* sq, T* buf, T* ga,
+MAGMADNN_HOST_DEVICE_INLINE void rmsprop_update(int64_t i, T* w, const T* g, T* sq, T* buf, T* ga,
                                       const RmspropScalars<T>& s) {
   const T gi = g[i] + s.wd * w[i];
   sq[i] = s.alpha * sq[i] + (T(1) - s.alpha) * gi * gi;

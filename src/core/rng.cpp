@@ -7,11 +7,20 @@
 
 namespace magmadnn {
 
-// "mt19937_64 <seed> <engine words...>": the standard library's textual engine form (portable
-// across implementations) behind a tag and the initial seed.
+// SplitMix64's finaliser: neighbouring seeds give unrelated keys.
+uint64_t Generator::philox_key() const {
+  uint64_t z = seed_ + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// "mt19937_64 <seed> <engine words...> philox <offset>": the standard library's textual engine
+// form (portable across implementations) behind a tag and the initial seed, then the fills'
+// offset. States saved before the offset existed (no "philox" part) restore it as 0.
 std::string Generator::state() const {
   std::ostringstream os;
-  os << "mt19937_64 " << seed_ << " " << engine_;
+  os << "mt19937_64 " << seed_ << " " << engine_ << " philox " << philox_offset_;
   return os.str();
 }
 
@@ -21,10 +30,15 @@ void Generator::set_state(const std::string& state) {
   uint64_t seed = 0;
   std::mt19937_64 engine;
   is >> tag >> seed >> engine;
-  MAGMADNN_CHECK(tag == "mt19937_64" && !is.fail(), "Generator::set_state: not a generator state (",
-                 state.size(), " bytes starting '", state.substr(0, 16), "')");
+  bool ok = tag == "mt19937_64" && !is.fail();
+  uint64_t offset = 0;
+  std::string philox_tag;
+  if (ok && is >> philox_tag) ok = philox_tag == "philox" && (is >> offset) && (is >> std::ws).eof();
+  MAGMADNN_CHECK(ok, "Generator::set_state: not a generator state (", state.size(), " bytes starting '",
+                 state.substr(0, 16), "')");
   engine_ = engine;
   seed_ = seed;
+  philox_offset_ = offset;
 }
 
 Generator& default_generator() {

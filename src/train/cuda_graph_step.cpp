@@ -2,7 +2,6 @@
 #include "magmadnn/train/cuda_graph_step.h"
 
 #include "magmadnn/autograd/autograd.h"
-#include "magmadnn/nn/dropout.h"
 #include "magmadnn/ops/ops.h"
 
 namespace magmadnn::train {
@@ -16,17 +15,8 @@ Device device_of(nn::Module& model) {
                  "call model.to(Device::cuda(N)) first)");
   return d;
 }
-bool has_dropout(const nn::Module& m) {
-  if (const auto* d = dynamic_cast<const nn::Dropout*>(&m); d && d->p() > 0) return true;
-  for (const auto& child : m.children())
-    if (has_dropout(*child)) return true;
-  return false;
-}
-
 // Checked before the device, so the reason comes first.
-int64_t check_replayable(const nn::Module& model, const optim::Optimizer& optimizer, int64_t warmup_steps) {
-  MAGMADNN_CHECK(!has_dropout(model), "CUDA graph training: the model has Dropout, whose masks are drawn on the host ",
-                 "every step, so a captured step cannot be replayed; train it without a CUDA graph");
+int64_t check_replayable(const optim::Optimizer& optimizer, int64_t warmup_steps) {
   const std::string blocker = optimizer.replay_blocker();
   MAGMADNN_CHECK(blocker.empty(), "CUDA graph training: ", blocker,
                  ", so a captured step cannot be replayed; use SGD or RMSprop, or train without a CUDA graph");
@@ -39,7 +29,7 @@ CudaGraphStep::CudaGraphStep(nn::Module& model, optim::Optimizer& optimizer, Los
     : model_(model),
       optimizer_(optimizer),
       loss_(loss ? std::move(loss) : cross_entropy_loss()),
-      warmup_steps_(check_replayable(model, optimizer, warmup_steps)),
+      warmup_steps_(check_replayable(optimizer, warmup_steps)),
       device_(device_of(model)),
       graph_(device_.index) {}
 

@@ -46,7 +46,10 @@ expect_error "missing cifar10 batches" "data_batch_1.bin" "$bin" train --dataset
 
 # One epoch on Fashion-MNIST, then eval of the saved weights.
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-  if "$bin" train --model mlp --epochs 1 --batch-size 128 --lr 0.05 --momentum 0.9 --seed 0 --progress lines \
+  # One-cycle (per batch) ends the epoch at a small learning rate: with a constant one the last
+  # batches move the accuracy by +-1.5 points from seed to seed (0.836-0.859 over seeds 0-4),
+  # with one-cycle 0.858-0.865.
+  if "$bin" train --model mlp --epochs 1 --batch-size 128 --lr 0.05 --momentum 0.9 --scheduler onecycle --seed 0 --progress lines \
        --save "$tmp/mlp.safetensors" --metrics-out "$tmp/train.json" --log "$tmp/epochs.jsonl" >"$tmp/train.out" 2>&1; then
     acc=$(json_number "$tmp/train.json" test_accuracy)
     if awk -v a="$acc" 'BEGIN { exit !(a >= 0.84) }'; then ok "train mlp 1 epoch: test accuracy $acc"

@@ -123,6 +123,24 @@ if [[ $have_gpu -eq 0 ]]; then
   else
     bad "train --device cuda --cudnn-benchmark: $(tail -3 "$tmp/out")"
   fi
+  # LeNet has dropout: its masks are drawn on the device from the same Philox stream as on the
+  # CPU, and a CUDA graph replays them fresh, each replay drawing what the eager step would have.
+  if "$bin" "${lenet[@]}" --cuda-graph --metrics-out "$tmp/lenet_graph.json" >"$tmp/out" 2>&1; then
+    a=$(json_number "$tmp/lenet_graph.json" test_loss) b=$(json_number "$tmp/heur.json" test_loss)
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5) }' &&
+      ok "LeNet (dropout) --cuda-graph test loss $a = eager cuda $b" || bad "LeNet --cuda-graph test loss $a, eager $b"
+  else
+    bad "train --model lenet --cuda-graph: $(tail -3 "$tmp/out")"
+  fi
+  lenet_cpu=("${lenet[@]}")
+  lenet_cpu[${#lenet_cpu[@]}-1]=cpu  # the same run, --device cpu
+  if "$bin" "${lenet_cpu[@]}" --metrics-out "$tmp/lenet_cpu.json" >"$tmp/out" 2>&1; then
+    a=$(json_number "$tmp/heur.json" test_loss) b=$(json_number "$tmp/lenet_cpu.json" test_loss)
+    awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-3) }' &&
+      ok "LeNet (same dropout masks) cuda test loss $a ~ cpu $b" || bad "LeNet cuda test loss $a, cpu $b"
+  else
+    bad "train --model lenet --device cpu: $(tail -3 "$tmp/out")"
+  fi
   # A CPU run stopped mid-way resumes on the GPU.
   rm -f "$tmp/ck"
   "$bin" "${train_args[@]}" --checkpoint "$tmp/ck" --stop-after-steps 5 >"$tmp/out" 2>&1 &&

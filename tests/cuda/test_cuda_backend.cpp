@@ -90,13 +90,37 @@ TEST(CudaMemory, FillAndArange) {
   }
 }
 
+// Random fills are Philox blocks computed on the device (backend/philox.h): for one generator
+// state they equal the CPU's, uniform and bernoulli bit for bit, normal to the last bits of the
+// device's log and cos. Sizes cover partial last blocks and grid-stride loops.
 TEST(CudaMemory, RandomFillsMatchTheCpuForOneSeed) {
   SKIP_WITHOUT_GPU();
+  for (DType dt : {kFloat32, kFloat64}) {
+    for (int64_t n : {int64_t(1), int64_t(7), int64_t(1001), int64_t(1 << 20) + 3}) {
+      const std::string what = std::string(dtype_name(dt)) + " n=" + std::to_string(n);
+      Generator on_gpu(77), on_cpu(77);
+      Tensor g = Tensor::empty({n}, dt, kGpu), c = Tensor::empty({n}, dt);
+      gpu().uniform(g, -1.5, 2.5, on_gpu);
+      cpu().uniform(c, -1.5, 2.5, on_cpu);
+      expect_close(g, c, 0, 0, "uniform " + what);
+      gpu().normal(g, 0.5, 3.0, on_gpu);
+      cpu().normal(c, 0.5, 3.0, on_cpu);
+      expect_close(g, c, 1e-6, 1e-6, "normal " + what);
+      gpu().bernoulli(g, 0.3, on_gpu);
+      cpu().bernoulli(c, 0.3, on_cpu);
+      expect_close(g, c, 0, 0, "bernoulli " + what);
+      EXPECT_EQ(on_gpu.philox_offset(), 3u) << what;  // one offset per fill, on either device
+    }
+  }
+  // Through the ops: a seed gives the same initial weights and dropout masks on both devices.
   manual_seed(5);
   const Tensor a = randn({101}, kFloat32, kGpu);
+  const Tensor da = dropout(ones({64, 33}).to(kGpu), 0.4, true);
   manual_seed(5);
   const Tensor b = randn({101});
-  expect_close(a, b, 0, 0, "randn");
+  const Tensor db = dropout(ones({64, 33}), 0.4, true);
+  expect_close(a, b, 1e-6, 1e-6, "randn");
+  expect_close(da, db, 0, 0, "dropout");
 }
 
 TEST(CudaMemory, AllocatorReusesBlocksAndReportsOutOfMemory) {

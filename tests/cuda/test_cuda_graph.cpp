@@ -1,6 +1,7 @@
-// CUDA graphs: cuda::Graph (capture, replay, private memory, clear errors for host work inside a
-// capture) and train::CudaGraphStep (a captured training step gives the same parameters as the
-// eager steps; other batch shapes and learning-rate changes are handled). GPU tests skip with a
+// CUDA graphs: cuda::Graph (capture, replay, private memory, random fills that draw fresh numbers
+// at each replay, clear errors for host work inside a capture) and train::CudaGraphStep (a
+// captured training step, dropout included, gives the same parameters as the eager steps; other
+// batch shapes and learning-rate changes are handled). GPU tests skip with a
 // message without a device; the error tests run everywhere.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -46,10 +47,6 @@ TEST(CudaGraph, ErrorsWithoutAGpuOrWithAnUnreplayableOptimizer) {
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1));
   EXPECT_THAT(error_of([&] { train::CudaGraphStep step(*model, sgd); }),
               HasSubstr("CUDA graphs need it on a CUDA device"));
-  nn::Sequential with_dropout({std::make_shared<nn::Linear>(4, 4), std::make_shared<nn::Dropout>(0.5)});
-  optim::SGD sgd2(with_dropout.parameters(), optim::SGDOptions(0.1));
-  EXPECT_THAT(error_of([&] { train::CudaGraphStep step(with_dropout, sgd2); }),
-              HasSubstr("the model has Dropout"));
   if (cuda::device_count() == 0) EXPECT_THAT(error_of([] { cuda::Graph g(0); }), HasSubstr("no CUDA device"));
 }
 
@@ -109,10 +106,91 @@ TEST(CudaGraph, HostWorkInsideACaptureIsAClearError) {
   EXPECT_THAT(error_of([&] { graph.capture([&] { (void)sum(x).item<float>(); }); }),
               HasSubstr("not allowed while a CUDA graph is being captured"));
   EXPECT_FALSE(graph.captured());
-  EXPECT_THAT(error_of([&] { graph.capture([&] { (void)dropout(x, 0.5, true); }); }),
-              HasSubstr("not allowed while a CUDA graph is being captured"));
+  // Random fills are captured (see below), but from one generator per capture.
+  Generator other(1);
+  EXPECT_THAT(error_of([&] {
+                graph.capture([&] {
+                  (void)rand({4}, kFloat32, kGpu);
+                  Tensor t = Tensor::empty({4}, kFloat32, kGpu);
+                  gpu().uniform(t, 0, 1, other);
+                });
+              }),
+              HasSubstr("uniform: a captured CUDA graph draws from one generator"));
+  EXPECT_FALSE(graph.captured());
   // The device works normally afterwards.
   EXPECT_FLOAT_EQ(sum(x).item<float>(), 8.0f);
+}
+
+// A captured random fill draws fresh numbers at every replay: the ones that the same fills, run
+// uncaptured at that point of the generator's sequence, would draw (on the CPU too). Eager draws
+// between replays continue the same sequence.
+TEST(CudaGraph, RandomFillsReplayTheGeneratorsSequence) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(21);
+  Tensor u, z, mask;
+  const Tensor x = ones({300}).to(kGpu);
+  cuda::Graph graph(0);
+  graph.capture([&] {
+    u = rand({1001}, kFloat32, kGpu);
+    z = randn({257}, kFloat64, kGpu);
+    mask = dropout(x, 0.25, true);
+  });
+  EXPECT_EQ(default_generator().philox_offset(), 0u);  // nothing taken by the capture itself
+  Generator reference(21);  // the same sequence, drawn on the CPU
+  Tensor ru = Tensor::empty({1001}, kFloat32), rz = Tensor::empty({257}, kFloat64), rm = Tensor::empty({300});
+  std::vector<float> previous;
+  for (int round = 0; round < 4; ++round) {
+    graph.replay();
+    const std::string r = "round " + std::to_string(round);
+    cpu().uniform(ru, 0, 1, reference);
+    cpu().normal(rz, 0, 1, reference);
+    cpu().bernoulli(rm, 0.75, reference);
+    expect_close(u, ru, 0, 0, "captured rand, " + r);
+    expect_close(z, rz, 1e-12, 1e-12, "captured randn, " + r);
+    expect_close(mask, rm * (1 / 0.75), 1e-7, 0, "captured dropout, " + r);
+    const std::vector<float> now = u.to_vector<float>();
+    EXPECT_NE(now, previous) << r;
+    previous = now;
+    // An eager draw in between takes the next offset on both sides.
+    expect_close(rand({33}, kFloat32, kGpu), [&] {
+      Tensor t = Tensor::empty({33});
+      cpu().uniform(t, 0, 1, reference);
+      return t;
+    }(), 0, 0, "eager rand after " + r);
+  }
+  EXPECT_EQ(default_generator().philox_offset(), 4u * 4u);
+}
+
+// A model with dropout trained with captured steps equals the same model trained eagerly from the
+// same seed: each replay's masks are the eager step's.
+TEST(CudaGraph, GraphedDropoutTrainingEqualsEager) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(8);
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < 9; ++i) xs.push_back(randn({16, 12})), ys.push_back(randint(0, 4, {16}));
+  auto make = [] {
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Linear>(12, 32), std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.5),
+        std::make_shared<nn::Linear>(32, 4)});
+  };
+  auto graphed = make(), eager = make();
+  eager->load_state_dict(graphed->state_dict());
+  graphed->to(kGpu);
+  eager->to(kGpu);
+  auto run = [&](nn::Module& model, int64_t warmup) {
+    optim::SGD sgd(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+    train::CudaGraphStep step(model, sgd, train::cross_entropy_loss(), warmup);
+    manual_seed(100);
+    std::vector<float> losses;
+    for (size_t i = 0; i < xs.size(); ++i) losses.push_back(step.step(xs[i], ys[i]).loss.item<float>());
+    return std::make_pair(losses, step.replays());
+  };
+  const auto [graphed_losses, replays] = run(*graphed, 2);
+  const auto [eager_losses, no_replays] = run(*eager, 1000000);
+  EXPECT_EQ(replays, 9 - 2 - 1);
+  EXPECT_EQ(no_replays, 0);
+  for (size_t i = 0; i < xs.size(); ++i) EXPECT_NEAR(graphed_losses[i], eager_losses[i], 1e-5) << "step " << i;
+  expect_same_parameters(*graphed, *eager, 1e-5);
 }
 
 // N graphed SGD-with-momentum steps equal N eager steps of an identical model; the last, smaller

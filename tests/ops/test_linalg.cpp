@@ -234,7 +234,7 @@ TEST(Matmul, Float32BackwardMatchesFloat64) {
     Tensor a = values(sa, 31, kFloat64).to(dt).set_requires_grad();
     Tensor b = values(sb, 32, kFloat64).to(dt).set_requires_grad();
     Tensor y = matmul(transpose_a ? a.transpose(-1, -2) : a, b);
-    sum(mul(y, values(y.shape(), 34, dt))).backward();
+    sum(mul(y, values(y.shape(), 34, kFloat64).to(dt))).backward();  // the same weights for both dtypes
     return std::make_pair(a.grad().to(kFloat64).to_vector<double>(),
                           b.grad().to(kFloat64).to_vector<double>());
   };

@@ -6,8 +6,9 @@
 // handles); the next one copies its batch into static input tensors and is captured, then every
 // step copies its batch there and replays. A batch of other shapes (the last, smaller one) runs
 // eagerly with the same parameters and optimizer state. A change of learning rate re-captures.
-// Needs an optimizer whose replay_blocker() is empty (SGD, RMSprop, Adagrad without lr_decay)
-// and a model that draws no random numbers in training (no dropout: they are drawn on the host).
+// Needs an optimizer whose replay_blocker() is empty (SGD, RMSprop, Adagrad without lr_decay).
+// Dropout is replayed with fresh masks: each replay draws what the eager step would have drawn,
+// so a captured run equals an uncaptured one with the same seed.
 #pragma once
 
 #include <cstdint>

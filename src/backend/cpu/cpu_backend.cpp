@@ -1,4 +1,4 @@
-// CPU backend: construction, copies with dtype conversion, fills and random numbers.
+// CPU backend: construction, copies with dtype conversion, fills (random fills: random.cpp).
 #include "backend/cpu/cpu_backend.h"
 
 #include <cmath>
@@ -70,43 +70,6 @@ void CpuBackend::arange(Tensor& dst, double start, double step) {
     using scalar_t = decltype(tag_);
     scalar_t* d = dst.data<scalar_t>();
     for (int64_t i = 0; i < dst.numel(); ++i) d[i] = static_cast<scalar_t>(start + step * static_cast<double>(i));
-  });
-}
-
-// Random fills draw sequentially from the generator so results do not depend on thread count.
-void CpuBackend::uniform(Tensor& dst, double low, double high, Generator& gen) {
-  check_cpu(dst, "uniform");
-  MAGMADNN_CHECK(dst.is_contiguous(), "uniform: expected a contiguous tensor");
-  dispatch_float(dst.dtype(), "uniform", [&](auto tag_) {
-    using scalar_t = decltype(tag_);
-    scalar_t* d = dst.data<scalar_t>();
-    for (int64_t i = 0; i < dst.numel(); ++i) d[i] = static_cast<scalar_t>(low + (high - low) * gen.next_double());
-  });
-}
-
-void CpuBackend::normal(Tensor& dst, double mean, double std, Generator& gen) {
-  check_cpu(dst, "normal");
-  MAGMADNN_CHECK(dst.is_contiguous(), "normal: expected a contiguous tensor");
-  dispatch_float(dst.dtype(), "normal", [&](auto tag_) {
-    using scalar_t = decltype(tag_);
-    scalar_t* d = dst.data<scalar_t>();
-    const int64_t n = dst.numel();
-    for (int64_t i = 0; i < n; i += 2) {  // Box-Muller: two normals per pair of uniforms
-      const double u1 = 1.0 - gen.next_double(), u2 = gen.next_double();
-      const double r = std::sqrt(-2.0 * std::log(u1));
-      d[i] = static_cast<scalar_t>(mean + std * r * std::cos(2 * M_PI * u2));
-      if (i + 1 < n) d[i + 1] = static_cast<scalar_t>(mean + std * r * std::sin(2 * M_PI * u2));
-    }
-  });
-}
-
-void CpuBackend::bernoulli(Tensor& dst, double p, Generator& gen) {
-  check_cpu(dst, "bernoulli");
-  MAGMADNN_CHECK(dst.is_contiguous(), "bernoulli: expected a contiguous tensor");
-  dispatch_float(dst.dtype(), "bernoulli", [&](auto tag_) {
-    using scalar_t = decltype(tag_);
-    scalar_t* d = dst.data<scalar_t>();
-    for (int64_t i = 0; i < dst.numel(); ++i) d[i] = gen.next_double() < p ? scalar_t(1) : scalar_t(0);
   });
 }
 

@@ -232,6 +232,7 @@ struct DeviceResources {
   DeviceErrorSink errors{nullptr, nullptr};
   DeviceErrorRecord* host_record = nullptr;  // the host side of errors.record
   unsigned* arrival_counters = nullptr;      // kArrivalCounters zeros (cuda_backend.h)
+  uint64_t* random_state = nullptr;          // {key, offset base} of captured random fills
 };
 constexpr int kMaxDevices = 64;
 std::mutex resources_mutex;
@@ -272,7 +273,7 @@ bool stream_is_capturing() {
 void check_not_capturing(const char* op) {
   MAGMADNN_CHECK(!stream_is_capturing(), op,
                  ": not allowed while a CUDA graph is being captured (it needs the host; a captured step must not "
-                 "read tensors back, e.g. with item(), nor draw random numbers on the host, e.g. for dropout)");
+                 "read tensors back, e.g. with item(), nor synchronise with the device)");
 }
 
 cublasHandle_t cublas_handle() {
@@ -325,6 +326,15 @@ unsigned* arrival_counters() {
     r.arrival_counters = p;
   }
   return r.arrival_counters;
+}
+
+uint64_t* random_state() {
+  std::lock_guard<std::mutex> lock(resources_mutex);
+  DeviceResources& r = resources_of(current_device());
+  // No initial value: every replay that reads it writes it first. cudaMalloc is not stream work,
+  // so a capture may meet this first.
+  if (!r.random_state) MAGMADNN_CUDA_CHECK(cudaMalloc(&r.random_state, 2 * sizeof(uint64_t)));
+  return r.random_state;
 }
 
 void raise_device_errors() {
@@ -441,29 +451,6 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   MAGMADNN_CUDA_CHECK(cudaStreamSynchronize(stream()));
   raise_device_errors();
   if (!dst.is_contiguous()) backend_for(Device::cpu()).copy(host, dst);
-}
-
-// Random fills: drawn on the host by the CPU backend from the same Generator, then uploaded, so a
-// seed gives the same tensor on every device. (A Philox kernel can replace this when it matters.)
-namespace {
-template <typename Fill>
-void fill_on_host(CudaBackend& self, Tensor& dst, Fill fill) {
-  check_cuda_tensor(dst, "random fill");
-  MAGMADNN_CHECK(dst.is_contiguous(), "random fill: expected a contiguous tensor");
-  Tensor host = Tensor::empty(dst.shape(), dst.dtype(), Device::cpu());
-  fill(backend_for(Device::cpu()), host);
-  self.copy(host, dst);
-}
-}  // namespace
-
-void CudaBackend::uniform(Tensor& dst, double low, double high, Generator& gen) {
-  fill_on_host(*this, dst, [&](Backend& cpu, Tensor& h) { cpu.uniform(h, low, high, gen); });
-}
-void CudaBackend::normal(Tensor& dst, double mean, double std, Generator& gen) {
-  fill_on_host(*this, dst, [&](Backend& cpu, Tensor& h) { cpu.normal(h, mean, std, gen); });
-}
-void CudaBackend::bernoulli(Tensor& dst, double p, Generator& gen) {
-  fill_on_host(*this, dst, [&](Backend& cpu, Tensor& h) { cpu.bernoulli(h, p, gen); });
 }
 
 // ------------------------------------------------------------------------------ matmul (cuBLAS)

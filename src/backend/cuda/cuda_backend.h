@@ -1,9 +1,9 @@
-// The CUDA backend: cuBLAS for GEMM, own kernels for copies, elementwise maps, reductions,
-// softmax/cross-entropy, indexing, batch norm, adaptive pooling and optimizer updates (cuDNN for
-// convolution and pooling and cuSPARSE for spmm come next). Files: cuda_backend.cpp (devices, allocator, copies between host
-// and device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu
-// (reductions, softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add),
-// norm_pool.cu (batch norm, adaptive average pooling), conv.cpp (cuDNN), sparse.cpp (cuSPARSE).
+// The CUDA backend: cuBLAS for GEMM, cuDNN for convolution and pooling, cuSPARSE for spmm, own
+// kernels for the rest. Files: cuda_backend.cpp (devices, allocator, copies between host and
+// device, matmul, registration), elementwise.cu (copy/fill/unary/binary), kernels.cu (reductions,
+// softmax, cross-entropy, optimizers), index.cu (index_select/add, gather/scatter_add),
+// norm_pool.cu (batch norm, adaptive average pooling), random.cu (Philox fills), conv.cpp
+// (cuDNN), sparse.cpp (cuSPARSE), graph.cpp (CUDA graphs).
 // All work of a device goes to that device's one stream (stream()), so stream order makes the
 // caching allocator's reuse safe and a training step can be captured into a CUDA graph.
 #pragma once
@@ -59,7 +59,7 @@ cudaStream_t stream();
 // True while stream() is being captured into a CUDA graph (no host synchronisation allowed then).
 bool stream_is_capturing();
 // Throws a clear error naming `op` when stream() is being captured: for operations that must
-// synchronise with the host (reads to the host, host-drawn random numbers).
+// synchronise with the host (reads to the host).
 void check_not_capturing(const char* op);
 // Multiprocessor count of the current device (cached per device): kernels size their grids by it.
 int multiprocessors();
@@ -178,6 +178,21 @@ int current_device();
 // Made on first use outside a capture; null while a capture meets them before they exist.
 constexpr int64_t kArrivalCounters = int64_t(1) << 16;
 unsigned* arrival_counters();
+// Random fills inside a CUDA graph capture (random.cu): a captured fill cannot take its Philox
+// offset from the generator (the host is not there at replay), so it records its index among the
+// capture's fills and reads the generator's key and an offset base from two words of device
+// memory, which cuda::Graph::replay sets before each replay (set_random_state) after taking
+// `fills` offsets from the generator. A capture may draw from one generator, which must outlive it.
+struct CapturedRandom {
+  Generator* generator = nullptr;
+  uint64_t fills = 0;
+};
+// The capture in progress on this thread (set by cuda::Graph::capture around its body), or null.
+CapturedRandom*& captured_random();
+// The current device's two words {key, offset base} (made on first use; allowed inside a capture).
+uint64_t* random_state();
+// Enqueues a write of {key, offset} to random_state() on stream() (a one-thread kernel).
+void set_random_state(uint64_t key, uint64_t offset);
 // One T per device index (0..63), made on first use and never destroyed (library handles must
 // outlive every static user): the per-device state of a library, e.g. a handle and its caches.
 template <typename T>

@@ -5,11 +5,7 @@
 
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define MAGMADNN_HOST_DEVICE_INLINE __host__ __device__ __forceinline__
-#else
-#define MAGMADNN_HOST_DEVICE_INLINE inline
-#endif
+#include "backend/host_device.h"
 
 namespace magmadnn::cuda {
 

@@ -1,5 +1,6 @@
 // cuda::Graph (backend/cuda_graph.h): stream capture into a private allocator pool, instantiate,
-// replay on the device's stream.
+// replay on the device's stream. Captured random fills (random.cu) are counted during capture;
+// each replay takes that many Philox offsets from their generator and writes it to the device.
 #include "magmadnn/backend/cuda_graph.h"
 
 #include "backend/cuda/cuda_backend.h"
@@ -12,6 +13,7 @@ struct Graph::Impl {
   cudaGraphExec_t exec = nullptr;
   CachingAllocator::PoolId pool = 0;
   int64_t replays = 0;
+  CapturedRandom random;  // the generator and number of the captured random fills
 };
 
 Graph::Graph(int device) : impl_(std::make_unique<Impl>()) {
@@ -42,6 +44,7 @@ void Graph::reset() {
   if (impl_->pool) device_cache(impl_->device).release_pool(impl_->pool);
   impl_->pool = 0;
   impl_->replays = 0;
+  impl_->random = {};
 }
 
 void Graph::capture(const std::function<void()>& body) {
@@ -59,7 +62,13 @@ void Graph::capture(const std::function<void()>& body) {
   // Relaxed: the allocator may cudaMalloc a new block during capture (that is not stream work).
   MAGMADNN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
   cudaGraph_t graph = nullptr;
+  CapturedRandom random;
+  struct ActiveCapture {  // captured_random() points at `random` while body runs
+    explicit ActiveCapture(CapturedRandom* r) { captured_random() = r; }
+    ~ActiveCapture() { captured_random() = nullptr; }
+  };
   try {
+    ActiveCapture active(&random);
     body();
   } catch (...) {
     (void)cudaStreamEndCapture(s, &graph);
@@ -77,6 +86,7 @@ void Graph::capture(const std::function<void()>& body) {
     MAGMADNN_ERROR("cuda::Graph: capture failed (", cudaGetErrorName(end), ": ", cudaGetErrorString(end),
                    "); the captured code used the host or another stream");
   }
+  impl_->random = random;
   const cudaError_t inst = cudaGraphInstantiate(&impl_->exec, graph, 0);
   (void)cudaGraphDestroy(graph);  // the executable graph keeps what it needs
   if (inst != cudaSuccess) {
@@ -91,6 +101,8 @@ void Graph::capture(const std::function<void()>& body) {
 void Graph::replay() {
   MAGMADNN_CHECK(impl_->exec, "cuda::Graph::replay: nothing captured");
   DeviceGuard g(impl_->device);
+  if (const CapturedRandom& r = impl_->random; r.fills > 0)  // this replay's draws: the next r.fills offsets
+    set_random_state(r.generator->philox_key(), r.generator->take_philox_offsets(r.fills));
   MAGMADNN_CUDA_CHECK(cudaGraphLaunch(impl_->exec, stream()));
   ++impl_->replays;
 }
