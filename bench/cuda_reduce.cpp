@@ -5,13 +5,14 @@
 //
 // Copy bandwidth = 2 * bytes / time of a device-to-device tensor copy (it reads and writes every
 // byte); reduction bandwidth = bytes / time (it reads every byte once; the output is small). Each
-// time is the best of R repetitions, after one warm-up, of 10 calls issued back to back (as in a
-// training step) between two stream synchronisations, divided by 10, so the host's launch
-// latency is not counted as device time. The "graph" columns time the same 10 calls captured in
-// a CUDA graph and replayed: the kernels alone, with no host work between them (what a
-// --cuda-graph training step sees). Prints a Markdown table and the smallest ratios.
+// time is the best of R repetitions, after one warm-up, of 20 calls issued back to back (as in a
+// training step), divided by 20, timed on the device's stream by CUDA events
+// (cuda::device_seconds): the host's latency to the first launch and from the last kernel to the
+// synchronisation is not device time, while any gap between the kernels (host work the device
+// waits for) is. The "graph" columns time the same 20 calls captured in a CUDA graph and
+// replayed: the kernels alone, with no host work between them (what a --cuda-graph training step
+// sees). Prints a Markdown table and the smallest ratios.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,18 +27,16 @@
 using namespace magmadnn;
 
 namespace {
-constexpr int kCalls = 10;
+constexpr int kCalls = 20;
 
 double best_seconds(int device, int reps, const std::function<void()>& fn) {
   fn();  // warm-up (allocations, first launch)
   cuda::synchronize(device);
   double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int c = 0; c < kCalls; ++c) fn();
-    cuda::synchronize(device);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / kCalls);
-  }
+  for (int r = 0; r < reps; ++r)
+    best = std::min(best, cuda::device_seconds(device, [&] {
+                      for (int c = 0; c < kCalls; ++c) fn();
+                    }) / kCalls);
   return best;
 }
 // The same, with the kCalls calls captured once and the graph replayed.
@@ -49,12 +48,7 @@ double best_graphed_seconds(int device, int reps, const std::function<void()>& f
   graph.replay();  // warm-up
   cuda::synchronize(device);
   double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    graph.replay();
-    cuda::synchronize(device);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / kCalls);
-  }
+  for (int r = 0; r < reps; ++r) best = std::min(best, cuda::device_seconds(device, [&] { graph.replay(); }) / kCalls);
   return best;
 }
 }  // namespace

@@ -39,6 +39,7 @@ TEST(CudaQuery, NoDeviceGivesClearErrors) {
   EXPECT_THAT(error_of([] { zeros({2}, kFloat32, Device::cuda(1)); }), HasSubstr("no backend for device cuda:1"));
   EXPECT_THAT(error_of([] { cuda::device_properties(0); }), HasSubstr("no CUDA device"));
   EXPECT_THAT(error_of([] { cuda::memory_stats(0); }), HasSubstr("no CUDA device"));
+  EXPECT_THAT(error_of([] { cuda::device_seconds(0, [] {}); }), HasSubstr("no CUDA device"));
 }
 
 TEST(CudaQuery, MissingDeviceIndexIsAnError) {
@@ -50,6 +51,23 @@ TEST(CudaQuery, MissingDeviceIndexIsAnError) {
   EXPECT_FALSE(p.name.empty());
   EXPECT_GT(p.total_memory, 0u);
   EXPECT_GE(p.major, 3);
+}
+
+// Event timing of stream work: positive for real work, covering all of it (many copies take
+// longer than one), and an exception from the work passes through after the device is idle.
+TEST(CudaQuery, DeviceSecondsTimesTheStreamWork) {
+  SKIP_WITHOUT_GPU();
+  const Tensor x = ones({1 << 24}).to(kGpu);
+  Tensor y = Tensor::empty({1 << 24}, kFloat32, kGpu);
+  const double one = cuda::device_seconds(0, [&] { y.copy_(x); });
+  const double many = cuda::device_seconds(0, [&] {
+    for (int i = 0; i < 50; ++i) y.copy_(x);
+  });
+  EXPECT_GT(one, 0.0);
+  EXPECT_GT(many, 5 * one);
+  EXPECT_LT(many, 10.0);
+  EXPECT_THAT(error_of([&] { cuda::device_seconds(0, [&] { throw Error("stop here"); }); }), HasSubstr("stop here"));
+  EXPECT_FLOAT_EQ(sum(y).item<float>(), float(1 << 24));
 }
 
 // ------------------------------------------------------------------------------ memory

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ void empty_cache(int index = 0);
 
 // Waits for all queued work on device `index`.
 void synchronize(int index = 0);
+// Device time of the work that `work` enqueues on device `index`'s stream (what
+// torch.cuda.Event(enable_timing=True) pairs measure): seconds between CUDA events recorded on the
+// stream just before and just after it, so the host's launch latency before the first kernel and
+// the synchronisation after the last are not counted, while any gap between kernels (a host that
+// cannot keep up) is. Waits for the work to finish; throws Error without a device, or when `work`
+// throws (after waiting).
+double device_seconds(int index, const std::function<void()>& work);
 
 // Page-locked ("pinned") host memory, for host tensors bound for a CUDA device: a copy from it
 // to the device runs asynchronously on the device's stream instead of being staged through a

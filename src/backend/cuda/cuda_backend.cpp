@@ -125,6 +125,33 @@ void synchronize(int index) {
   raise_device_errors();
 }
 
+double device_seconds(int index, const std::function<void()>& work) {
+  check_index(index, "device_seconds");
+  DeviceGuard g(index);
+  struct Events {  // destroyed on every path
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start) (void)cudaEventDestroy(start);
+      if (stop) (void)cudaEventDestroy(stop);
+    }
+  } e;
+  MAGMADNN_CUDA_CHECK(cudaEventCreate(&e.start));
+  MAGMADNN_CUDA_CHECK(cudaEventCreate(&e.stop));
+  MAGMADNN_CUDA_CHECK(cudaEventRecord(e.start, stream()));
+  try {
+    work();
+  } catch (...) {
+    (void)cudaStreamSynchronize(stream());
+    throw;
+  }
+  MAGMADNN_CUDA_CHECK(cudaEventRecord(e.stop, stream()));
+  MAGMADNN_CUDA_CHECK(cudaEventSynchronize(e.stop));
+  raise_device_errors();
+  float ms = 0;
+  MAGMADNN_CUDA_CHECK(cudaEventElapsedTime(&ms, e.start, e.stop));
+  return ms * 1e-3;
+}
+
 // ------------------------------------------------------------------------------ memory
 
 namespace {

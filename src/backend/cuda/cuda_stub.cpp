@@ -25,6 +25,7 @@ LibraryVersions library_versions() {
 MemoryStats memory_stats(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 void empty_cache(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 void synchronize(int index) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
+double device_seconds(int, const std::function<void()>&) { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 Allocator& pinned_host_allocator() { MAGMADNN_ERROR("no CUDA device: ", kNotBuilt); }
 // Stored so that code setting it runs unchanged in a CPU-only build; nothing reads it here.
 namespace {
