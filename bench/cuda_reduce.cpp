@@ -1,7 +1,7 @@
 // Reduction bandwidth on a CUDA device against its measured copy bandwidth (issue 4: sum, mean,
 // max over any axes reach at least 80% of copy bandwidth for tensors of 64 MB and more).
 //
-//   bench_cuda_reduce [--device N] [--reps R]
+//   bench_cuda_reduce [--device N] [--reps R] [--mib 64,256,1024]
 //
 // Copy bandwidth = 2 * bytes / time of a device-to-device tensor copy (it reads and writes every
 // byte); reduction bandwidth = bytes / time (it reads every byte once; the output is small). Each
@@ -51,16 +51,36 @@ double best_graphed_seconds(int device, int reps, const std::function<void()>& f
   for (int r = 0; r < reps; ++r) best = std::min(best, cuda::device_seconds(device, [&] { graph.replay(); }) / kCalls);
   return best;
 }
+// "64,256": sizes in whole MiB (every one divides into the shapes below).
+bool parse_sizes(const std::string& text, std::vector<int64_t>& out) {
+  std::vector<int64_t> sizes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    char* rest = nullptr;
+    const long long v = std::strtoll(item.c_str(), &rest, 10);
+    if (item.empty() || *rest != '\0' || v <= 0 || v > (int64_t(1) << 20)) return false;
+    sizes.push_back(v);
+    start = end + 1;
+  }
+  out = sizes;
+  return !out.empty();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   int device = 0, reps = 10;
+  std::vector<int64_t> sizes_mib = {64, 256, 1024};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    bool ok = true;
     if (a == "--device" && i + 1 < argc) device = std::atoi(argv[++i]);
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
-    else {
-      std::fprintf(stderr, "usage: %s [--device N] [--reps R]\n", argv[0]);
+    else if (a == "--mib" && i + 1 < argc) ok = parse_sizes(argv[++i], sizes_mib);
+    else ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "usage: %s [--device N] [--reps R] [--mib 64,256,1024]\n", argv[0]);
       return 2;
     }
   }
@@ -74,7 +94,7 @@ int main(int argc, char** argv) {
     std::printf("| elements (fp32) | MiB | reduction | GB/s | graph GB/s | copy GB/s | ratio | graph ratio |\n"
                 "|---|---|---|---|---|---|---|---|\n");
     double worst = 1e30, worst_graphed = 1e30;
-    for (const int64_t mib : {64, 256, 1024}) {
+    for (const int64_t mib : sizes_mib) {
       const int64_t n = mib * (int64_t(1) << 20) / 4;
       const double bytes = static_cast<double>(n) * 4;
       const Tensor x = randn({n}).to(gpu);

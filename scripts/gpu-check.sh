@@ -8,7 +8,8 @@
 #                                        builds with CUDA on, MPI off, shared libmagmadnn, in
 #                                        build-gpu-check; writes DIR/payload.tar.xz holding bin/
 #                                        (CLI, CUDA tests, bench_cuda_reduce), lib/ (libmagmadnn,
-#                                        oneDNN, libgomp) and torch_ref.py (from ../shared/bench).
+#                                        oneDNN, libgomp), torch_ref.py (from ../shared/bench) and
+#                                        torch_reduce.py (PyTorch's reductions, scripts/gpu).
 #                                        Compressed, it stays far under the device tool's carry limit.
 #   scripts/gpu-check.sh --prebuilt DIR  on the GPU machine: unpacks DIR/payload.tar.xz to a
 #                                        temporary folder and runs everything with LD_LIBRARY_PATH =
@@ -55,6 +56,7 @@ if [ "$mode" = pack ]; then
   done
   strip "$stage"/bin/* "$stage"/lib/libmagmadnn* 2>/dev/null || true
   cp "${TORCH_REF:-../shared/bench/torch_ref.py}" "$stage/" 2>/dev/null || echo "warning: no torch_ref.py to pack"
+  cp scripts/gpu/torch_reduce.py "$stage/"
   mkdir -p "$stage/cli" && cp tests/cli/device_check.sh tests/cli/check_lib.sh tests/cli/make_idx.py "$stage/cli/"
   tar -C "$stage" -cJf "$dir/payload.tar.xz" .
   rm -rf "$stage"
@@ -68,6 +70,7 @@ if [ "$mode" = prebuilt ]; then
   root=$(mktemp -d)
   tar -C "$root" -xJf "$dir/payload.tar.xz" || { echo "cannot unpack $dir/payload.tar.xz"; exit 1; }
   bin="$root/bin" libpath="$root/lib" torch_ref="$root/torch_ref.py" cli_checks="$root/cli"
+  torch_reduce="$root/torch_reduce.py"
 else
   build
   bin=build-gpu-check/bin
@@ -75,6 +78,7 @@ else
   cp build-gpu-check/magmadnn build-gpu-check/bench/bench_cuda_reduce "$bin/"
   for t in "${cuda_tests[@]}"; do cp "build-gpu-check/tests/$t" "$bin/"; done
   libpath="$(pwd)/build-gpu-check" torch_ref="${TORCH_REF:-../shared/bench/torch_ref.py}" cli_checks=tests/cli
+  torch_reduce=scripts/gpu/torch_reduce.py
 fi
 
 # Wheel libraries (nvidia-cudnn-cu*, nvidia-cublas-cu*, nvidia-nccl-cu*, ...) under site-packages.
@@ -124,6 +128,10 @@ timeout 120 "$bin/bench_cuda_reduce" --reps 5 2>&1 | tee "$OUT/reduce.txt"
 reduce_ratio=$(grep -oP 'smallest ratio of reduction to copy bandwidth: \K[0-9.]+' "$OUT/reduce.txt")
 reduce_graphed=$(grep -oP 'smallest ratio with the calls replayed from a CUDA graph: \K[0-9.]+' "$OUT/reduce.txt")
 copy_bw=$(awk -F'|' '/^\| [0-9]/ {print $7}' "$OUT/reduce.txt" | tail -1 | xargs)
+# PyTorch's reductions on the same GPU, measured the same way (scripts/gpu/torch_reduce.py).
+timeout 120 python3 "$torch_reduce" --reps 5 >"$OUT/torch_reduce.txt" 2>&1 || tail -3 "$OUT/torch_reduce.txt"
+grep -E '^\| [0-9]|smallest' "$OUT/torch_reduce.txt" | sed 's/^/pytorch /'
+torch_reduce_ratio=$(grep -oP 'smallest ratio of reduction to copy bandwidth: \K[0-9.]+' "$OUT/torch_reduce.txt")
 
 # Training throughput beside PyTorch (torch_ref.py: data on the GPU, SGD 0.05/0.9, eager fp32;
 # cuDNN convolutions in TF32 as PyTorch's default, which --tf32 matches for ResNet-18).
@@ -162,7 +170,7 @@ bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --c
   echo "| GPU (name, driver, memory) | ${gpu:-none seen by nvidia-smi} |"
   echo "| CUDA tests passed / failed / skipped | $passed / $failed / $skipped ($test_secs s) |"
   echo "| CLI device checks | ${cli_summary:-not run} |"
-  echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} eager, ${reduce_graphed:-n/a} graph-replayed (copy ${copy_bw:-?} GB/s) |"
+  echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} eager, ${reduce_graphed:-n/a} graph-replayed (copy ${copy_bw:-?} GB/s); PyTorch ${torch_reduce_ratio:-n/a} |"
   echo "| missing libraries | ${missing:-none} |"
   echo
   echo "| training samples/s | MagmaDNN | PyTorch | ratio |"
