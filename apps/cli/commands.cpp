@@ -171,6 +171,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                               {"scheduler", a.scheduler}, {"distributed", a.distributed},
                               {"world_size", std::to_string(dist.world_size())},
                               {"max_batches", std::to_string(a.max_batches)}};
+  if (a.sync_batchnorm) opts.checkpoint_metadata["sync_batchnorm"] = "true";  // absent before the flag existed
   if (a.scheduler == "onecycle" || a.scheduler == "cosine")  // their shape depends on the run's length
     opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
   dist.configure(opts, *optimizer, test_loader);

@@ -44,6 +44,7 @@ struct TrainArgs : CommonArgs {
   std::string distributed = "none";  // none, ddp, pipeline (under mpirun)
   double dist_timeout = 300;       // seconds a collective may take before the run stops
   int64_t micro_batches = 4;       // pipeline
+  bool sync_batchnorm = false;     // ddp: batch-norm statistics over all ranks (SyncBatchNorm)
   bool cuda_graph = false;         // capture the training step into a CUDA graph and replay it
 };
 

@@ -43,6 +43,8 @@ int env_index(const char* name) {
 }  // namespace
 
 DistributedRun::DistributedRun(const TrainArgs& a) : args_(a) {
+  MAGMADNN_CHECK(!a.sync_batchnorm || a.distributed == "ddp", "--sync-batchnorm needs --distributed ddp, got --distributed ",
+                 a.distributed);
   if (a.distributed == "none") return;
   MAGMADNN_CHECK(a.distributed == "ddp" || a.distributed == "pipeline", "--distributed ", a.distributed,
                  ": expected ddp or pipeline");
@@ -110,7 +112,15 @@ data::DataLoaderOptions DistributedRun::train_loader_options() const {
 }
 
 std::shared_ptr<nn::Module> DistributedRun::wrap(std::shared_ptr<nn::Module> model) {
-  if (args_.distributed == "ddp") return std::make_shared<dist::DistributedDataParallel>(model, group_);
+  if (args_.distributed == "ddp") {
+    // The batch norms are replaced inside the model's tree; the root stays `model`, so the
+    // optimizer (made afterwards) and the checkpoints see the new layers under the same names.
+    if (args_.sync_batchnorm) {
+      const bool same_root = dist::convert_sync_batchnorm(model, group_) == model;
+      MAGMADNN_CHECK(same_root, "--sync-batchnorm: ", args_.model, " is a bare batch-norm layer");
+    }
+    return std::make_shared<dist::DistributedDataParallel>(model, group_);
+  }
   if (args_.distributed == "pipeline") {
     auto seq = std::dynamic_pointer_cast<nn::Sequential>(model);
     if (auto resnet = std::dynamic_pointer_cast<models::ResNet>(model)) {

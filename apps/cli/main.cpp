@@ -90,6 +90,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   train->add_option("--micro-batches", train_args.micro_batches, "micro-batches per step (--distributed pipeline)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_flag("--sync-batchnorm", train_args.sync_batchnorm,
+                  "with --distributed ddp: each batch norm normalises over the global batch of all ranks "
+                  "(SyncBatchNorm), as one process training on the whole batch would");
   train->add_flag("--cuda-graph", train_args.cuda_graph,
                   "capture the training step into a CUDA graph after 3 warm-up steps and replay it for every "
                   "full batch (--device cuda; sgd, rmsprop or adagrad; not with onecycle)");

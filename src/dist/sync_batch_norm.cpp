@@ -122,19 +122,17 @@ bool is_plain_batch_norm(const std::shared_ptr<nn::Module>& m) {
          std::dynamic_pointer_cast<SyncBatchNorm>(m) == nullptr;
 }
 
-// Only a Sequential calls its children through the list that can be rewritten; any other module
-// holds its layers in typed members (ResNet's BasicBlock::bn1_), so swapping the registered child
-// would leave the forward pass on the old layer while its parameters vanish from parameters().
-// Such a tree is rejected before anything is changed.
+// A parent that holds a layer in a typed member it cannot re-point (a user's block with a
+// BatchNorm2d member) would keep calling the old layer while its parameters vanish from
+// parameters(); Module::accepts_child says which parents can take a replacement (Sequential;
+// ResNet's BasicBlock). Such a tree is rejected before anything is changed.
 void check_convertible(const nn::Module& m, const std::string& path) {
-  const bool sequential = dynamic_cast<const nn::Sequential*>(&m) != nullptr;
   for (auto& [name, child] : m.named_children()) {
     const std::string child_path = path.empty() ? name : path + "." + name;
-    MAGMADNN_CHECK(
-        sequential || !is_plain_batch_norm(child), "convert_sync_batchnorm: cannot replace '", child_path,
-        "' inside ", m.name(),
-        ", which calls it through a member of its own; only batch-norm layers in a Sequential (or the "
-        "module itself) can be converted");
+    MAGMADNN_CHECK(!is_plain_batch_norm(child) || m.accepts_child(name, *child), "convert_sync_batchnorm: cannot replace '",
+                   child_path, "' inside ", m.name(),
+                   ", which calls it through a member of its own; only batch-norm layers whose parent accepts a "
+                   "replacement (a Sequential, ResNet's BasicBlock; see Module::replace_child) can be converted");
     check_convertible(*child, child_path);
   }
 }
@@ -144,14 +142,26 @@ std::shared_ptr<nn::Module> convert_tree(const std::shared_ptr<nn::Module>& modu
   if (is_plain_batch_norm(module)) {
     auto bn = std::dynamic_pointer_cast<nn::BatchNormBase>(module);
     auto sync = std::make_shared<SyncBatchNorm>(bn->options(), group);
+    // Made as float32 on the CPU: first to the layer's device and floating dtype (a float64 or
+    // GPU model), then its values.
+    for (const Tensor& t : bn->buffers()) {
+      if (!is_floating(t.dtype())) continue;
+      sync->to(t.device());
+      sync->to(t.dtype());
+      break;
+    }
+    for (const Tensor& t : bn->parameters()) {
+      sync->to(t.device());
+      sync->to(t.dtype());
+      break;
+    }
     sync->load_state_dict(bn->state_dict());
     sync->train(bn->is_training());
     return sync;
   }
-  auto seq = std::dynamic_pointer_cast<nn::Sequential>(module);
   for (auto& [name, child] : module->named_children()) {
     auto replacement = convert_tree(child, group);
-    if (replacement != child) seq->set(static_cast<size_t>(std::stoul(name)), replacement);
+    if (replacement != child) module->replace_child(name, replacement);
   }
   return module;
 }

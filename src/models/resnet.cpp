@@ -44,6 +44,14 @@ Tensor BasicBlock::forward(const Tensor& x) {
   return relu(add(y, skip));
 }
 
+bool BasicBlock::child_replaceable(const std::string& name, const Module& module) const {
+  return !fused_ && (name == "bn1" || name == "bn2") && dynamic_cast<const nn::BatchNormBase*>(&module) != nullptr;
+}
+
+void BasicBlock::child_replaced(const std::string& name, const std::shared_ptr<Module>& module) {
+  (name == "bn1" ? bn1_ : bn2_) = std::dynamic_pointer_cast<nn::BatchNormBase>(module);
+}
+
 void BasicBlock::fuse_for_inference() {
   if (fused_) return;
   shortcut_->fuse_for_inference();  // its Conv2d + BatchNorm2d fold like any Sequential's

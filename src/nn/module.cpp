@@ -250,6 +250,28 @@ void Module::fuse_for_inference() {
   for (auto& [name, child] : children_) child->fuse_for_inference();
 }
 
+bool Module::child_replaceable(const std::string&, const Module&) const { return false; }
+void Module::child_replaced(const std::string&, const std::shared_ptr<Module>&) {}
+
+bool Module::accepts_child(const std::string& name, const Module& module) const {
+  for (const auto& [child_name, child] : children_)
+    if (child_name == name) return child_replaceable(name, module);
+  return false;
+}
+
+void Module::replace_child(const std::string& name, std::shared_ptr<Module> module) {
+  MAGMADNN_CHECK(module != nullptr, name_for_errors(), ": replace_child('", name, "') got a null module");
+  bool known = false;
+  for (const auto& [child_name, child] : children_) known = known || child_name == name;
+  MAGMADNN_CHECK(known, name_for_errors(), ": replace_child: no child named '", name, "'");
+  MAGMADNN_CHECK(child_replaceable(name, *module), name_for_errors(), ": replace_child: cannot put ", module->name(),
+                 " in place of '", name,
+                 "' (it calls that child through a member of its own, which the swap would not reach or which cannot "
+                 "hold that module)");
+  replace_module(name, module);
+  child_replaced(name, module);
+}
+
 void Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
   MAGMADNN_CHECK(module != nullptr, name_for_errors(), ": replace_module('", name, "') got a null module");
   for (auto& [child_name, child] : children_) {

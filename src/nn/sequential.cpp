@@ -27,6 +27,12 @@ void Sequential::set(size_t index, std::shared_ptr<Module> module) {
   modules_[index] = std::move(module);
 }
 
+bool Sequential::child_replaceable(const std::string&, const Module&) const { return true; }
+
+void Sequential::child_replaced(const std::string& name, const std::shared_ptr<Module>& module) {
+  modules_[std::stoul(name)] = module;  // children are "0", "1", ... in order
+}
+
 std::shared_ptr<Module> Sequential::operator[](size_t index) const {
   MAGMADNN_CHECK(index < modules_.size(), "Sequential: index ", index, " out of range for ", modules_.size(),
                  " modules");

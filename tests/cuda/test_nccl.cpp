@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/error_of.h"
+#include "common/nccl_test_util.h"
 #include "magmadnn/backend/backend.h"
 #include "magmadnn/backend/cuda.h"
 #include "magmadnn/magmadnn.h"
@@ -28,18 +29,9 @@ namespace {
 
 const Device kGpu = Device::cuda(0);
 
-// A one-rank NCCL group on cuda:0 (the current device, selected first).
-std::shared_ptr<dist::ProcessGroup> make_group() {
-  backend_for(kGpu);
-  auto g = dist::init_process_group("nccl");
-  g->set_timeout(std::chrono::seconds(60));
-  return g;
-}
+std::shared_ptr<dist::ProcessGroup> make_group() { return nccltest::group_on(kGpu); }
 
-template <typename T>
-std::vector<T> host(const Tensor& t) {
-  return t.to(Device::cpu()).to_vector<T>();
-}
+using nccltest::host;
 
 }  // namespace
 

@@ -220,3 +220,32 @@ TEST(ResNet, AsSequentialIsTheSameNetwork) {
   EXPECT_TRUE(resnet->fc().weight().grad().defined());
   EXPECT_TRUE(resnet->stem().parameters()[0].grad().defined());
 }
+
+// A BasicBlock's batch norms can be replaced (what dist::convert_sync_batchnorm does): the block
+// then calls the new layer; other children, other kinds of module and a fused block refuse.
+TEST(ResNet, BasicBlockBatchNormsCanBeReplaced) {
+  manual_seed(7);
+  models::BasicBlock block(4, 4, 1);
+  block.eval();
+  const Tensor x = randn({2, 4, 5, 5});
+  const Tensor before = block.forward(x);
+  auto bn = std::make_shared<nn::BatchNorm2d>(4);
+  bn->eval();
+  {
+    NoGradGuard g;
+    bn->running_var().fill_(4.0);  // halves what bn1 passes on, so the output changes
+  }
+  ASSERT_TRUE(block.accepts_child("bn1", *bn));
+  block.replace_child("bn1", bn);
+  EXPECT_EQ(&block.bn1(), bn.get());
+  const Tensor after = block.forward(x);
+  const Tensor expected = relu(add(block.bn2().forward(block.conv2().forward(relu(bn->forward(block.conv1().forward(x))))), x));
+  EXPECT_TRUE(allclose(after, expected, 1e-6, 1e-6));
+  EXPECT_FALSE(allclose(after, before, 1e-3, 1e-3));
+  EXPECT_THAT(error_of([&] { block.replace_child("conv1", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(4, 4, 3))); }),
+              HasSubstr("BasicBlock(4, 4, stride=1): replace_child: cannot put Conv2d"));
+  EXPECT_THAT(error_of([&] { block.replace_child("bn2", std::make_shared<nn::ReLU>()); }),
+              HasSubstr("cannot put ReLU() in place of 'bn2'"));
+  block.fuse_for_inference();
+  EXPECT_FALSE(block.accepts_child("bn2", nn::BatchNorm2d(4)));
+}

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common/error_of.h"
+#include "common/nccl_test_util.h"
 #include "magmadnn/backend/backend.h"
 #include "magmadnn/backend/cuda.h"
 #include "magmadnn/magmadnn.h"
@@ -28,17 +29,8 @@ dist::ProcessGroup& mpi() { return *mpi_test::group(); }
 
 Device my_gpu() { return Device::cuda(mpi().rank() % cuda::device_count()); }
 
-std::shared_ptr<dist::ProcessGroup> make_group() {
-  backend_for(my_gpu());  // the current device: the group's
-  auto g = dist::init_process_group("nccl");
-  g->set_timeout(std::chrono::seconds(60));
-  return g;
-}
-
-template <typename T>
-std::vector<T> host(const Tensor& t) {
-  return t.to(Device::cpu()).to_vector<T>();
-}
+std::shared_ptr<dist::ProcessGroup> make_group() { return nccltest::group_on(my_gpu()); }
+using nccltest::host;
 }  // namespace
 
 TEST(NcclMpi, CollectivesAgainstHandComputedValues) {

@@ -1,10 +1,12 @@
 // SyncBatchNorm under mpirun: N ranks holding slices of one batch (even and very uneven) give the
 // output, input gradient and (summed) parameter gradients of one BatchNorm2d on the whole batch,
 // the same running statistics, the same eval output; convert_sync_batchnorm swaps the layers of
-// a Sequential and keeps its state-dict keys.
+// a Sequential and of ResNet's blocks and keeps the state-dict keys; with DDP a small CNN and a
+// ResNet train like one process on the whole batch.
 #include <gmock/gmock.h>
 
 #include <cmath>
+#include <functional>
 
 #include "common/error_of.h"
 #include "magmadnn/dist/sync_batch_norm.h"
@@ -14,7 +16,7 @@
 using namespace magmadnn;
 
 namespace {
-// A module that calls its batch norm through a member, as ResNet's BasicBlock does.
+// A module that calls its batch norm through a member it does not re-point (no child_replaced).
 struct Block : nn::Module {
   Block() { bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(2)); }
   Tensor forward(const Tensor& x) override { return bn->forward(x); }
@@ -159,16 +161,11 @@ TEST(SyncBatchNorm, ConvertReplacesBatchNormInSequential) {
       nullptr);
 }
 
-// With DDP, N ranks each with B/N samples train a CNN with SyncBatchNorm to the parameters and
-// running statistics of one process training it with BatchNorm2d on the whole batch.
-TEST(SyncBatchNorm, WithDdpTrainsLikeOneProcessOnTheWholeBatch) {
-  auto make = [] {
-    manual_seed(21);
-    return std::make_shared<nn::Sequential>(
-        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3)), std::make_shared<nn::BatchNorm2d>(4),
-        std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
-        std::make_shared<nn::Linear>(4 * 3 * 3, 3));
-  };
+// With DDP, N ranks each with B/N samples train a model with SyncBatchNorm to the parameters and
+// running statistics of one process training it with BatchNorm2d on the whole batch. make()
+// builds the model from a fixed seed; inputs are (B, 1, 8, 8), 3 classes.
+void check_ddp_with_sync_batch_norm_equals_one_process(const std::function<std::shared_ptr<nn::Module>()>& make,
+                                                         double tol) {
   const int64_t B = 12;
   auto run = [&](bool distributed) {
     std::shared_ptr<nn::Module> model = make();
@@ -203,8 +200,52 @@ TEST(SyncBatchNorm, WithDdpTrainsLikeOneProcessOnTheWholeBatch) {
     if (v.dtype() == kInt64)
       EXPECT_EQ(got.at(k).item<int64_t>(), v.item<int64_t>()) << k;
     else
-      expect_close(got.at(k), v, 1e-5, k);
+      expect_close(got.at(k), v, tol, k);
   }
+}
+
+TEST(SyncBatchNorm, WithDdpTrainsLikeOneProcessOnTheWholeBatch) {
+  check_ddp_with_sync_batch_norm_equals_one_process(
+      [] {
+        manual_seed(21);
+        return std::make_shared<nn::Sequential>(
+            std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 4, 3)), std::make_shared<nn::BatchNorm2d>(4),
+            std::make_shared<nn::ReLU>(), std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
+            std::make_shared<nn::Linear>(4 * 3 * 3, 3));
+      },
+      1e-5);
+}
+
+// ResNet's blocks call their batch norms through members, which they re-point when replaced.
+TEST(SyncBatchNorm, WithDdpTrainsAResNetLikeOneProcessOnTheWholeBatch) {
+  check_ddp_with_sync_batch_norm_equals_one_process(
+      [] {
+        manual_seed(22);
+        models::ModelConfig c;
+        c.in_channels = 1, c.height = 8, c.width = 8, c.num_classes = 3;
+        return std::make_shared<models::ResNet>(std::vector<int>{1, 1}, c);  // a projection shortcut too
+      },
+      1e-4);
+}
+
+// A float64 model keeps its dtype: the new layers take the old ones' dtype (and device) before
+// their values, and the converted model equals the original in training mode on one batch.
+TEST(SyncBatchNorm, ConvertKeepsTheLayersDtype) {
+  auto make = [] {
+    manual_seed(12);
+    auto m = std::make_shared<nn::Sequential>(std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 3, 3)),
+                                              std::make_shared<nn::BatchNorm2d>(3));
+    m->to(kFloat64);
+    return m;
+  };
+  auto plain = make(), converted = make();
+  dist::convert_sync_batchnorm(converted, mpi_test::group());
+  auto sync = converted->at<dist::SyncBatchNorm>(1);
+  EXPECT_EQ(sync->weight().dtype(), kFloat64);
+  EXPECT_EQ(sync->running_mean().dtype(), kFloat64);
+  manual_seed(13);
+  const Tensor x = randn({4, 2, 5, 5}, kFloat64);  // the same batch on every rank
+  expect_close(converted->forward(x), plain->forward(x), 1e-12, "float64 SyncBatchNorm output");
 }
 
 TEST(SyncBatchNorm, ConvertRecursesIntoNestedSequentialsAndRejectsMemberLayers) {
@@ -221,8 +262,8 @@ TEST(SyncBatchNorm, ConvertRecursesIntoNestedSequentialsAndRejectsMemberLayers) 
       std::make_shared<nn::Sequential>(std::make_shared<nn::BatchNorm2d>(2), std::make_shared<Block>());
   EXPECT_EQ(magmadnn::testing::error_of([&] { dist::convert_sync_batchnorm(mixed, mpi_test::group()); }),
             "convert_sync_batchnorm: cannot replace '1.bn' inside Block, which calls it through a member of "
-            "its own; "
-            "only batch-norm layers in a Sequential (or the module itself) can be converted");
+            "its own; only batch-norm layers whose parent accepts a replacement (a Sequential, ResNet's "
+            "BasicBlock; see Module::replace_child) can be converted");
   EXPECT_EQ(std::dynamic_pointer_cast<dist::SyncBatchNorm>((*mixed)[0]), nullptr);  // nothing changed
 }
 

@@ -311,6 +311,37 @@ TEST(Sequential, ConstructionFormsAndChaining) {
   EXPECT_EQ(a.named_parameters()[3].first, "2.bias");
 }
 
+// replace_child: a Sequential calls the new layer; a module holding a child in a member it does
+// not re-point refuses, as do unknown names and null modules; nothing changes on refusal.
+TEST(Module, ReplaceChild) {
+  manual_seed(6);
+  auto seq = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
+                                              std::make_shared<nn::Linear>(4, 2));
+  const Tensor x = randn({5, 3});
+  auto tanh = std::make_shared<nn::Tanh>();
+  EXPECT_TRUE(seq->accepts_child("1", *tanh));
+  seq->replace_child("1", tanh);
+  EXPECT_EQ((*seq)[1], tanh);
+  EXPECT_EQ(seq->named_children()[1].second, tanh);
+  EXPECT_TRUE(allclose(seq->forward(x), seq->at<nn::Linear>(2)->forward(magmadnn::tanh(seq->at<nn::Linear>(0)->forward(x)))));
+  EXPECT_THAT(error_of([&] { seq->replace_child("7", tanh); }), HasSubstr("Sequential: replace_child: no child named '7'"));
+  EXPECT_THAT(error_of([&] { seq->replace_child("0", nullptr); }), HasSubstr("replace_child('0') got a null module"));
+  EXPECT_FALSE(seq->accepts_child("7", *tanh));
+
+  Net net;
+  auto head = net.head_;
+  EXPECT_FALSE(net.accepts_child("head", nn::Linear(8, 2)));
+  EXPECT_EQ(error_of([&] { net.replace_child("head", std::make_shared<nn::Linear>(8, 2)); }),
+            "Net: replace_child: cannot put Linear(in_features=8, out_features=2, bias=true) in place of 'head' "
+            "(it calls that child through a member of its own, which the swap would not reach or which cannot hold "
+            "that module)");
+  EXPECT_EQ(net.named_children()[1].second, head);  // unchanged
+  // Inside Net's Sequential member, the layers can be replaced.
+  net.features_->replace_child("1", std::make_shared<nn::Sigmoid>());
+  EXPECT_TRUE(allclose(net.forward(ones({1, 4})),
+                       mul(head->forward(sigmoid(net.features_->at<nn::Linear>(0)->forward(ones({1, 4})))), net.scale_)));
+}
+
 TEST(Sequential, GradientsReachEveryLayer) {
   manual_seed(5);
   nn::Sequential net(std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::GELU>(),

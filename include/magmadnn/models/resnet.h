@@ -26,14 +26,20 @@ class BasicBlock : public nn::Module {
 
   nn::Conv2d& conv1() { return *conv1_; }
   nn::Conv2d& conv2() { return *conv2_; }
-  nn::BatchNorm2d& bn1() { return *bn1_; }
-  nn::BatchNorm2d& bn2() { return *bn2_; }
+  // BatchNorm2d, or what replaced it (a dist::SyncBatchNorm after convert_sync_batchnorm).
+  nn::BatchNormBase& bn1() { return *bn1_; }
+  nn::BatchNormBase& bn2() { return *bn2_; }
   nn::Sequential& shortcut() { return *shortcut_; }
+
+ protected:
+  // bn1 and bn2 may be replaced by another batch norm (replace_child) until fused.
+  bool child_replaceable(const std::string& name, const Module& module) const override;
+  void child_replaced(const std::string& name, const std::shared_ptr<Module>& module) override;
 
  private:
   int64_t in_, out_, stride_;
   std::shared_ptr<nn::Conv2d> conv1_, conv2_;
-  std::shared_ptr<nn::BatchNorm2d> bn1_, bn2_;
+  std::shared_ptr<nn::BatchNormBase> bn1_, bn2_;
   std::shared_ptr<nn::Sequential> shortcut_;  // empty for the identity
   bool fused_ = false;
 };

@@ -41,6 +41,14 @@ class Module : public std::enable_shared_from_this<Module> {
   // Direct children only.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
   std::vector<std::shared_ptr<Module>> children() const;
+  // Swaps the child registered as `name` for `module`, as assigning a submodule attribute does in
+  // PyTorch, for model rewrites such as dist::convert_sync_batchnorm. Only where this module
+  // calls that child through something the swap reaches (accepts_child): a Sequential for any of
+  // its layers, a ResNet BasicBlock for its batch norms. Otherwise, or for a null module or an
+  // unknown name, an Error naming this module and the child; nothing changes then.
+  void replace_child(const std::string& name, std::shared_ptr<Module> module);
+  // Whether a module like `module` may take the place of child `name` (false for unknown names).
+  bool accepts_child(const std::string& name, const Module& module) const;
 
   // Parameters and buffers by dotted name, detached (sharing storage with the module).
   std::map<std::string, Tensor> state_dict() const;
@@ -76,6 +84,12 @@ class Module : public std::enable_shared_from_this<Module> {
   Tensor& register_buffer(std::string name, Tensor tensor);
   // Swaps the child registered as `name` for another module (used by inference fusion).
   void replace_module(const std::string& name, std::shared_ptr<Module> module);
+  // What replace_child asks of a subclass. A module that reaches child `name` only through
+  // children() (a container), or through a member it re-points in child_replaced, answers true
+  // for the modules it can call there. The default: false (a member the swap would not reach).
+  virtual bool child_replaceable(const std::string& name, const Module& module) const;
+  // Called by replace_child after the swap, to re-point a member at the new child.
+  virtual void child_replaced(const std::string& name, const std::shared_ptr<Module>& module);
 
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {

@@ -41,6 +41,11 @@ class Sequential : public Module {
     return m;
   }
 
+ protected:
+  // Every layer is called through the list, so any module may replace any of them.
+  bool child_replaceable(const std::string& name, const Module& module) const override;
+  void child_replaced(const std::string& name, const std::shared_ptr<Module>& module) override;
+
  private:
   std::vector<std::shared_ptr<Module>> modules_;
 };
