@@ -1,4 +1,4 @@
-// The magmadnn CLI's subcommands: train, eval, bench, info.
+// The magmadnn CLI's subcommands: train, eval, bench, info (predict: predict.cpp).
 #include "cli/commands.h"
 #include "cli/distributed.h"
 
@@ -23,13 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-// Threads and seed; returns --device after checking that this build and this machine have it
-// (one clear error otherwise). "cuda" is cuda:0 here; a distributed run picks its rank's device.
-Device setup(const CommonArgs& a) {
-  if (a.threads > 0) set_num_threads(a.threads);
-  manual_seed(a.seed);
-  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark);
-}
 
 // --cuda-graph's conditions that the arguments alone decide (the model and optimizer are checked
 // by CudaGraphStep).
@@ -91,30 +84,14 @@ double peak_rss_mb() {
 // usual torchvision preprocessing; eval must apply the same).
 std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
   std::shared_ptr<data::TensorDataset> ds;
-  if (a.dataset == "cifar10") {
-    ds = data::load_cifar10(dir, train);
-    data::normalize_inplace(*ds, data::Normalize(data::kCifar10Mean, data::kCifar10Std));
-  } else {
-    ds = data::load_mnist(dir, train);
-    const bool fashion = a.dataset == "fashion-mnist";
-    data::normalize_inplace(*ds, data::Normalize({fashion ? data::kFashionMnistMean : data::kMnistMean},
-                                                 {fashion ? data::kFashionMnistStd : data::kMnistStd}));
-  }
+  ds = a.dataset == "cifar10" ? data::load_cifar10(dir, train) : data::load_mnist(dir, train);
+  data::normalize_inplace(*ds, normalization_for(a.dataset));
   // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
   // return them to the OS, they are never needed again.
   cpu_allocator().empty_cache();
   return ds;
 }
 
-// The input shape of a data set, without loading it (for bench).
-models::ModelConfig config_for_dataset(const std::string& dataset) {
-  models::ModelConfig c;
-  if (dataset == "cifar10") {
-    c.in_channels = 3;
-    c.height = c.width = 32;
-  }
-  return c;
-}
 
 models::ModelConfig config_for(const data::TensorDataset& ds) {
   models::ModelConfig c;
@@ -266,6 +243,27 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 }
 
 }  // namespace
+
+Device setup(const CommonArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  manual_seed(a.seed);
+  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark);
+}
+
+models::ModelConfig config_for_dataset(const std::string& dataset) {
+  models::ModelConfig c;
+  if (dataset == "cifar10") {
+    c.in_channels = 3;
+    c.height = c.width = 32;
+  }
+  return c;
+}
+
+data::Normalize normalization_for(const std::string& dataset) {
+  if (dataset == "cifar10") return data::Normalize(data::kCifar10Mean, data::kCifar10Std);
+  if (dataset == "fashion-mnist") return data::Normalize({data::kFashionMnistMean}, {data::kFashionMnistStd});
+  return data::Normalize({data::kMnistMean}, {data::kMnistStd});
+}
 
 Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark) {
   const Device device = Device::parse(text);

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "magmadnn/core/device.h"
+#include "magmadnn/data/transforms.h"
+#include "magmadnn/models/models.h"
 
 namespace magmadnn::cli {
 
@@ -61,14 +63,30 @@ struct BenchArgs : CommonArgs {
   bool cuda_graph = false;
 };
 
+struct PredictArgs : CommonArgs {
+  std::string weights;
+  std::string input;   // .npy, or an IDX images file (gzipped or not)
+  std::string output;  // CSV; standard output when empty
+  int64_t top = 1;     // classes per sample, most probable first
+};
+
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
 // build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
 // With cudnn_benchmark (--cudnn-benchmark, CUDA only) convolution algorithms are chosen by timing.
 Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_benchmark = false);
 
+// Shared by the subcommands: threads and seed from the arguments, then --device (as above; "cuda"
+// is cuda:0 here, a distributed run picks its rank's device); a data set's input shape (for bench
+// and predict, without loading it) and its normalisation (the training set's per-channel mean and
+// std, applied by train, eval and predict alike).
+Device setup(const CommonArgs& a);
+models::ModelConfig config_for_dataset(const std::string& dataset);
+data::Normalize normalization_for(const std::string& dataset);
+
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);
 int run_bench(const BenchArgs& args);
+int run_predict(const PredictArgs& args);
 int run_info();
 
 }  // namespace magmadnn::cli

@@ -103,6 +103,17 @@ int main(int argc, char** argv) {
   eval->add_option("--weights", eval_args.weights, "weights saved by `magmadnn train --save`")->required();
   eval->add_flag("--fuse", eval_args.fuse, "fold BatchNorm into convolutions and fuse bias+ReLU before evaluating");
 
+  PredictArgs predict_args;
+  CLI::App* predict = app.add_subcommand("predict", "classify the images of a .npy or IDX file with saved weights (CSV)");
+  add_common(predict, predict_args, /*with_dataset=*/false);
+  predict->add_option("--weights", predict_args.weights, "weights saved by `magmadnn train --save`")->required();
+  predict->add_option("--input", predict_args.input,
+                      ".npy (uint8 pixels, or float32/float64 in [0, 1]; (N, C, H, W), (N, H, W) or (N, H, W, C)) "
+                      "or an IDX images file, gzipped or not")
+      ->required();
+  predict->add_option("--output", predict_args.output, "CSV file (written atomically); standard output when absent");
+  predict->add_option("--top", predict_args.top, "classes per image, most probable first")->capture_default_str();
+
   BenchArgs bench_args;
   CLI::App* bench = app.add_subcommand("bench", "time training steps on synthetic inputs");
   add_common(bench, bench_args, /*with_dataset=*/false);
@@ -127,6 +138,7 @@ int main(int argc, char** argv) {
     if (*train) return run_train(train_args);
     if (*eval) return run_eval(eval_args);
     if (*bench) return run_bench(bench_args);
+    if (*predict) return run_predict(predict_args);
     if (*info) return run_info();
     if (run_ising) return run_ising();
   } catch (const magmadnn::Error& e) {

@@ -15,10 +15,14 @@ namespace {
 
 // Weighted undirected graph on n nodes: a ring plus a chord, with positive weights.
 Graph weighted_graph(int64_t n, uint64_t seed, bool with_self_loop = false) {
-  std::vector<int64_t> e;
-  for (int64_t i = 0; i < n; ++i) e.insert(e.end(), {i, (i + 1) % n});
-  e.insert(e.end(), {0, n / 2});
-  if (with_self_loop) e.insert(e.end(), {1, 1});
+  std::vector<int64_t> e;  // push_back pairs: GCC 12 warns falsely on vector::insert of a list here
+  const auto edge = [&e](int64_t a, int64_t b) {
+    e.push_back(a);
+    e.push_back(b);
+  };
+  for (int64_t i = 0; i < n; ++i) edge(i, (i + 1) % n);
+  edge(0, n / 2);
+  if (with_self_loop) edge(1, 1);
   const int64_t E = static_cast<int64_t>(e.size()) / 2;
   return Graph::from_edges(n, from_vector<int64_t>(e, {E, 2}), random_values({E}, seed, kFloat64, 0.5, 1.5));
 }

@@ -1,0 +1,162 @@
+// `magmadnn predict`: class predictions of saved weights for images in a .npy or IDX file, as CSV.
+// Images are preprocessed as training preprocessed its data set: uint8 pixels scaled to [0, 1]
+// (floating inputs are taken to be in [0, 1] already), then normalised with the data set's mean
+// and std; the model runs in evaluation mode on --device in batches of --batch-size.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "magmadnn/magmadnn.h"
+
+namespace magmadnn::cli {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The file's images as a float32 (N, C, H, W) CPU tensor in [0, 1] (before normalisation).
+// Accepted: (N, C, H, W), (N, H, W) when C is 1, and (N, H, W, C) (NumPy's image layout).
+Tensor load_images(const std::string& path, const models::ModelConfig& c, const std::string& dataset) {
+  Tensor raw;
+  if (ends_with(path, ".npy")) {
+    const io::NpyArray a = io::load_npy(path);
+    if (a.dtype == "u1") {
+      raw = Tensor::empty(Shape(a.shape), kUInt8);
+      std::copy(a.bytes.begin(), a.bytes.end(), static_cast<uint8_t*>(raw.raw_data()));
+    } else if (a.dtype == "f4") {
+      raw = from_vector<float>(a.to_vector<float>(), Shape(a.shape));
+    } else if (a.dtype == "f8") {
+      raw = from_vector<double>(a.to_vector<double>(), Shape(a.shape));
+    } else {
+      MAGMADNN_ERROR("predict: ", path, ": expected uint8, float32 or float64 images, got NumPy dtype ", a.dtype);
+    }
+  } else {
+    raw = data::read_idx(path);  // gzipped or not
+    MAGMADNN_CHECK(raw.dtype() == kUInt8 || raw.dtype() == kFloat32 || raw.dtype() == kFloat64, "predict: ", path,
+                   ": expected uint8, float32 or float64 images, got ", dtype_name(raw.dtype()));
+  }
+  const Shape s = raw.shape();
+  const Shape nchw{c.in_channels, c.height, c.width};
+  const auto expected = [&] {
+    std::ostringstream os;
+    os << "(N, " << c.in_channels << ", " << c.height << ", " << c.width << ")";
+    if (c.in_channels == 1) os << " or (N, " << c.height << ", " << c.width << ")";
+    os << " or (N, " << c.height << ", " << c.width << ", " << c.in_channels << ")";
+    return os.str();
+  };
+  Tensor x;
+  if (s.dim() == 4 && Shape{s[1], s[2], s[3]} == nchw) {
+    x = raw;
+  } else if (s.dim() == 3 && c.in_channels == 1 && s[1] == c.height && s[2] == c.width) {
+    x = raw.reshape({s[0], 1, s[1], s[2]});
+  } else if (s.dim() == 4 && s[1] == c.height && s[2] == c.width && s[3] == c.in_channels) {
+    x = raw.permute({0, 3, 1, 2}).contiguous();
+  } else {
+    MAGMADNN_ERROR("predict: ", path, " holds images of shape ", s, "; ", dataset, " models take ", expected());
+  }
+  MAGMADNN_CHECK(x.size(0) > 0, "predict: ", path, " holds no images (shape ", s, ")");
+  if (x.dtype() == kUInt8) {
+    Tensor f = Tensor::empty(x.shape(), kFloat32);
+    const uint8_t* src = static_cast<const uint8_t*>(x.contiguous().raw_data());
+    float* dst = f.data<float>();
+    for (int64_t i = 0; i < f.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;  // as load_mnist does
+    return f;
+  }
+  x = x.to(kFloat32);
+  const std::vector<float> v = x.contiguous().to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i)
+    MAGMADNN_CHECK(std::isfinite(v[i]), "predict: ", path, ": image ", i / static_cast<size_t>(nchw.numel()),
+                   " has a NaN or infinite value");
+  return x;
+}
+
+// Class names of the data sets, for the CSV's `name` column.
+std::vector<std::string> class_names(const std::string& dataset) {
+  if (dataset == "fashion-mnist")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  if (dataset == "cifar10")
+    return {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+}
+
+}  // namespace
+
+int run_predict(const PredictArgs& a) {
+  const Device device = setup(a);
+  const models::ModelConfig config = config_for_dataset(a.dataset);
+  MAGMADNN_CHECK(a.top >= 1 && a.top <= config.num_classes, "predict: --top must be in [1, ", config.num_classes,
+                 "], got ", a.top);
+  auto model = models::make_model(a.model, config);
+  io::load_module(*model, a.weights);  // before the input: a wrong file fails first and cheaply
+  const Tensor images = normalization_for(a.dataset)(load_images(a.input, config, a.dataset));
+  model->eval();
+  model->to(device);
+  const int64_t n = images.size(0), k = a.top;
+  const std::vector<std::string> names = class_names(a.dataset);
+
+  std::ostringstream csv;
+  csv << "index";
+  for (int64_t j = 1; j <= k; ++j)
+    csv << (k == 1 ? ",class,name,probability" : ",class_" + std::to_string(j) + ",name_" + std::to_string(j) +
+                                                     ",probability_" + std::to_string(j));
+  csv << "\n";
+  std::vector<int64_t> counts(config.num_classes, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    NoGradGuard no_grad;
+    for (int64_t begin = 0; begin < n; begin += a.batch_size) {
+      const int64_t end = std::min(n, begin + a.batch_size);
+      // probabilities: (B, classes), read back per batch
+      const Tensor p = softmax(model->forward(images.slice(0, begin, end).to(device)), 1).to(Device::cpu());
+      const std::vector<float> probs = p.contiguous().to_vector<float>();
+      const int64_t classes = p.size(1);
+      std::vector<int64_t> order(classes);
+      for (int64_t i = 0; i < end - begin; ++i) {
+        const float* row = probs.data() + i * classes;
+        for (int64_t c = 0; c < classes; ++c) order[c] = c;
+        // Most probable first; ties to the lower class (as argmax).
+        std::stable_sort(order.begin(), order.end(), [&](int64_t u, int64_t v) { return row[u] > row[v]; });
+        ++counts[order[0]];
+        csv << begin + i;
+        for (int64_t j = 0; j < k; ++j) {
+          char prob[32];
+          std::snprintf(prob, sizeof prob, "%.6f", row[order[j]]);
+          csv << "," << order[j] << "," << names[order[j]] << "," << prob;
+        }
+        csv << "\n";
+      }
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (a.output.empty()) {
+    std::cout << csv.str() << std::flush;
+  } else {
+    io::write_file_atomic(a.output, csv.str(), "predictions");
+  }
+  // The summary goes to stderr when the CSV is on stdout, so the CSV stays clean.
+  std::ostream& summary = a.output.empty() ? std::cerr : std::cout;
+  summary << "predicted " << n << " images from " << a.input << " with " << a.model << " on " << device << " in "
+          << std::fixed << std::setprecision(2) << seconds << "s; classes:";
+  for (int64_t c = 0; c < config.num_classes; ++c) summary << " " << c << "=" << counts[c];
+  summary << std::endl;
+  if (!a.metrics_out.empty()) {
+    io::write_file_atomic(a.metrics_out,
+                          nlohmann::json{{"command", "predict"}, {"model", a.model}, {"weights", a.weights},
+                                         {"input", a.input}, {"device", device.str()}, {"samples", n},
+                                         {"class_counts", counts}, {"predict_seconds", seconds}}
+                                  .dump(2) + "\n",
+                          "metrics");
+  }
+  return 0;
+}
+
+}  // namespace magmadnn::cli
