@@ -41,34 +41,10 @@ data::DataLoaderOptions for_device(data::DataLoaderOptions o, Device device) {
   return o.pin_memory(device.is_cuda());
 }
 
-std::string data_dir(const CommonArgs& a) {
-  if (!a.data_dir.empty()) return a.data_dir;
-  MAGMADNN_CHECK(a.dataset == "fashion-mnist", "--dataset ", a.dataset, " needs --data-dir DIR (a folder with ",
-                 a.dataset == "cifar10" ? "the CIFAR-10 binary batches" : "the MNIST IDX files", ")");
-  return data::kFashionMnistDir;
-}
 
 // Writes `j` to `path` atomically (a reader never sees half a file).
 void write_json_atomic(const std::string& path, const json& j) {
   io::write_file_atomic(path, j.dump(2) + "\n", "metrics");
-}
-
-std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params) {
-  if (a.optimizer == "sgd")
-    return std::make_shared<optim::SGD>(params, optim::SGDOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
-  if (a.optimizer == "adam")
-    return std::make_shared<optim::Adam>(params, optim::AdamOptions(a.lr).weight_decay(a.weight_decay));
-  if (a.optimizer == "adamw") {
-    optim::AdamOptions o(a.lr);
-    o.weight_decay(a.weight_decay > 0 ? a.weight_decay : 1e-2);
-    return std::make_shared<optim::AdamW>(params, o);
-  }
-  if (a.optimizer == "adagrad")
-    return std::make_shared<optim::Adagrad>(params, optim::AdagradOptions(a.lr).weight_decay(a.weight_decay));
-  if (a.optimizer == "rmsprop")
-    return std::make_shared<optim::RMSprop>(
-        params, optim::RMSpropOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
-  MAGMADNN_ERROR("unknown optimizer '", a.optimizer, "'");
 }
 
 // Peak resident memory of this process in MB (VmHWM), or -1 where /proc is not available.
@@ -80,28 +56,6 @@ double peak_rss_mb() {
   return -1;
 }
 
-// The train or test split, normalised with the training set's per-channel mean and std (the
-// usual torchvision preprocessing; eval must apply the same).
-std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
-  std::shared_ptr<data::TensorDataset> ds;
-  ds = a.dataset == "cifar10" ? data::load_cifar10(dir, train) : data::load_mnist(dir, train);
-  data::normalize_inplace(*ds, normalization_for(a.dataset));
-  // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
-  // return them to the OS, they are never needed again.
-  cpu_allocator().empty_cache();
-  return ds;
-}
-
-
-models::ModelConfig config_for(const data::TensorDataset& ds) {
-  models::ModelConfig c;
-  const Shape& s = ds.inputs().shape();  // (N, C, H, W)
-  c.in_channels = s[1];
-  c.height = s[2];
-  c.width = s[3];
-  c.num_classes = 10;
-  return c;
-}
 
 int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   for (const auto& [flag, file] : {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}}) {
@@ -263,6 +217,52 @@ data::Normalize normalization_for(const std::string& dataset) {
   if (dataset == "cifar10") return data::Normalize(data::kCifar10Mean, data::kCifar10Std);
   if (dataset == "fashion-mnist") return data::Normalize({data::kFashionMnistMean}, {data::kFashionMnistStd});
   return data::Normalize({data::kMnistMean}, {data::kMnistStd});
+}
+
+std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params) {
+  if (a.optimizer == "sgd")
+    return std::make_shared<optim::SGD>(params, optim::SGDOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
+  if (a.optimizer == "adam")
+    return std::make_shared<optim::Adam>(params, optim::AdamOptions(a.lr).weight_decay(a.weight_decay));
+  if (a.optimizer == "adamw") {
+    optim::AdamOptions o(a.lr);
+    o.weight_decay(a.weight_decay > 0 ? a.weight_decay : 1e-2);
+    return std::make_shared<optim::AdamW>(params, o);
+  }
+  if (a.optimizer == "adagrad")
+    return std::make_shared<optim::Adagrad>(params, optim::AdagradOptions(a.lr).weight_decay(a.weight_decay));
+  if (a.optimizer == "rmsprop")
+    return std::make_shared<optim::RMSprop>(
+        params, optim::RMSpropOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
+  MAGMADNN_ERROR("unknown optimizer '", a.optimizer, "'");
+}
+
+std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
+  std::shared_ptr<data::TensorDataset> ds;
+  ds = a.dataset == "cifar10" ? data::load_cifar10(dir, train) : data::load_mnist(dir, train);
+  data::normalize_inplace(*ds, normalization_for(a.dataset));
+  // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
+  // return them to the OS, they are never needed again.
+  cpu_allocator().empty_cache();
+  return ds;
+}
+
+
+models::ModelConfig config_for(const data::TensorDataset& ds) {
+  models::ModelConfig c;
+  const Shape& s = ds.inputs().shape();  // (N, C, H, W)
+  c.in_channels = s[1];
+  c.height = s[2];
+  c.width = s[3];
+  c.num_classes = 10;
+  return c;
+}
+
+std::string data_dir(const CommonArgs& a) {
+  if (!a.data_dir.empty()) return a.data_dir;
+  MAGMADNN_CHECK(a.dataset == "fashion-mnist", "--dataset ", a.dataset, " needs --data-dir DIR (a folder with ",
+                 a.dataset == "cifar10" ? "the CIFAR-10 binary batches" : "the MNIST IDX files", ")");
+  return data::kFashionMnistDir;
 }
 
 Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark) {

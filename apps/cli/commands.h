@@ -3,11 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "magmadnn/core/device.h"
+#include "magmadnn/data/dataset.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/models/models.h"
+#include "magmadnn/optim/optimizer.h"
 
 namespace magmadnn::cli {
 
@@ -70,6 +74,16 @@ struct PredictArgs : CommonArgs {
   int64_t top = 1;     // classes per sample, most probable first
 };
 
+struct HpoArgs : TrainArgs {
+  std::string space;         // "lr=log:1e-4:0.1,optimizer=sgd|adam" (train/hpo.h)
+  int64_t trials = 9;
+  int64_t eta = 3;           // successive halving: keep the best 1/eta, eta times the epochs
+  int64_t min_epochs = 1;    // rung 0's budget
+  int64_t max_epochs = 0;    // cap (0: none)
+  double val_fraction = 0.1; // of the training set, held out to score the trials
+  std::string out;           // JSON lines, one per trial
+};
+
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
 // build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
 // With cudnn_benchmark (--cudnn-benchmark, CUDA only) convolution algorithms are chosen by timing.
@@ -82,11 +96,20 @@ Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_
 Device setup(const CommonArgs& a);
 models::ModelConfig config_for_dataset(const std::string& dataset);
 data::Normalize normalization_for(const std::string& dataset);
+// The train or test split of --dataset from `dir`, normalised (normalization_for), and the model
+// configuration its shape gives.
+std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train);
+models::ModelConfig config_for(const data::TensorDataset& ds);
+// The folder of --dataset's files (--data-dir, or the default for fashion-mnist).
+std::string data_dir(const CommonArgs& a);
+// The optimizer --optimizer names, with --lr, --momentum and --weight-decay.
+std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params);
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);
 int run_bench(const BenchArgs& args);
 int run_predict(const PredictArgs& args);
+int run_hpo(const HpoArgs& args);
 int run_info();
 
 }  // namespace magmadnn::cli

@@ -103,6 +103,32 @@ int main(int argc, char** argv) {
   eval->add_option("--weights", eval_args.weights, "weights saved by `magmadnn train --save`")->required();
   eval->add_flag("--fuse", eval_args.fuse, "fold BatchNorm into convolutions and fuse bias+ReLU before evaluating");
 
+  HpoArgs hpo_args;
+  CLI::App* hpo = app.add_subcommand(
+      "hpo", "hyperparameter search: random configurations, successive halving, scored on held-out training data");
+  add_common(hpo, hpo_args);
+  hpo->add_option("--space", hpo_args.space,
+                  "what to search, e.g. \"lr=log:1e-4:0.1,momentum=0.8:0.99,batch_size=32|64|128,optimizer=sgd|adam\" "
+                  "(names: lr, momentum, weight_decay, label_smoothing, batch_size, optimizer)")
+      ->required();
+  hpo->add_option("--trials", hpo_args.trials, "configurations drawn")->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--eta", hpo_args.eta, "keep the best 1/eta per rung, eta times the epochs (1: plain random search)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--min-epochs", hpo_args.min_epochs, "epochs of the first rung")->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--max-epochs", hpo_args.max_epochs, "no rung beyond this many epochs (0: no cap)")
+      ->check(CLI::NonNegativeNumber);
+  hpo->add_option("--val-fraction", hpo_args.val_fraction, "share of the training set held out to score the trials")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  hpo->add_option("--out", hpo_args.out, "write every trial as a JSON line to this file");
+  hpo->add_option("--optimizer", hpo_args.optimizer, "when not searched")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "adagrad", "rmsprop"}))->capture_default_str();
+  hpo->add_option("--lr", hpo_args.lr, "when not searched")->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--momentum", hpo_args.momentum, "when not searched")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  hpo->add_option("--weight-decay", hpo_args.weight_decay, "when not searched")->check(CLI::NonNegativeNumber);
+  hpo->add_option("--label-smoothing", hpo_args.label_smoothing, "when not searched")->check(CLI::Range(0.0, 0.999));
+  hpo->add_option("--max-batches", hpo_args.max_batches, "stop each epoch after this many batches (0: all)")
+      ->check(CLI::NonNegativeNumber);
+
   PredictArgs predict_args;
   CLI::App* predict = app.add_subcommand("predict", "classify the images of a .npy or IDX file with saved weights (CSV)");
   add_common(predict, predict_args, /*with_dataset=*/false);
@@ -139,6 +165,7 @@ int main(int argc, char** argv) {
     if (*eval) return run_eval(eval_args);
     if (*bench) return run_bench(bench_args);
     if (*predict) return run_predict(predict_args);
+    if (*hpo) return run_hpo(hpo_args);
     if (*info) return run_info();
     if (run_ising) return run_ising();
   } catch (const magmadnn::Error& e) {

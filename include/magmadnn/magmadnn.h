@@ -38,4 +38,5 @@
 #include "magmadnn/ops/sparse.h"
 #include "magmadnn/optim/optim.h"
 #include "magmadnn/train/progress.h"
+#include "magmadnn/train/hpo.h"
 #include "magmadnn/train/trainer.h"
