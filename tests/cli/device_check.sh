@@ -3,7 +3,8 @@
 # with status 1 and one clear error (a CPU-only build: "has no CUDA backend"; a CUDA build on a
 # machine without a GPU: "no CUDA device: <reason>"); `--device cpu` gives exactly what no flag
 # gives (metrics, log, weights, eval). With a GPU: training on cuda ends near the CPU run, its
-# weights evaluate on the CPU, and a CPU checkpoint resumes on cuda.
+# weights evaluate on the CPU, predict on cuda gives the CPU's classes, LeNet's dropout masks
+# agree between the devices and under --cuda-graph, and a CPU checkpoint resumes on cuda.
 # Runs on small generated IDX files. Usage: device_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
@@ -99,6 +100,17 @@ if [[ $have_gpu -eq 0 ]]; then
       ok "cuda-trained weights evaluate on the cpu" || bad "eval of cuda weights on cpu: $(cat "$tmp/out")"
     "$bin" eval "${common[@]}" --weights "$tmp/cpu.st" --device cuda --metrics-out "$tmp/eval_cpu_on_gpu.json" \
       >"$tmp/out" 2>&1 && ok "cpu-trained weights evaluate on cuda" || bad "eval on cuda: $(cat "$tmp/out")"
+    # predict on the GPU: the CPU's classes (allowing 2 of 200 argmax near-ties to flip).
+    if "$bin" predict --model mlp --weights "$tmp/cpu.st" --input "$tmp/data/t10k-images-idx3-ubyte" --device cuda \
+         --output "$tmp/pred_gpu.csv" >"$tmp/out" 2>&1 &&
+       "$bin" predict --model mlp --weights "$tmp/cpu.st" --input "$tmp/data/t10k-images-idx3-ubyte" \
+         --output "$tmp/pred_cpu.csv" >>"$tmp/out" 2>&1; then
+      differ=$(paste -d, <(cut -d, -f2 "$tmp/pred_gpu.csv") <(cut -d, -f2 "$tmp/pred_cpu.csv") | awk -F, '$1 != $2' | wc -l)
+      [[ $differ -le 2 ]] && ok "predict --device cuda: the CPU's classes ($differ of 200 differ)" ||
+        bad "predict --device cuda: $differ of 200 classes differ from the CPU's"
+    else
+      bad "predict --device cuda: $(tail -3 "$tmp/out")"
+    fi
   else
     bad "train --device cuda: $(tail -3 "$tmp/out")"
   fi
