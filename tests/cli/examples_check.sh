@@ -6,13 +6,9 @@
 set -uo pipefail
 bin="$(readlink -f "$1")" mpiexec="${2:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+source "$here/check_lib.sh"
+cd "$tmp" || exit 1  # the examples write their files into the working directory
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-fails=0
-ok() { echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
 python3 "$here/make_idx.py" data 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 
 "$bin/example_autograd_basics" >out 2>&1 && ok "autograd_basics" || bad "autograd_basics: $(tail -3 out)"
@@ -41,4 +37,4 @@ if "$bin/example_distributed_ddp" data 3 >one.out 2>&1; then
 else
   bad "distributed_ddp: $(tail -3 one.out)"
 fi
-exit $fails
+finish

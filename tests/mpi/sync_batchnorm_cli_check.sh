@@ -11,12 +11,8 @@
 set -uo pipefail
 bin="$(readlink -f "$1")" mpiexec="${2:-mpirun}"
 here="$(cd "$(dirname "$0")" && pwd)"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$here/../cli/check_lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-fails=0
-ok() { echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAIL: $1"; }
 json_number() { grep -o "\"$2\": *[-0-9.e+]*" "$1" | head -1 | sed 's/.*: *//'; }
 python3 "$here/../cli/make_idx.py" "$tmp/data" 256 64 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 args=(train --data-dir "$tmp/data" --model resnet18 --epochs 1 --batch-size 16 --max-batches 1 --seed 5
@@ -41,8 +37,6 @@ a=$(json_number "$tmp/one.json" test_loss) s=$(json_number "$tmp/sync.json" test
 awk -v a="$a" -v b="$s" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= 1e-3 * (1 + (a < 0 ? -a : a))) }' &&
   ok "test loss $s = one process $a" || bad "test loss $s, one process $a"
 
-"$bin" "${args[@]}" --sync-batchnorm >"$tmp/err.out" 2>&1
-rc=$?
-[[ $rc -ne 0 ]] && grep -q -- "--sync-batchnorm needs --distributed ddp, got --distributed none" "$tmp/err.out" &&
-  ok "--sync-batchnorm without ddp: one clear error" || bad "--sync-batchnorm without ddp: rc $rc, $(cat "$tmp/err.out")"
-exit $fails
+expect_error "--sync-batchnorm without ddp" "--sync-batchnorm needs --distributed ddp, got --distributed none" \
+  "$bin" "${args[@]}" --sync-batchnorm
+finish
