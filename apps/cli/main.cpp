@@ -38,7 +38,7 @@ void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset =
 
 int main(int argc, char** argv) {
   using namespace magmadnn::cli;
-  CLI::App app{"MagmaDNN: train, evaluate and benchmark neural networks on CPUs and GPUs"};
+  CLI::App app{"MagmaDNN: train, evaluate, tune, apply and benchmark neural networks on CPUs and GPUs"};
   app.require_subcommand(1);
 
   TrainArgs train_args;
