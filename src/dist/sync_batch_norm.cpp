@@ -1,7 +1,8 @@
-// SyncBatchNorm (see dist/sync_batch_norm.h). Forward and backward side by side: statistics are
-// accumulated in float64 and all-reduced in one message per pass ([sum | sum of squares | count]
-// forward, [sum dy | sum dy * xhat] backward), so uneven per-rank batches weigh in by their size.
-// All of it stays on the input's device (CPU, or CUDA with an NCCL group): no host reads.
+// SyncBatchNorm (see dist/sync_batch_norm.h). Forward and backward side by side, one message per
+// pass: forward gathers each rank's [count | mean | variance] (C-length, float64) and combines
+// them with the parallel-variance formula; backward all-reduces [sum dy | sum dy * xhat]. Uneven
+// per-rank batches weigh in by their size. All of it stays on the input's device (CPU, or CUDA
+// with an NCCL group): no host reads.
 #include "magmadnn/dist/sync_batch_norm.h"
 
 #include <cmath>
@@ -46,56 +47,62 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
   MAGMADNN_CHECK(x.dtype() == kFloat32 || x.dtype() == kFloat64, "SyncBatchNorm(", C,
                  "): expected a float32 or float64 input, got ", x.dtype());
 
-  // Everything stays on x's device (no read to the host on a GPU): the statistics are float64
-  // tensors there, all-reduced in place.
-  Tensor y, xhat, invstd, count;
+  // Everything stays on x's device (no read to the host on a GPU). Each rank's mean and biased
+  // variance per channel (two passes, Backend::batch_norm_stats), then every rank's [count | mean |
+  // var] gathered and combined in float64 by Chan et al.'s parallel formula, in rank order on
+  // every rank: var = sum_r n_r (v_r + (m_r - mean)^2) / n, free of E[x^2] - E[x]^2's cancellation.
+  Backend& be = backend_for(x.device());
+  Tensor y, x3, mean_x, invstd, count;
   {
     NoGradGuard no_grad;
-    Tensor x3 = as_ncl(x.detach());
+    x3 = as_ncl(x.detach());  // (N, C, L)
     const int64_t local_count = x3.size(0) * x3.size(2);
-    // x: (N, C, L); local [sum (C) | sum of squares (C) | count (1)], reduced over all ranks.
-    Tensor xd = x3.to(kFloat64);
-    Tensor stats = concat({sum(xd, {0, 2}), sum(xd * xd, {0, 2}),
-                           full({1}, static_cast<double>(local_count), kFloat64, x.device())},
-                          0)
-                       .contiguous();
-    group_->all_reduce(stats);
-    count = stats.slice(0, 2 * C, 2 * C + 1);  // (1), the global number of values per channel
+    Tensor m = zeros({C}, x.dtype(), x.device()), v = zeros({C}, x.dtype(), x.device());
+    if (local_count > 0) be.batch_norm_stats(x3, m, v);  // an empty share counts 0 and adds nothing
+    const Tensor mine =
+        concat({full({1}, static_cast<double>(local_count), kFloat64, x.device()), m.to(kFloat64), v.to(kFloat64)}, 0)
+            .contiguous();
+    Tensor all = Tensor::empty({group_->size(), 2 * C + 1}, kFloat64, x.device());
+    group_->all_gather(mine, all);
+    const Tensor n = all.slice(1, 0, 1), means = all.slice(1, 1, C + 1), vars = all.slice(1, C + 1, 2 * C + 1);
+    count = sum(n, {0});  // (1), the global number of values per channel
     if (local_count <= 1) {  // only then can the global count be too small: read it (rare)
-      const double n = count.item<double>();
-      MAGMADNN_CHECK(n > 1, "SyncBatchNorm(", C,
-                     "): expected more than 1 value per channel over all ranks when training, got ", n,
+      const double total = count.item<double>();
+      MAGMADNN_CHECK(total > 1, "SyncBatchNorm(", C,
+                     "): expected more than 1 value per channel over all ranks when training, got ", total,
                      " (this rank's input ", x.shape(), ")");
     }
-    const Tensor mean = stats.slice(0, 0, C) / count;
-    const Tensor var = clamp(stats.slice(0, C, 2 * C) / count - mean * mean, 0.0, std::nullopt);  // biased
+    const Tensor mean = sum(n * means, {0}) / count;                                // (C)
+    const Tensor var = sum(n * (vars + square(means - mean)), {0}) / count;        // (C), biased
     invstd = (1.0 / sqrt(var + options_.eps())).to(x.dtype()).reshape({1, C, 1});
-    xhat = (x3 - mean.to(x.dtype()).reshape({1, C, 1})) * invstd;
-    Tensor y3 = xhat;
-    if (weight_.defined()) y3 = y3 * weight_.detach().reshape({1, C, 1});
-    if (bias_.defined()) y3 = y3 + bias_.detach().reshape({1, C, 1});
-    y = y3.reshape(x.shape()).contiguous();
+    mean_x = mean.to(x.dtype()).contiguous();
+    // y = (x - mean) / sqrt(var + eps) * w + b: the backend's batch-norm pass with given statistics.
+    const Tensor w = weight_.defined() ? weight_.detach() : ones({C}, x.dtype(), x.device());
+    const Tensor b = bias_.defined() ? bias_.detach() : zeros({C}, x.dtype(), x.device());
+    Tensor var_x = var.to(x.dtype()).contiguous(), y3 = Tensor::empty(x3.shape(), x.dtype(), x.device());
+    be.batch_norm(x3, w, b, mean_x, var_x, /*training=*/false, options_.eps(), y3);
+    y = y3.reshape(x.shape());
 
     if (is_training() && running_mean_.defined()) {
       // PyTorch's convention: running = (1 - momentum) * running + momentum * stat, with the
-      // unbiased variance of the global batch.
-      const double m = options_.momentum();
-      const Tensor unbiased = var * count / (count - 1.0);
-      running_mean_.copy_(running_mean_.to(kFloat64) * (1 - m) + mean * m);
-      running_var_.copy_(running_var_.to(kFloat64) * (1 - m) + unbiased * m);
-      backend_for(num_batches_tracked_.device()).increment(num_batches_tracked_);
+      // unbiased variance of the global batch; one fused update where the backend has it.
+      const Tensor unbiased = (var * count / (count - 1.0)).to(running_var_.dtype()).contiguous();
+      be.batch_norm_update_running(mean.to(running_mean_.dtype()).contiguous(), unbiased, running_mean_, running_var_,
+                                   options_.momentum(), 1.0);
+      be.increment(num_batches_tracked_);
     }
   }
 
   // dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), the means over the global batch;
-  // dw = sum(dy * xhat), db = sum(dy) over this rank's samples.
+  // dw = sum(dy * xhat), db = sum(dy) over this rank's samples; xhat = (x - mean) * invstd again.
   Tensor w = weight_.defined() ? weight_.detach() : Tensor();
-  Tensor scale = invstd;
   std::shared_ptr<ProcessGroup> group = group_;
   const Shape shape = x.shape();
+  const Tensor centre = mean_x.reshape({1, C, 1});
   autograd::record("sync_batch_norm", {x, weight_, bias_}, y,
-                   [xhat, w, scale, group, count, shape, C](const Tensor& g_in, const NeedsGrad& n) {
+                   [x3, centre, w, invstd, group, count, shape, C](const Tensor& g_in, const NeedsGrad& n) {
                      NoGradGuard no_grad;
+                     const Tensor xhat = (x3 - centre) * invstd;
                      Tensor g3 = as_ncl(g_in);
                      Tensor sum_dy = sum(g3, {0, 2}), sum_dy_xhat = sum(g3 * xhat, {0, 2});
                      Tensor gx, gw, gb;
@@ -108,7 +115,7 @@ Tensor SyncBatchNorm::forward(const Tensor& x) {
                        Tensor means = (both / count).to(xhat.dtype());  // count: (1) on the device
                        Tensor mean_dy = means.slice(0, 0, C).reshape({1, C, 1});
                        Tensor mean_dy_xhat = means.slice(0, C, 2 * C).reshape({1, C, 1});
-                       Tensor k = w.defined() ? scale * w.reshape({1, C, 1}) : scale;
+                       Tensor k = w.defined() ? invstd * w.reshape({1, C, 1}) : invstd;
                        gx = ((g3 - mean_dy - xhat * mean_dy_xhat) * k).reshape(shape).contiguous();
                      }
                      return std::vector<Tensor>{gx, gw, gb};

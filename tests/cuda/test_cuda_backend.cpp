@@ -534,6 +534,16 @@ TEST(CudaParity, BatchNormForwardAndBackward) {
         expect_close(gbg, gb, tol, tol, what + " grad bias");
       }
     }
+    // Batch statistics without normalising (SyncBatchNorm's local statistics), far from zero too.
+    {
+      const Tensor x = randn({6, 5, 7, 3}, dt) * 0.5 + 300.0;
+      Tensor m = Tensor::empty({5}, dt), v = Tensor::empty({5}, dt);
+      Tensor mg = Tensor::empty({5}, dt, kGpu), vg = Tensor::empty({5}, dt, kGpu);
+      cpu().batch_norm_stats(x, m, v);
+      gpu().batch_norm_stats(x.to(kGpu), mg, vg);
+      expect_close(mg, m, 1e-6, 1e-6, std::string("batch_norm_stats mean ") + dtype_name(dt));
+      expect_close(vg, v, 1e-4, 1e-6, std::string("batch_norm_stats var ") + dtype_name(dt));
+    }
     // The running statistics (one fused launch on the GPU) and the batch counter.
     const int64_t C = 37;
     const Tensor mean = randn({C}, dt), var = rand({C}, dt) + 0.1;

@@ -34,17 +34,19 @@ void expect_close(const Tensor& a, const Tensor& b, double tol, const std::strin
     ASSERT_NEAR(u[i], v[i], tol * std::max(1.0f, std::fabs(v[i]))) << what << " element " << i;
 }
 
-// Rows [begin, end) of the batch for this rank: `uneven` gives rank 0 a single sample.
-std::pair<int64_t, int64_t> rows(int64_t B, bool uneven) {
+// Rows [begin, end) of the batch for this rank: even chunks, or (first >= 0) `first` rows on
+// rank 0 and the rest split over the others.
+constexpr int64_t kEven = -1;
+std::pair<int64_t, int64_t> rows(int64_t B, int64_t first) {
   const int r = pg().rank(), n = pg().size();
-  if (!uneven) return pg().chunk_range(B, r);
-  if (r == 0) return {0, 1};
-  const int64_t rest = B - 1, per = rest / (n - 1), extra = rest % (n - 1);
-  const int64_t b = 1 + (r - 1) * per + std::min<int64_t>(r - 1, extra);
+  if (first == kEven) return pg().chunk_range(B, r);
+  if (r == 0) return {0, first};
+  const int64_t rest = B - first, per = rest / (n - 1), extra = rest % (n - 1);
+  const int64_t b = first + (r - 1) * per + std::min<int64_t>(r - 1, extra);
   return {b, b + per + (r - 1 < extra ? 1 : 0)};
 }
 
-void check_matches_batch_norm(int64_t B, bool uneven, const Shape& sample) {
+void check_matches_batch_norm(int64_t B, int64_t first, const Shape& sample) {
   const int64_t C = sample[0];
   manual_seed(11);
   std::vector<int64_t> dims{B};
@@ -60,7 +62,7 @@ void check_matches_batch_norm(int64_t B, bool uneven, const Shape& sample) {
   bn.load_state_dict(init, false);
   dist::SyncBatchNorm sync(C, mpi_test::group());
   sync.load_state_dict(init, false);
-  auto [b, e] = rows(B, uneven);
+  auto [b, e] = rows(B, first);
 
   for (int step = 0; step < 3; ++step) {
     SCOPED_TRACE("step " + std::to_string(step));
@@ -94,16 +96,20 @@ void check_matches_batch_norm(int64_t B, bool uneven, const Shape& sample) {
 }  // namespace
 
 TEST(SyncBatchNorm, EvenSlicesMatchOneBatchNormOnTheWholeBatch) {
-  check_matches_batch_norm(12, false, {3, 4, 5});
+  check_matches_batch_norm(12, kEven, {3, 4, 5});
 }
 
 TEST(SyncBatchNorm, UnevenSlicesMatch) {
-  check_matches_batch_norm(7, false, {3, 4, 4});  // chunk sizes differ by one
-  check_matches_batch_norm(9, true, {2, 3, 3});   // rank 0 holds a single sample
+  check_matches_batch_norm(7, kEven, {3, 4, 4});  // chunk sizes differ by one
+  check_matches_batch_norm(9, 1, {2, 3, 3});      // rank 0 holds a single sample
+}
+
+TEST(SyncBatchNorm, AnEmptyShareAddsNothing) {
+  check_matches_batch_norm(9, 0, {2, 3, 3});  // rank 0 holds no sample this time
 }
 
 TEST(SyncBatchNorm, TwoDimensionalInput) {
-  check_matches_batch_norm(10, true, {5});
+  check_matches_batch_norm(10, 1, {5});
 }
 
 TEST(SyncBatchNorm, StateDictKeysMatchBatchNorm2d) {

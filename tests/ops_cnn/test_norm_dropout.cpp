@@ -44,6 +44,34 @@ std::vector<double> ref_normalize(const Tensor& x, const std::vector<double>& me
 
 }  // namespace
 
+// Backend::batch_norm_stats: the CPU's two-pass loops and the backends' default (reductions and
+// maps) both match a float64 reference, also for data far from zero (mean 1000, std 0.5), where
+// E[x^2] - E[x]^2 in float32 would lose every digit; (N, C) input; and the shape error.
+TEST(BatchNormStats, CpuAndDefaultMatchAFloat64Reference) {
+  manual_seed(21);
+  Backend& be = backend_for(Device::cpu());
+  for (const Shape& shape : {Shape{6, 3, 5, 7}, Shape{40, 4}}) {
+    for (double offset : {0.0, 1000.0}) {
+      const Tensor x = randn(shape) * 0.5 + offset;
+      const Stats want = channel_stats(x);
+      const int64_t C = shape[1];
+      Tensor m = Tensor::empty({C}), v = Tensor::empty({C}), dm = Tensor::empty({C}), dv = Tensor::empty({C});
+      be.batch_norm_stats(x, m, v);
+      be.Backend::batch_norm_stats(x, dm, dv);  // the default the CUDA backend uses
+      for (int64_t c = 0; c < C; ++c) {
+        const std::string what = shape.str() + " offset " + std::to_string(offset) + " channel " + std::to_string(c);
+        EXPECT_NEAR(m.to_vector<double>()[c], want.mean[c], 1e-6 * (1 + std::abs(want.mean[c]))) << what;
+        EXPECT_NEAR(dm.to_vector<double>()[c], want.mean[c], 1e-6 * (1 + std::abs(want.mean[c]))) << what;
+        EXPECT_NEAR(v.to_vector<double>()[c], want.var[c], 1e-4 * want.var[c]) << what;
+        EXPECT_NEAR(dv.to_vector<double>()[c], want.var[c], 1e-4 * want.var[c]) << what;
+      }
+    }
+  }
+  Tensor m = Tensor::empty({2}), v = Tensor::empty({2});
+  EXPECT_THAT(error_of([&] { be.batch_norm_stats(ones({4, 3}), m, v); }),
+              HasSubstr("batch_norm_stats: expected x (N, C, ...) and (C) statistics, got x (4, 3)"));
+}
+
 TEST(BatchNorm, TrainingNormalisesWithBatchStatistics) {
   for (const Shape& s : {Shape{6, 3}, Shape{4, 3, 5, 2}}) {
     for (DType dt : {kFloat64, kFloat32}) {

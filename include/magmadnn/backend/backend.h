@@ -196,6 +196,11 @@ class Backend {
   // else normalises with them as given (running statistics).
   virtual void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& mean, Tensor& var,
                           bool training, double eps, Tensor& out) = 0;
+  // The batch mean and biased variance per channel of x (N, C) or (N, C, ...), into mean and var
+  // (C) of x's dtype, without normalising: two passes (the variance around the mean), no
+  // cancellation. For statistics combined across processes (SyncBatchNorm). The default uses the
+  // reductions and maps above with one temporary of x's size; the CPU reads x twice and nothing else.
+  virtual void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var);
   // Gradients for x, weight, bias from the forward's mean/var. training: the full batch-norm
   // backward (statistics depend on x); else mean/var are constants. grad_weight and grad_bias
   // may be undefined when not needed.

@@ -3,6 +3,7 @@
 // loops on a (128, 64, 14, 14) training step, and its blocked variants would need reorders.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/loops.h"
@@ -18,34 +19,39 @@ struct BnGeom {
 
 // Per-channel loops, parallel over channels; the inner loops run over one contiguous (n, c) plane
 // and vectorise, with partial sums in T and the per-channel totals in double.
+
+// Channel c's batch mean, then its biased variance around that (rounded) mean: two passes.
+template <typename T>
+void bn_channel_stats(const T* x, int64_t c, const BnGeom& g, T* mean, T* var) {
+  const int64_t M = g.N * g.S, S = g.S;
+  double s = 0;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* xp = x + (n * g.C + c) * S;
+    T part = 0;
+#pragma omp simd reduction(+ : part)
+    for (int64_t i = 0; i < S; ++i) part += xp[i];
+    s += part;
+  }
+  const T mt = static_cast<T>(s / M);
+  double v = 0;
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* xp = x + (n * g.C + c) * S;
+    T part = 0;
+#pragma omp simd reduction(+ : part)
+    for (int64_t i = 0; i < S; ++i) part += (xp[i] - mt) * (xp[i] - mt);
+    v += part;
+  }
+  mean[c] = mt;
+  var[c] = static_cast<T>(v / M);
+}
+
 template <typename T>
 void bn_forward_loop(const T* x, const T* w, const T* b, T* mean, T* var, bool training, double eps, T* y,
                      const BnGeom& g) {
-  const int64_t M = g.N * g.S, S = g.S;
+  const int64_t S = g.S;
 #pragma omp parallel for schedule(static) if (g.N * g.C * g.S >= kParallelGrain)
   for (int64_t c = 0; c < g.C; ++c) {
-    if (training) {
-      double s = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const T* xp = x + (n * g.C + c) * S;
-        T part = 0;
-#pragma omp simd reduction(+ : part)
-        for (int64_t i = 0; i < S; ++i) part += xp[i];
-        s += part;
-      }
-      const double m = s / M;
-      const T mt = static_cast<T>(m);
-      double v = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const T* xp = x + (n * g.C + c) * S;
-        T part = 0;
-#pragma omp simd reduction(+ : part)
-        for (int64_t i = 0; i < S; ++i) part += (xp[i] - mt) * (xp[i] - mt);
-        v += part;
-      }
-      mean[c] = mt;
-      var[c] = static_cast<T>(v / M);
-    }
+    if (training) bn_channel_stats(x, c, g, mean, var);
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
     const T scale = static_cast<T>(w[c] * invstd), shift = static_cast<T>(b[c] - mean[c] * w[c] * invstd);
     for (int64_t n = 0; n < g.N; ++n) {
@@ -121,6 +127,24 @@ void CpuBackend::batch_norm(const Tensor& x, const Tensor& w, const Tensor& b, T
     using T = decltype(tag_);
     bn_forward_loop<T>(x.data<T>(), w.data<T>(), b.data<T>(), mean.data<T>(), var.data<T>(), training, eps,
                       y.data<T>(), g);
+  });
+}
+
+void CpuBackend::batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) {
+  check_bn_operands("batch_norm_stats", {&x, &mean, &var});
+  MAGMADNN_CHECK(x.dim() >= 2 && mean.numel() == x.size(1) && var.numel() == x.size(1), "batch_norm_stats: expected ",
+                 "x (N, C, ...) and (C) statistics, got x ", x.shape(), ", mean ", mean.shape(), ", var ", var.shape());
+  const BnGeom g(x);
+  dispatch_float(x.dtype(), "batch_norm_stats", [&](auto tag_) {
+    using T = decltype(tag_);
+    T *m = mean.data<T>(), *v = var.data<T>();
+    if (g.N * g.S == 0) {  // no values: NaN, as a mean over nothing
+      std::fill(m, m + g.C, std::numeric_limits<T>::quiet_NaN());
+      std::fill(v, v + g.C, std::numeric_limits<T>::quiet_NaN());
+      return;
+    }
+#pragma omp parallel for schedule(static) if (g.N * g.C * g.S >= kParallelGrain)
+    for (int64_t c = 0; c < g.C; ++c) bn_channel_stats(x.data<T>(), c, g, m, v);
   });
 }
 

@@ -62,6 +62,7 @@ class CpuBackend : public Backend {
   void pool2d_backward(const Tensor& grad_out, const Tensor& workspace, Tensor& grad_x, const Pool2dParams& p) override;
   void adaptive_avg_pool2d(const Tensor& x, Tensor& out) override;
   void adaptive_avg_pool2d_backward(const Tensor& grad_out, Tensor& grad_x) override;
+  void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) override;
   void batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& mean, Tensor& var, bool training,
                   double eps, Tensor& out) override;
   void batch_norm_backward(const Tensor& x, const Tensor& grad_out, const Tensor& weight, const Tensor& mean,
