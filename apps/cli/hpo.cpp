@@ -2,6 +2,8 @@
 // training set minus a held-out validation part and are scored by their validation accuracy; the
 // test set is never looked at. Under mpirun the trials of each rung are split over the ranks.
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
