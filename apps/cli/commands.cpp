@@ -42,10 +42,6 @@ data::DataLoaderOptions for_device(data::DataLoaderOptions o, Device device) {
 }
 
 
-// Writes `j` to `path` atomically (a reader never sees half a file).
-void write_json_atomic(const std::string& path, const json& j) {
-  io::write_file_atomic(path, j.dump(2) + "\n", "metrics");
-}
 
 // Peak resident memory of this process in MB (VmHWM), or -1 where /proc is not available.
 double peak_rss_mb() {
@@ -107,10 +103,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
     opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
   dist.configure(opts, *optimizer, test_loader);
   dist.configure_checkpoints(opts, *optimizer);
-  if (a.label_smoothing > 0)
-    opts.loss = [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
-      return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
-    };
+  opts.loss = loss_for(a);
   std::shared_ptr<train::CudaGraphStep> graphed;
   if (a.cuda_graph) {
     check_cuda_graph_args(a, device);
@@ -197,6 +190,17 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 }
 
 }  // namespace
+
+void write_json_atomic(const std::string& path, const nlohmann::json& j) {
+  io::write_file_atomic(path, j.dump(2) + "\n", "metrics");
+}
+
+train::LossFn loss_for(const TrainArgs& a) {
+  if (a.label_smoothing <= 0) return nullptr;  // the Trainer's default cross-entropy
+  return [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
+    return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
+  };
+}
 
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);

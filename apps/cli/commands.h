@@ -7,11 +7,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "magmadnn/core/device.h"
 #include "magmadnn/data/dataset.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/models/models.h"
 #include "magmadnn/optim/optimizer.h"
+#include "magmadnn/train/trainer.h"
 
 namespace magmadnn::cli {
 
@@ -104,6 +107,10 @@ models::ModelConfig config_for(const data::TensorDataset& ds);
 std::string data_dir(const CommonArgs& a);
 // The optimizer --optimizer names, with --lr, --momentum and --weight-decay.
 std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params);
+// The training loss: cross-entropy, with --label-smoothing when set (null: the Trainer's default).
+train::LossFn loss_for(const TrainArgs& a);
+// Writes `j` (indented) to `path` atomically: the --metrics-out files of every subcommand.
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);

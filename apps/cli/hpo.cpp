@@ -61,7 +61,8 @@ void check_space(const train::hpo::SearchSpace& space) {
       MAGMADNN_CHECK(p.kind == train::hpo::Param::Kind::Choice, "hpo: optimizer takes choices, e.g. optimizer=sgd|adam");
       for (const auto& c : p.choices)
         MAGMADNN_CHECK(optimizers.count(c), "hpo: unknown optimizer '", c, "' (sgd, adam, adamw, adagrad, rmsprop)");
-    }  // numeric names take ranges or choices of numbers (batch_size=32|64|128); with_config checks them
+    }
+    // Numeric names take ranges or choices of numbers (batch_size=32|64|128); with_config checks them.
   }
 }
 
@@ -120,10 +121,7 @@ int run_hpo(const HpoArgs& a) {
     opts.max_batches = t.max_batches;
     opts.progress = train::ProgressMode::None;
     opts.device = device;
-    if (t.label_smoothing > 0)
-      opts.loss = [e = t.label_smoothing](const Tensor& o, const Tensor& y) {
-        return cross_entropy(o, y, Tensor(), Reduction::Mean, e);
-      };
+    opts.loss = loss_for(t);
     train::Trainer trainer(model, optimizer, opts);
     trainer.fit(loader);  // a diverging run throws: the trial fails
     return train::evaluate(*model, val_loader).accuracy;
@@ -175,12 +173,10 @@ int run_hpo(const HpoArgs& a) {
     io::write_file_atomic(a.out, lines, "trials");
   }
   if (root && !a.metrics_out.empty()) {
-    io::write_file_atomic(a.metrics_out,
-                          json{{"command", "hpo"}, {"model", a.model}, {"dataset", a.dataset}, {"trials", a.trials},
-                               {"ranks", group->size()}, {"best_trial", best.id}, {"best_val_accuracy", best.score},
-                               {"best_epochs", best.budget}, {"best_config", best.config}, {"train_command", cmd.str()}}
-                                  .dump(2) + "\n",
-                          "metrics");
+    write_json_atomic(a.metrics_out,
+                      {{"command", "hpo"}, {"model", a.model}, {"dataset", a.dataset}, {"trials", a.trials},
+                       {"ranks", group->size()}, {"best_trial", best.id}, {"best_val_accuracy", best.score},
+                       {"best_epochs", best.budget}, {"best_config", best.config}, {"train_command", cmd.str()}});
   }
   group.reset();
   dist::finalize();

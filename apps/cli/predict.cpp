@@ -10,8 +10,6 @@
 #include <iostream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/commands.h"
 #include "magmadnn/magmadnn.h"
 
@@ -64,19 +62,19 @@ Tensor load_images(const std::string& path, const models::ModelConfig& c, const 
     MAGMADNN_ERROR("predict: ", path, " holds images of shape ", s, "; ", dataset, " models take ", expected());
   }
   MAGMADNN_CHECK(x.size(0) > 0, "predict: ", path, " holds no images (shape ", s, ")");
+  x = x.contiguous();
+  Tensor f = x.dtype() == kFloat32 ? x : Tensor::empty(x.shape(), kFloat32);
+  float* dst = f.data<float>();
   if (x.dtype() == kUInt8) {
-    Tensor f = Tensor::empty(x.shape(), kFloat32);
-    const uint8_t* src = static_cast<const uint8_t*>(x.contiguous().raw_data());
-    float* dst = f.data<float>();
+    const uint8_t* src = static_cast<const uint8_t*>(x.raw_data());
     for (int64_t i = 0; i < f.numel(); ++i) dst[i] = static_cast<float>(src[i]) / 255.0f;  // as load_mnist does
     return f;
   }
-  x = x.to(kFloat32);
-  const std::vector<float> v = x.contiguous().to_vector<float>();
-  for (size_t i = 0; i < v.size(); ++i)
-    MAGMADNN_CHECK(std::isfinite(v[i]), "predict: ", path, ": image ", i / static_cast<size_t>(nchw.numel()),
-                   " has a NaN or infinite value");
-  return x;
+  if (x.dtype() != kFloat32) backend_for(Device::cpu()).copy(x, f);  // float64 -> float32
+  const int64_t per_image = nchw.numel();
+  for (int64_t i = 0; i < f.numel(); ++i)
+    MAGMADNN_CHECK(std::isfinite(dst[i]), "predict: ", path, ": image ", i / per_image, " has a NaN or infinite value");
+  return f;
 }
 
 // Class names of the data sets, for the CSV's `name` column.
@@ -149,12 +147,9 @@ int run_predict(const PredictArgs& a) {
   for (int64_t c = 0; c < config.num_classes; ++c) summary << " " << c << "=" << counts[c];
   summary << std::endl;
   if (!a.metrics_out.empty()) {
-    io::write_file_atomic(a.metrics_out,
-                          nlohmann::json{{"command", "predict"}, {"model", a.model}, {"weights", a.weights},
-                                         {"input", a.input}, {"device", device.str()}, {"samples", n},
-                                         {"class_counts", counts}, {"predict_seconds", seconds}}
-                                  .dump(2) + "\n",
-                          "metrics");
+    write_json_atomic(a.metrics_out, {{"command", "predict"}, {"model", a.model}, {"weights", a.weights},
+                                      {"input", a.input}, {"device", device.str()}, {"samples", n},
+                                      {"class_counts", counts}, {"predict_seconds", seconds}});
   }
   return 0;
 }

@@ -1,5 +1,5 @@
 # Shared by the CLI check scripts (source it): a temporary folder removed on exit, pass/fail
-# counting, and expect_error / expect_run; finish prints the count and sets the exit status.
+# counting, expect_error / expect_run, json_number; finish prints the count and sets the exit status.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0; passes=0
@@ -17,6 +17,9 @@ expect_run() {
   local name="$1"; shift
   if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$name"; else bad "$name: $(head -c 400 "$tmp/err")"; fi
 }
+# json_number FILE KEY: the top-level number KEY of a --metrics-out file (written indented by two
+# spaces; train's "history" repeats per-epoch keys one level deeper).
+json_number() { grep -o "^  \"$2\": *[-0-9.e+]*" "$1" | head -1 | sed 's/.*: *//'; }
 finish() {
   echo "$passes passed, $fails failed"
   [[ $fails -eq 0 ]]

@@ -6,7 +6,6 @@ set -uo pipefail
 bin="$1"
 source "$(dirname "$0")/check_lib.sh"
 
-json_number() { grep -o "\"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
 
 "$bin" info >"$tmp/info" 2>&1 && grep -q "oneDNN" "$tmp/info" && ok "info" || bad "info: $(cat "$tmp/info")"
 expect_error "no subcommand" "A subcommand is required" "$bin"

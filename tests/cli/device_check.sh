@@ -13,8 +13,6 @@ source "$here/check_lib.sh"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=PASSIVE
 # JSON without its timing and memory fields.
 strip_times() { sed -E 's/"(samples_per_second|samples_per_second_all_ranks|train_seconds|eval_seconds|peak_rss_mb)": *[^,}]*,?//g' "$1" | grep -v '^ *$'; }
-# The top-level value (train metrics list per-epoch values in "history" first).
-json_number() { grep -o "^  \"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
 
 python3 "$here/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 common=(--data-dir "$tmp/data" --model mlp --batch-size 32 --seed 3)

@@ -9,7 +9,6 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/check_lib.sh"
 bin="$(readlink -f "$1")"
-json_number() { grep -o "\"$2\": *[-0-9.e+]*" "$1" | head -1 | sed 's/.*: *//'; }
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 python3 "$here/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 "$bin" train --data-dir "$tmp/data" --model mlp --epochs 3 --batch-size 32 --lr 0.02 --progress none \

@@ -13,7 +13,6 @@ bin="$(readlink -f "$1")" mpiexec="${2:-mpirun}"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../cli/check_lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-json_number() { grep -o "\"$2\": *[-0-9.e+]*" "$1" | head -1 | sed 's/.*: *//'; }
 python3 "$here/../cli/make_idx.py" "$tmp/data" 256 64 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 args=(train --data-dir "$tmp/data" --model resnet18 --epochs 1 --batch-size 16 --max-batches 1 --seed 5
       --progress none --optimizer sgd --lr 0.05 --momentum 0.9)
