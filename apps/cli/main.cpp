@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "ising/ising_cli.h"
+#include "spacegroup/spacegroup_cli.h"
 #include "magmadnn/core/error.h"
 
 namespace {
@@ -154,6 +155,8 @@ int main(int argc, char** argv) {
 
   std::function<int()> run_ising;  // set when an `ising ...` subcommand is parsed
   magmadnn::cli::ising::add_ising_commands(app, run_ising);
+  std::function<int()> run_spacegroup;  // set when a `spacegroup ...` subcommand is parsed
+  magmadnn::cli::spacegroup::add_spacegroup_commands(app, run_spacegroup);
 
   try {
     app.parse(argc, argv);
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
     if (*hpo) return run_hpo(hpo_args);
     if (*info) return run_info();
     if (run_ising) return run_ising();
+    if (run_spacegroup) return run_spacegroup();
   } catch (const magmadnn::Error& e) {
     std::cerr << "magmadnn: error: " << e.what() << std::endl;
     return 1;

@@ -69,23 +69,24 @@ ResNet::ResNet(const std::vector<int>& blocks, const ModelConfig& c) : blocks_(b
   MAGMADNN_CHECK(!blocks.empty() && blocks.size() <= 4, "ResNet: expected 1 to 4 stages, got ",
                  blocks.size());
   for (int b : blocks) MAGMADNN_CHECK(b > 0, "ResNet: every stage needs at least one block, got ", b);
-  MAGMADNN_CHECK(c.in_channels > 0 && c.num_classes > 0,
-                 "ResNet: in_channels and num_classes must be positive, got ", c.in_channels, " and ",
-                 c.num_classes);
+  MAGMADNN_CHECK(c.in_channels > 0 && c.num_classes > 0 && c.base_width > 0,
+                 "ResNet: in_channels, num_classes and base_width must be positive, got ", c.in_channels, ", ",
+                 c.num_classes, " and ", c.base_width);
+  const int64_t w = c.base_width;
   stem_ = register_module("stem", std::make_shared<nn::Sequential>());
   if (c.imagenet_stem) {
-    stem_->push_back(conv(c.in_channels, 64, 7, 2, 3));
-    stem_->push_back(std::make_shared<nn::BatchNorm2d>(64));
+    stem_->push_back(conv(c.in_channels, w, 7, 2, 3));
+    stem_->push_back(std::make_shared<nn::BatchNorm2d>(w));
     stem_->push_back(std::make_shared<nn::ReLU>());
     stem_->push_back(std::make_shared<nn::MaxPool2d>(nn::MaxPool2dOptions(3).stride(2).padding(1)));
   } else {
-    stem_->push_back(conv(c.in_channels, 64, 3, 1, 1));
-    stem_->push_back(std::make_shared<nn::BatchNorm2d>(64));
+    stem_->push_back(conv(c.in_channels, w, 3, 1, 1));
+    stem_->push_back(std::make_shared<nn::BatchNorm2d>(w));
     stem_->push_back(std::make_shared<nn::ReLU>());
   }
   layers_ = register_module("layers", std::make_shared<nn::Sequential>());
-  const int64_t widths[4] = {64, 128, 256, 512};
-  int64_t in = 64;
+  const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};
+  int64_t in = w;
   for (size_t stage = 0; stage < blocks.size(); ++stage) {
     for (int b = 0; b < blocks[stage]; ++b) {
       const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
@@ -101,6 +102,7 @@ std::string ResNet::name() const {
   for (int b : blocks_) stages += (stages.empty() ? "" : ", ") + std::to_string(b);
   return detail::str_cat("ResNet(blocks=[", stages, "], in_channels=", config_.in_channels,
                          ", num_classes=", config_.num_classes,
+                         config_.base_width == 64 ? "" : ", base_width=" + std::to_string(config_.base_width),
                          ", stem=", config_.imagenet_stem ? "imagenet" : "cifar", ")");
 }
 

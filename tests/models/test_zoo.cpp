@@ -106,6 +106,28 @@ TEST(ModelZoo, OutputShapes) {
             21797672 - 996 * 513);  // torchvision resnet34 with a 4-class fc (512 + 1 each)
 }
 
+TEST(ModelZoo, ResNetBaseWidthScalesEveryStage) {
+  models::ModelConfig c;
+  c.in_channels = 6;
+  c.height = c.width = 32;
+  c.num_classes = 230;
+  c.base_width = 16;
+  models::ResNet net({2, 2, 2, 2}, c);
+  EXPECT_EQ(net.name(), "ResNet(blocks=[2, 2, 2, 2], in_channels=6, num_classes=230, base_width=16, stem=cifar)");
+  EXPECT_EQ(net.layers().at<models::BasicBlock>(7)->name(), "BasicBlock(128, 128, stride=1)");
+  // Parameters counted from the layout: 3x3 convolutions without bias, BatchNorm weight + bias,
+  // 1x1 projections where the width changes, the fc.
+  auto block = [](int64_t in, int64_t out) {
+    return in * out * 9 + out * out * 9 + 4 * out + (in != out ? in * out + 2 * out : 0);
+  };
+  const int64_t expected = 6 * 16 * 9 + 2 * 16 + block(16, 16) * 2 + block(16, 32) + block(32, 32) + block(32, 64) +
+                           block(64, 64) + block(64, 128) + block(128, 128) + 128 * 230 + 230;
+  EXPECT_EQ(net.num_parameters(), expected);
+  EXPECT_EQ(net(randn({2, 6, 32, 32})).shape(), Shape({2, 230}));
+  c.base_width = 0;
+  EXPECT_THAT(error_of([&] { models::ResNet({2}, c); }), HasSubstr("base_width must be positive"));
+}
+
 TEST(ModelZoo, ResNetStructureAndNames) {
   auto model = models::make_model("resnet18");
   auto* resnet = dynamic_cast<models::ResNet*>(model.get());

@@ -21,6 +21,7 @@ struct ModelConfig {
   int64_t width = 28;
   int64_t num_classes = 10;
   bool imagenet_stem = false;  // resnets: 7x7/2 conv + max-pool instead of a 3x3 conv
+  int64_t base_width = 64;     // resnets: channels of the first stage (doubled at each later stage)
 };
 
 // Throws Error naming the known models when `name` is unknown.

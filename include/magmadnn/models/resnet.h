@@ -45,7 +45,7 @@ class BasicBlock : public nn::Module {
 };
 
 // stem -> layers (the blocks of all stages, "layers.0" .. ) -> global average pool -> fc.
-// Stage s has width 64 * 2^s; its first block has stride 2 (except stage 0) and a projection.
+// Stage s has width base_width * 2^s (64 * 2^s by default); its first block has stride 2 (except stage 0) and a projection.
 class ResNet : public nn::Module {
  public:
   // blocks_per_stage: {2, 2, 2, 2} for ResNet-18, {3, 4, 6, 3} for ResNet-34 (1 to 4 stages).

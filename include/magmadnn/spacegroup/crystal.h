@@ -1,0 +1,62 @@
+// Crystals for the space-group application: a unit cell (lattice parameters) and the atoms in
+// it, random crystals of a given space group (a few independent sites on general positions,
+// each expanded by the group's operations), and spglib's symmetry search to check them.
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "magmadnn/core/rng.h"
+#include "magmadnn/spacegroup/symmetry.h"
+
+namespace magmadnn::spacegroup {
+
+using Vec3 = std::array<double, 3>;
+using Mat3 = std::array<Vec3, 3>;
+
+struct Lattice {
+  double a = 1, b = 1, c = 1;              // edges, in angstrom
+  double alpha = 90, beta = 90, gamma = 90;  // angles, in degrees
+  // Rows a, b, c in Cartesian coordinates (angstrom): a along x, b in the xy plane. Throws Error
+  // for parameters that span no cell (non-positive edges or volume).
+  Mat3 vectors() const;
+  // Rows a*, b*, c* (1/angstrom, without 2 pi): a_i . r_j = 1 if i == j, else 0.
+  Mat3 reciprocal() const;
+  double volume() const;
+};
+
+struct Atom {
+  Vec3 position{};  // fractional coordinates in [0, 1)
+  int element = 1;  // atomic number: sets the scattering power
+};
+
+struct Crystal {
+  int space_group = 1;
+  Lattice lattice;
+  std::vector<Atom> atoms;  // every atom of the conventional cell
+};
+
+struct CrystalOptions {
+  int min_sites = 2, max_sites = 3;         // independent sites, each of another element
+  double min_length = 4, max_length = 8;    // range of the cell edges, angstrom
+  int min_element = 3, max_element = 60;    // range of the atomic numbers
+};
+
+// A random cell of `system`'s shape: triclinic (all free, angles in 70..110 degrees), monoclinic
+// (unique axis b, beta in 95..120), orthorhombic, tetragonal (a = b), trigonal and hexagonal
+// (a = b, gamma = 120, hexagonal axes also for R groups), cubic (a = b = c).
+Lattice random_lattice(CrystalSystem system, Generator& gen, const CrystalOptions& options = {});
+
+// The distinct images of `site` under the group's operations, wrapped into [0, 1); images closer
+// than `tolerance` (fractional, periodic) count once.
+std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolerance = 1e-4);
+
+// A crystal of space group `number`: a random cell of its crystal system and min..max_sites
+// sites of distinct elements at random (general) positions, expanded into the whole cell.
+Crystal random_crystal(int number, Generator& gen, const CrystalOptions& options = {});
+
+// The space-group number spglib finds for `crystal` (distance tolerance `symprec` angstrom);
+// throws Error when spglib finds none or the build has no spglib.
+int detect_space_group(const Crystal& crystal, double symprec = 1e-3);
+
+}  // namespace magmadnn::spacegroup

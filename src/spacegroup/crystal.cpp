@@ -1,0 +1,169 @@
+// Unit cells, orbits and random crystals (see spacegroup/crystal.h).
+#include "magmadnn/spacegroup/crystal.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "magmadnn/core/error.h"
+
+#ifdef MAGMADNN_WITH_SPGLIB
+#include <spglib.h>
+#endif
+
+namespace magmadnn::spacegroup {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+double radians(double degrees) { return degrees * kPi / 180.0; }
+
+Vec3 cross(const Vec3& u, const Vec3& v) {
+  return {u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]};
+}
+double dot(const Vec3& u, const Vec3& v) { return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]; }
+
+double uniform(Generator& gen, double lo, double hi) { return lo + (hi - lo) * gen.next_double(); }
+
+double wrap(double x) {
+  x -= std::floor(x);
+  return x >= 1.0 ? 0.0 : x;  // -1e-17 - floor(...) rounds to 1.0
+}
+
+// Periodic distance between fractional coordinates along one axis.
+double periodic_gap(double x, double y) {
+  const double d = std::abs(x - y);
+  return std::min(d, 1.0 - d);
+}
+
+}  // namespace
+
+Mat3 Lattice::vectors() const {
+  MAGMADNN_CHECK(a > 0 && b > 0 && c > 0, "Lattice: edges must be positive, got a=", a, ", b=", b, ", c=", c);
+  const double ca = std::cos(radians(alpha)), cb = std::cos(radians(beta)), cg = std::cos(radians(gamma));
+  const double sg = std::sin(radians(gamma));
+  const double v2 = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg;  // (volume / abc)^2
+  MAGMADNN_CHECK(v2 > 1e-12 && sg > 1e-12, "Lattice: angles alpha=", alpha, ", beta=", beta, ", gamma=", gamma,
+                 " span no cell");
+  Mat3 m{};
+  m[0] = {a, 0, 0};
+  m[1] = {b * cg, b * sg, 0};
+  m[2] = {c * cb, c * (ca - cb * cg) / sg, c * std::sqrt(v2) / sg};
+  return m;
+}
+
+double Lattice::volume() const {
+  const Mat3 m = vectors();
+  return dot(m[0], cross(m[1], m[2]));
+}
+
+Mat3 Lattice::reciprocal() const {
+  const Mat3 m = vectors();
+  const double v = dot(m[0], cross(m[1], m[2]));
+  Mat3 r{};
+  r[0] = cross(m[1], m[2]);
+  r[1] = cross(m[2], m[0]);
+  r[2] = cross(m[0], m[1]);
+  for (Vec3& row : r)
+    for (double& x : row) x /= v;
+  return r;
+}
+
+Lattice random_lattice(CrystalSystem system, Generator& gen, const CrystalOptions& o) {
+  MAGMADNN_CHECK(o.min_length > 0 && o.min_length <= o.max_length, "random_lattice: bad edge range ", o.min_length,
+                 "..", o.max_length);
+  auto edge = [&] { return uniform(gen, o.min_length, o.max_length); };
+  Lattice l;
+  l.a = edge();
+  l.b = edge();
+  l.c = edge();
+  switch (system) {
+    case CrystalSystem::Triclinic:
+      do {  // angles that span a cell with some room (volume at least half of a*b*c)
+        l.alpha = uniform(gen, 70, 110);
+        l.beta = uniform(gen, 70, 110);
+        l.gamma = uniform(gen, 70, 110);
+      } while (l.volume() < 0.5 * l.a * l.b * l.c);
+      break;
+    case CrystalSystem::Monoclinic: l.beta = uniform(gen, 95, 120); break;
+    case CrystalSystem::Orthorhombic: break;
+    case CrystalSystem::Tetragonal: l.b = l.a; break;
+    case CrystalSystem::Trigonal:
+    case CrystalSystem::Hexagonal:
+      l.b = l.a;
+      l.gamma = 120;
+      break;
+    case CrystalSystem::Cubic: l.b = l.c = l.a; break;
+  }
+  return l;
+}
+
+std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolerance) {
+  std::vector<Vec3> out;
+  out.reserve(group.operations.size());
+  for (const SymmetryOperation& op : group.operations) {
+    Vec3 p{};
+    for (int r = 0; r < 3; ++r) {
+      double v = op.translation[r];
+      for (int c = 0; c < 3; ++c) v += op.rotation[r][c] * site[c];
+      p[r] = wrap(v);
+    }
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const Vec3& q) {
+      return periodic_gap(p[0], q[0]) < tolerance && periodic_gap(p[1], q[1]) < tolerance &&
+             periodic_gap(p[2], q[2]) < tolerance;
+    });
+    if (!seen) out.push_back(p);
+  }
+  return out;
+}
+
+Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
+  MAGMADNN_CHECK(o.min_sites >= 1 && o.min_sites <= o.max_sites, "random_crystal: bad site range ", o.min_sites, "..",
+                 o.max_sites);
+  MAGMADNN_CHECK(o.min_element >= 1 && o.min_element <= o.max_element &&
+                     o.max_element - o.min_element + 1 >= o.max_sites,
+                 "random_crystal: elements ", o.min_element, "..", o.max_element, " are fewer than ", o.max_sites,
+                 " distinct sites");
+  const SpaceGroup& group = space_group(number);
+  Crystal crystal;
+  crystal.space_group = number;
+  crystal.lattice = random_lattice(group.system, gen, o);
+  const int sites = o.min_sites + static_cast<int>(gen.next_u64() % (o.max_sites - o.min_sites + 1));
+  std::vector<int> elements;
+  while (static_cast<int>(elements.size()) < sites) {
+    const int z = o.min_element + static_cast<int>(gen.next_u64() % (o.max_element - o.min_element + 1));
+    if (std::find(elements.begin(), elements.end(), z) == elements.end()) elements.push_back(z);
+  }
+  for (int z : elements) {
+    const Vec3 site = {gen.next_double(), gen.next_double(), gen.next_double()};
+    for (const Vec3& p : orbit(group, site)) crystal.atoms.push_back({p, z});
+  }
+  return crystal;
+}
+
+int detect_space_group(const Crystal& crystal, double symprec) {
+#ifdef MAGMADNN_WITH_SPGLIB
+  const Mat3 m = crystal.lattice.vectors();
+  double lattice[3][3];  // spglib takes the cell vectors as columns
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) lattice[r][c] = m[c][r];
+  const int n = static_cast<int>(crystal.atoms.size());
+  MAGMADNN_CHECK(n > 0, "detect_space_group: the crystal has no atoms");
+  std::vector<double> positions(3 * n);
+  std::vector<int> types(n);
+  for (int i = 0; i < n; ++i) {
+    for (int d = 0; d < 3; ++d) positions[3 * i + d] = crystal.atoms[i].position[d];
+    types[i] = crystal.atoms[i].element;
+  }
+  SpglibDataset* data = spg_get_dataset(lattice, reinterpret_cast<double(*)[3]>(positions.data()), types.data(), n,
+                                        symprec);
+  MAGMADNN_CHECK(data != nullptr, "detect_space_group: spglib found no space group (", spg_get_error_message(spg_get_error_code()),
+                 ")");
+  const int number = data->spacegroup_number;
+  spg_free_dataset(data);
+  return number;
+#else
+  MAGMADNN_ERROR("detect_space_group: this build of MagmaDNN has no spglib (install libsymspg-dev and reconfigure)");
+#endif
+}
+
+}  // namespace magmadnn::spacegroup

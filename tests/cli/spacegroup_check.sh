@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end checks of `magmadnn spacegroup generate | train | eval`: generation is reproducible
+# (same files for a seed, whatever the thread count); a short ResNet run on Laue classes learns
+# far above chance, prints the per-crystal-system table and the implied crystal-system accuracy,
+# and writes weights and metrics.json; eval reproduces the recorded test accuracy; bad groups,
+# targets, block lists, data and weights are one clear error with a non-zero exit.
+# Usage: spacegroup_check.sh path/to/magmadnn
+set -uo pipefail
+bin="$1"
+source "$(dirname "$0")/check_lib.sh"
+export OMP_WAIT_POLICY=PASSIVE
+json_get() { /usr/bin/env python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$@"; }
+
+gen() { "$bin" spacegroup generate --size 16 --max-index 3 "$@" >/dev/null; }
+gen --samples-per-group 16 --seed 1 --out "$tmp/train" || bad "generate train"
+gen --samples-per-group 4 --seed 2 --out "$tmp/test.npz" || bad "generate test"
+gen --samples-per-group 4 --seed 2 --out "$tmp/test1.npz" --threads 1 || bad "generate, 1 thread"
+cmp -s "$tmp/test.npz" "$tmp/test1.npz" && ok "generate: same set with 1 and 2 threads" || bad "generate differs by threads"
+gen --samples-per-group 4 --seed 3 --out "$tmp/test3.npz"
+cmp -s "$tmp/test.npz" "$tmp/test3.npz" && bad "another seed gave the same set" || ok "generate: another seed, another set"
+gen --groups cubic,1-2 --samples-per-group 1 --seed 1 --out "$tmp/cubic" && \
+  python3 -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(not d[10:].startswith(b\"{'descr': '<i8', 'fortran_order': False, 'shape': (38,)\"))" \
+    "$tmp/cubic/space_groups.npy" && ok "generate --groups cubic,1-2: 38 groups" || bad "generate --groups cubic,1-2"
+
+if "$bin" spacegroup train --data "$tmp/train" --test-data "$tmp/test.npz" --target laue-class --epochs 4 \
+     --width 8 --blocks 1,1 --batch-size 32 --lr 3e-3 --threads 2 --out "$tmp/run" >"$tmp/train.log" 2>&1; then
+  ok "train runs"
+else bad "train: $(tail -5 "$tmp/train.log")"; fi
+grep -qE "^crystal system +samples +top-1" "$tmp/train.log" && ok "table header" || bad "table: $(tail -12 "$tmp/train.log")"
+grep -qE "^cubic +144 +[0-9.]+" "$tmp/train.log" && ok "cubic row (36 groups x 4)" || bad "cubic row"
+grep -qE "^all +920 +[0-9.]+ +top-5 [0-9.]+" "$tmp/train.log" && ok "all row" || bad "all row"
+grep -qE "implied crystal-system accuracy [0-9.]+" "$tmp/train.log" && ok "implied crystal-system accuracy" \
+  || bad "implied accuracy line"
+for f in spacegroup.safetensors metrics.json; do [[ -s "$tmp/run/$f" ]] && ok "wrote $f" || bad "missing $f"; done
+top1=$(json_get "$tmp/run/metrics.json" "['test']['top1']")
+# 11 Laue classes; the largest (mmm, 59 of the 230 groups) is 26% of the samples.
+python3 -c "import sys; sys.exit(not $top1 > 0.45)" && ok "Laue-class top-1 $top1 > 0.45" || bad "Laue-class top-1 $top1"
+implied=$(json_get "$tmp/run/metrics.json" "['test']['implied']['crystal-system']")
+python3 -c "import sys; sys.exit(not $implied >= $top1)" && ok "implied crystal system $implied >= Laue class $top1" \
+  || bad "implied $implied < top-1 $top1"
+
+if "$bin" spacegroup eval --weights "$tmp/run/spacegroup.safetensors" --data "$tmp/test.npz" \
+     --metrics-out "$tmp/eval.json" >"$tmp/eval.log" 2>&1; then
+  got=$(json_get "$tmp/eval.json" "['top1']")
+  [[ "$got" == "$top1" ]] && ok "eval reproduces top-1 $top1" || bad "eval top-1 $got, train recorded $top1"
+else bad "eval: $(cat "$tmp/eval.log")"; fi
+
+# Errors.
+expect_error "bad group" "--groups: bad item '231'" "$bin" spacegroup generate --groups 1,231 --out "$tmp/x"
+expect_error "bad system" "bad item 'cubik'" "$bin" spacegroup generate --groups cubik --out "$tmp/x"
+expect_error "sites reversed" "--min-sites 3 exceeds --max-sites 2" \
+  "$bin" spacegroup generate --min-sites 3 --max-sites 2 --out "$tmp/x"
+expect_error "bad target" "--target" "$bin" spacegroup train --data "$tmp/train" --target lattice
+expect_error "bad blocks" "--blocks" "$bin" spacegroup train --data "$tmp/train" --blocks 2,0
+expect_error "missing data" "no such file or folder" "$bin" spacegroup train --data "$tmp/nope.npz"
+head -c 5000 "$tmp/test.npz" >"$tmp/trunc.npz"
+expect_error "truncated npz" "trunc.npz" "$bin" spacegroup train --data "$tmp/trunc.npz"
+expect_error "no test samples" "leaves no train or no test samples" \
+  "$bin" spacegroup train --data "$tmp/test.npz" --test-fraction 0.0001
+"$bin" spacegroup generate --samples-per-group 1 --size 24 --out "$tmp/big" >/dev/null
+expect_error "image size mismatch" "24-pixel images, the model was trained on 16" \
+  "$bin" spacegroup eval --weights "$tmp/run/spacegroup.safetensors" --data "$tmp/big"
+"$bin" ising generate --samples 64 --out "$tmp/ising.npz" >/dev/null
+"$bin" ising train --data "$tmp/ising.npz" --epochs 1 --hidden 4 --batch-size 16 --out "$tmp/ising" >/dev/null
+expect_error "weights of another model" "lacks the 'spacegroup_target' metadata" \
+  "$bin" spacegroup eval --weights "$tmp/ising/cnn.safetensors" --data "$tmp/test.npz"
+[[ ! -e "$tmp/x" ]] && ok "nothing written by failed commands" || bad "a failed command wrote $tmp/x"
+finish

@@ -1,0 +1,280 @@
+// Space-group application, physics side: spglib's operation tables form groups of the right
+// orders, our number-range labels agree with spglib's point groups, random crystals of every one
+// of the 230 groups are found to have that group by spglib's symmetry search, structure factors
+// obey Friedel's law, the Laue symmetry and the systematic absences of centrings, screw axes and
+// glides, and the layer images keep the symmetries of their layers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "common/error_of.h"
+#include "magmadnn/spacegroup/diffraction.h"
+
+using namespace magmadnn;
+using namespace magmadnn::spacegroup;
+using magmadnn::testing::error_of;
+using ::testing::HasSubstr;
+
+namespace {
+
+#define SKIP_WITHOUT_SPGLIB() \
+  if (!symmetry_available()) GTEST_SKIP() << "this build has no spglib (libsymspg-dev)"
+
+bool same_operation(const SymmetryOperation& a, const SymmetryOperation& b) {
+  if (a.rotation != b.rotation) return false;
+  for (int d = 0; d < 3; ++d) {
+    const double gap = std::abs(a.translation[d] - b.translation[d]);
+    if (std::min(gap, 1.0 - gap) > 1e-9) return false;
+  }
+  return true;
+}
+
+// I(hkl) of a crystal.
+double intensity(const Crystal& c, int h, int k, int l) { return std::norm(structure_factor(c, h, k, l)); }
+
+Crystal crystal_of(int number, uint64_t seed) {
+  Generator gen(seed);
+  return random_crystal(number, gen);
+}
+
+}  // namespace
+
+TEST(SpaceGroupLabels, RangesMatchSpglibPointGroups) {
+  SKIP_WITHOUT_SPGLIB();
+  std::map<std::string, int> counts;
+  for (int n = 1; n <= 230; ++n) {
+    SCOPED_TRACE(n);
+    const SpaceGroup& g = space_group(n);
+    EXPECT_EQ(g.number, n);
+    EXPECT_EQ(point_group_names()[point_group_index(n)], g.point_group);
+    ++counts[g.point_group];
+  }
+  EXPECT_EQ(counts.size(), 32u);
+  EXPECT_EQ(space_group(14).symbol, "P2_1/c");
+  EXPECT_EQ(space_group(225).symbol, "Fm-3m");
+  EXPECT_EQ(class_name(Target::SpaceGroup, 13), "P2_1/c (14)");
+}
+
+TEST(SpaceGroupLabels, CoarseClassesNestAndCount) {
+  std::map<Target, std::set<int64_t>> seen;
+  for (int n = 1; n <= 230; ++n)
+    for (Target t : {Target::SpaceGroup, Target::PointGroup, Target::LaueClass, Target::CrystalSystem}) {
+      const int64_t label = label_of(t, n);
+      ASSERT_GE(label, 0);
+      ASSERT_LT(label, num_classes(t));
+      seen[t].insert(label);
+    }
+  for (Target t : {Target::SpaceGroup, Target::PointGroup, Target::LaueClass, Target::CrystalSystem})
+    EXPECT_EQ(static_cast<int64_t>(seen[t].size()), num_classes(t)) << target_name(t);
+  EXPECT_EQ(crystal_system(1), CrystalSystem::Triclinic);
+  EXPECT_EQ(crystal_system(15), CrystalSystem::Monoclinic);
+  EXPECT_EQ(crystal_system(16), CrystalSystem::Orthorhombic);
+  EXPECT_EQ(crystal_system(142), CrystalSystem::Tetragonal);
+  EXPECT_EQ(crystal_system(167), CrystalSystem::Trigonal);
+  EXPECT_EQ(crystal_system(168), CrystalSystem::Hexagonal);
+  EXPECT_EQ(crystal_system(230), CrystalSystem::Cubic);
+  EXPECT_EQ(laue_class_names()[laue_class_index(186)], "6/mmm");
+  EXPECT_EQ(laue_class_names()[laue_class_index(205)], "m-3");
+  EXPECT_EQ(class_name(Target::CrystalSystem, 6), "cubic");
+  EXPECT_EQ(parse_target("laue-class"), Target::LaueClass);
+  EXPECT_THAT(error_of([] { parse_target("lattice"); }), HasSubstr("unknown target 'lattice'"));
+  EXPECT_THAT(error_of([] { crystal_system(231); }), HasSubstr("must be in 1..230, got 231"));
+  EXPECT_THAT(error_of([] { label_of(Target::PointGroup, 0); }), HasSubstr("got 0"));
+}
+
+TEST(SpaceGroupTables, OperationsFormGroupsOfTheRightOrder) {
+  SKIP_WITHOUT_SPGLIB();
+  const std::map<int, size_t> orders = {{1, 1},   {2, 2},    {14, 4},  {62, 8},   {139, 32},
+                                        {166, 36}, {194, 24}, {225, 192}, {229, 96}, {230, 96}};
+  for (const auto& [n, order] : orders) EXPECT_EQ(space_group(n).operations.size(), order) << n;
+  for (int n = 1; n <= 230; ++n) {
+    SCOPED_TRACE(n);
+    const auto& ops = space_group(n).operations;
+    // Closed under composition (modulo lattice translations), and the identity is there.
+    for (const auto& a : ops) {
+      for (const auto& b : ops) {
+        SymmetryOperation c{};
+        for (int r = 0; r < 3; ++r) {
+          double t = a.translation[r];
+          for (int k = 0; k < 3; ++k) {
+            int v = 0;
+            for (int m = 0; m < 3; ++m) v += a.rotation[r][m] * b.rotation[m][k];
+            c.rotation[r][k] = v;
+            t += a.rotation[r][k] * b.translation[k];
+          }
+          c.translation[r] = t - std::floor(t);
+        }
+        bool found = false;
+        for (const auto& o : ops) found = found || same_operation(o, c);
+        ASSERT_TRUE(found) << "composition of two operations is not in group " << n;
+      }
+    }
+  }
+}
+
+TEST(SpaceGroupCrystal, LatticeAndReciprocal) {
+  Lattice hex;
+  hex.a = hex.b = 3;
+  hex.c = 5;
+  hex.gamma = 120;
+  EXPECT_NEAR(hex.volume(), 9 * 5 * std::sin(120 * M_PI / 180), 1e-12);
+  Lattice tri{4.1, 5.3, 6.7, 81, 97, 104};
+  const Mat3 m = tri.vectors(), r = tri.reciprocal();
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      EXPECT_NEAR(m[i][0] * r[j][0] + m[i][1] * r[j][1] + m[i][2] * r[j][2], i == j ? 1.0 : 0.0, 1e-12);
+  EXPECT_NEAR(std::sqrt(m[1][0] * m[1][0] + m[1][1] * m[1][1] + m[1][2] * m[1][2]), 5.3, 1e-12);
+  EXPECT_THAT(error_of([] { Lattice{1, 1, 1, 60, 60, 180}.vectors(); }), HasSubstr("span no cell"));
+  EXPECT_THAT(error_of([] { Lattice{0, 1, 1}.vectors(); }), HasSubstr("edges must be positive"));
+}
+
+TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfEveryRandomCrystal) {
+  SKIP_WITHOUT_SPGLIB();
+  for (int n = 1; n <= 230; ++n) {
+    const Crystal c = crystal_of(n, 1000 + n);
+    EXPECT_EQ(detect_space_group(c), n) << space_group(n).symbol << " with " << c.atoms.size() << " atoms";
+    // General positions: every site's orbit has one atom per operation.
+    EXPECT_EQ(c.atoms.size() % space_group(n).operations.size(), 0u) << n;
+  }
+}
+
+TEST(SpaceGroupDiffraction, StructureFactorOfOneAtomAndFriedelsLaw) {
+  Crystal one;
+  one.lattice = Lattice{4, 5, 6};
+  one.atoms = {{{0, 0, 0}, 26}};
+  const double s = 0.5 * std::sqrt(1.0 / 16 + 4.0 / 25 + 9.0 / 36);  // |g| / 2 of (1, 2, 3)
+  const std::complex<double> f = structure_factor(one, 1, 2, 3);
+  EXPECT_NEAR(f.real(), 26 * std::exp(-kDisplacementB * s * s), 1e-12);
+  EXPECT_NEAR(f.imag(), 0, 1e-12);
+  SKIP_WITHOUT_SPGLIB();
+  const Crystal c = crystal_of(1, 7);
+  for (int h = -3; h <= 3; ++h)
+    for (int k = -3; k <= 3; ++k)
+      for (int l = -3; l <= 3; ++l)
+        EXPECT_NEAR(intensity(c, h, k, l), intensity(c, -h, -k, -l), 1e-9 * (1 + intensity(c, h, k, l)));
+}
+
+TEST(SpaceGroupDiffraction, IntensitiesHaveTheLaueSymmetry) {
+  SKIP_WITHOUT_SPGLIB();
+  for (int n : {3, 14, 19, 62, 75, 88, 96, 143, 148, 152, 166, 173, 176, 186, 194, 198, 205, 212, 225, 230}) {
+    SCOPED_TRACE(n);
+    const Crystal c = crystal_of(n, n);
+    for (const std::array<int, 3>& hkl : {std::array<int, 3>{1, 2, 3}, {2, -1, 1}, {3, 0, 2}}) {
+      const double i0 = intensity(c, hkl[0], hkl[1], hkl[2]);
+      for (const SymmetryOperation& op : space_group(n).operations) {
+        int t[3];  // indices transform as a row vector: h' = h R
+        for (int k = 0; k < 3; ++k) t[k] = hkl[0] * op.rotation[0][k] + hkl[1] * op.rotation[1][k] + hkl[2] * op.rotation[2][k];
+        ASSERT_NEAR(intensity(c, t[0], t[1], t[2]), i0, 1e-8 * (1 + i0));
+      }
+    }
+  }
+}
+
+TEST(SpaceGroupDiffraction, SystematicAbsences) {
+  SKIP_WITHOUT_SPGLIB();
+  const double tiny = 1e-16;
+  auto absent = [&](const Crystal& c, int h, int k, int l) { return intensity(c, h, k, l) < tiny; };
+  // I4/mmm: body centring, h + k + l odd absent.
+  const Crystal i4 = crystal_of(139, 1);
+  EXPECT_TRUE(absent(i4, 1, 0, 0) && absent(i4, 1, 1, 1) && absent(i4, 2, 1, 2));
+  EXPECT_FALSE(absent(i4, 1, 1, 0) || absent(i4, 2, 1, 1));
+  // Fm-3m: face centring, mixed parity absent.
+  const Crystal fcc = crystal_of(225, 2);
+  EXPECT_TRUE(absent(fcc, 1, 0, 0) && absent(fcc, 1, 1, 0) && absent(fcc, 2, 1, 0));
+  EXPECT_FALSE(absent(fcc, 1, 1, 1) || absent(fcc, 2, 0, 0) || absent(fcc, 3, 1, 1));
+  // P2_1/c (unique axis b): 0k0 with k odd (2_1 along b), h0l with l odd (c glide).
+  const Crystal p21c = crystal_of(14, 3);
+  EXPECT_TRUE(absent(p21c, 0, 1, 0) && absent(p21c, 0, 3, 0) && absent(p21c, 2, 0, 1) && absent(p21c, -1, 0, 3));
+  EXPECT_FALSE(absent(p21c, 0, 2, 0) || absent(p21c, 1, 0, 2) || absent(p21c, 1, 1, 1));
+  // P6_3/mmc: 00l with l odd (6_3 screw).
+  const Crystal hcp = crystal_of(194, 4);
+  EXPECT_TRUE(absent(hcp, 0, 0, 1) && absent(hcp, 0, 0, 3));
+  EXPECT_FALSE(absent(hcp, 0, 0, 2) || absent(hcp, 1, 0, 1));
+  // Fd-3m: hk0 with h + k = 4n + 2 (d glide), on top of the face centring.
+  const Crystal diamond = crystal_of(227, 5);
+  EXPECT_TRUE(absent(diamond, 2, 0, 0) && absent(diamond, 4, 2, 0) && absent(diamond, 6, 0, 0));
+  EXPECT_FALSE(absent(diamond, 4, 0, 0) || absent(diamond, 2, 2, 0) || absent(diamond, 1, 1, 1));
+  // P1 has no absences.
+  const Crystal p1 = crystal_of(1, 6);
+  for (int h = 0; h <= 2; ++h)
+    for (int k = 0; k <= 2; ++k)
+      for (int l = 0; l <= 2; ++l)
+        if (h || k || l) EXPECT_FALSE(absent(p1, h, k, l));
+}
+
+TEST(SpaceGroupDiffraction, LayerImagesKeepTheLayersSymmetry) {
+  SKIP_WITHOUT_SPGLIB();
+  PatternOptions o;
+  const int64_t s = o.size;
+  auto at = [&](const std::vector<float>& img, int ch, int64_t r, int64_t c) { return img[(ch * s + r) * s + c]; };
+  for (int n : {1, 2, 14, 62, 83, 139, 147, 191, 200, 225}) {
+    SCOPED_TRACE(n);
+    const std::vector<float> img = zone_patterns(crystal_of(n, 11 * n), o);
+    ASSERT_EQ(static_cast<int64_t>(img.size()), kPatternChannels * s * s);
+    float lo = 1, hi = 0;
+    for (float v : img) lo = std::min(lo, v), hi = std::max(hi, v);
+    EXPECT_GE(lo, 0.0f);
+    EXPECT_LE(hi, 1.0f);
+    EXPECT_GT(hi, 0.5f);
+    // Zero layers: Friedel's law makes them centrosymmetric (180-degree rotation of the image).
+    for (int ch : {0, 2, 4})
+      for (int64_t r = 0; r < s; ++r)
+        for (int64_t c = 0; c < s; ++c) ASSERT_NEAR(at(img, ch, r, c), at(img, ch, s - 1 - r, s - 1 - c), 1e-5) << ch;
+    if (crystal_system(n) == CrystalSystem::Tetragonal) {  // hk0 and hk1: a 90-degree rotation
+      for (int ch : {0, 1})
+        for (int64_t r = 0; r < s; ++r)
+          for (int64_t c = 0; c < s; ++c) ASSERT_NEAR(at(img, ch, r, c), at(img, ch, c, s - 1 - r), 1e-5) << ch;
+    }
+    if (crystal_system(n) == CrystalSystem::Cubic) {  // the 3-fold axis along [111] maps hkl to lhk
+      for (int64_t i = 0; i < s * s; ++i) {
+        ASSERT_NEAR(img[i], img[4 * s * s + i], 1e-5);
+        ASSERT_NEAR(img[s * s + i], img[5 * s * s + i], 1e-5);
+      }
+    }
+  }
+  EXPECT_THAT(error_of([&] { zone_patterns(crystal_of(1, 1), PatternOptions{4}); }), HasSubstr("size must be in 8..1024"));
+}
+
+TEST(SpaceGroupDiffraction, ClassesOfIndistinguishableGroups) {
+  SKIP_WITHOUT_SPGLIB();
+  const std::vector<int>& c = diffraction_classes();
+  ASSERT_EQ(c.size(), 231u);
+  // Same Laue group, no absences: 1 and -1; 2, m and 2/m; 432, -43m and m-3m with F centring.
+  EXPECT_EQ(c[1], c[2]);
+  EXPECT_TRUE(c[3] == c[6] && c[6] == c[10]);
+  EXPECT_TRUE(c[209] == c[216] && c[216] == c[225]);
+  // Enantiomorphic screw axes look alike; 4_2 does not.
+  EXPECT_EQ(c[76], c[78]);
+  EXPECT_NE(c[76], c[77]);
+  // A 2_1 axis, a glide, another orientation of the Laue group, another centring, a d glide.
+  EXPECT_EQ(c[4], c[11]);
+  EXPECT_NE(c[3], c[4]);
+  EXPECT_NE(c[13], c[10]);
+  EXPECT_NE(c[149], c[150]);
+  EXPECT_NE(c[221], c[225]);
+  EXPECT_NE(c[225], c[227]);
+  // The rule agrees with the structure factors of random crystals: groups of one class have zero
+  // intensity at the same reflections of the layers, groups of different classes do not.
+  auto zeros = [](int n) {
+    const Crystal x = crystal_of(n, 100 + n);
+    std::vector<bool> z;
+    for (int h = -4; h <= 4; ++h)
+      for (int k = -4; k <= 4; ++k)
+        for (int l = 0; l <= 1; ++l)
+          for (const auto& idx : {std::array<int, 3>{h, k, l}, {h, l, k}, {l, h, k}})
+            z.push_back(intensity(x, idx[0], idx[1], idx[2]) < 1e-16);
+    return z;
+  };
+  EXPECT_EQ(zeros(209), zeros(225));
+  EXPECT_EQ(zeros(76), zeros(78));
+  EXPECT_EQ(zeros(4), zeros(11));
+  EXPECT_NE(zeros(225), zeros(227));
+  EXPECT_NE(zeros(76), zeros(77));
+  const int count = *std::max_element(c.begin(), c.end()) + 1;
+  EXPECT_GT(count, 80);
+  EXPECT_LT(count, 230);
+  std::cout << count << " classes of groups with the same Laue group and absences in the six layers\n";
+}
