@@ -37,6 +37,7 @@
 #include "magmadnn/ops/ops.h"
 #include "magmadnn/ops/sparse.h"
 #include "magmadnn/optim/optim.h"
+#include "magmadnn/spacegroup/dataset.h"
 #include "magmadnn/train/progress.h"
 #include "magmadnn/train/hpo.h"
 #include "magmadnn/train/trainer.h"

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "magmadnn/core/error.h"
 
@@ -116,6 +117,24 @@ std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolera
   return out;
 }
 
+double closest_approach(const Lattice& lattice, const std::vector<Vec3>& a, const std::vector<Vec3>* b) {
+  const Mat3 m = lattice.vectors();
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const std::vector<Vec3>& other = b ? *b : a;
+    for (size_t j = b ? 0 : i + 1; j < other.size(); ++j) {
+      Vec3 cart{};
+      for (int d = 0; d < 3; ++d) {
+        const double f = a[i][d] - other[j][d];
+        const double wrapped = f - std::round(f);
+        for (int e = 0; e < 3; ++e) cart[e] += wrapped * m[d][e];
+      }
+      best = std::min(best, std::sqrt(dot(cart, cart)));
+    }
+  }
+  return best;
+}
+
 Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
   MAGMADNN_CHECK(o.min_sites >= 1 && o.min_sites <= o.max_sites, "random_crystal: bad site range ", o.min_sites, "..",
                  o.max_sites);
@@ -133,9 +152,26 @@ Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
     const int z = o.min_element + static_cast<int>(gen.next_u64() % (o.max_element - o.min_element + 1));
     if (std::find(elements.begin(), elements.end(), z) == elements.end()) elements.push_back(z);
   }
+  std::vector<Vec3> placed;
   for (int z : elements) {
-    const Vec3 site = {gen.next_double(), gen.next_double(), gen.next_double()};
-    for (const Vec3& p : orbit(group, site)) crystal.atoms.push_back({p, z});
+    std::vector<Vec3> best;
+    double best_gap = -1;
+    for (int attempt = 0; attempt < std::max(1, o.site_attempts) && best_gap < o.min_distance; ++attempt) {
+      std::vector<Vec3> images = orbit(group, {gen.next_double(), gen.next_double(), gen.next_double()});
+      // A site near a special position has fewer distinct images than operations.
+      if (images.size() < group.operations.size()) continue;
+      const double gap = std::min(closest_approach(crystal.lattice, images),
+                                  closest_approach(crystal.lattice, images, &placed));
+      if (gap > best_gap) {
+        best_gap = gap;
+        best = std::move(images);
+      }
+    }
+    MAGMADNN_CHECK(!best.empty(), "random_crystal: no general position found for group ", number);
+    for (const Vec3& p : best) {
+      crystal.atoms.push_back({p, z});
+      placed.push_back(p);
+    }
   }
   return crystal;
 }

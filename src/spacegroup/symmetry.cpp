@@ -88,6 +88,17 @@ const SpaceGroup& space_group(int number) {
 #endif
 }
 
+int enantiomorph(int number) {
+  check_number(number, "enantiomorph");
+  static constexpr int kPairs[11][2] = {{76, 78},   {91, 95},   {92, 96},   {144, 145}, {151, 153}, {152, 154},
+                                        {169, 170}, {171, 172}, {178, 179}, {180, 181}, {212, 213}};
+  for (const auto& pair : kPairs) {
+    if (pair[0] == number) return pair[1];
+    if (pair[1] == number) return pair[0];
+  }
+  return number;
+}
+
 int point_group_index(int number) {
   check_number(number, "point_group_index");
   return static_cast<int>(std::lower_bound(std::begin(kPointGroupLast), std::end(kPointGroupLast), number) -

@@ -136,9 +136,26 @@ TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfEveryRandomCrystal) {
   for (int n = 1; n <= 230; ++n) {
     const Crystal c = crystal_of(n, 1000 + n);
     EXPECT_EQ(detect_space_group(c), n) << space_group(n).symbol << " with " << c.atoms.size() << " atoms";
-    // General positions: every site's orbit has one atom per operation.
+    // General positions: every site's orbit has one atom per operation, and atoms keep apart.
     EXPECT_EQ(c.atoms.size() % space_group(n).operations.size(), 0u) << n;
+    std::vector<Vec3> positions;
+    for (const Atom& a : c.atoms) positions.push_back(a.position);
+    EXPECT_GE(closest_approach(c.lattice, positions), 0.3) << n;
   }
+}
+
+TEST(SpaceGroupCrystal, TheMirrorImageOfACrystalHasTheEnantiomorphicGroup) {
+  SKIP_WITHOUT_SPGLIB();
+  int pairs = 0;
+  for (int n = 1; n <= 230; ++n) {
+    Crystal c = crystal_of(n, 2000 + n);
+    for (Atom& a : c.atoms)
+      for (double& x : a.position) x = x == 0 ? 0 : 1 - x;  // inversion through the origin
+    EXPECT_EQ(detect_space_group(c), enantiomorph(n)) << space_group(n).symbol;
+    EXPECT_EQ(enantiomorph(enantiomorph(n)), n);
+    pairs += enantiomorph(n) != n;
+  }
+  EXPECT_EQ(pairs, 22);
 }
 
 TEST(SpaceGroupDiffraction, StructureFactorOfOneAtomAndFriedelsLaw) {
@@ -277,4 +294,5 @@ TEST(SpaceGroupDiffraction, ClassesOfIndistinguishableGroups) {
   EXPECT_GT(count, 80);
   EXPECT_LT(count, 230);
   std::cout << count << " classes of groups with the same Laue group and absences in the six layers\n";
+  for (int n = 1; n <= 230; ++n) EXPECT_EQ(c[n], c[enantiomorph(n)]) << n;
 }

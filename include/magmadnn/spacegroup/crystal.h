@@ -40,6 +40,12 @@ struct CrystalOptions {
   int min_sites = 2, max_sites = 3;         // independent sites, each of another element
   double min_length = 4, max_length = 8;    // range of the cell edges, angstrom
   int min_element = 3, max_element = 60;    // range of the atomic numbers
+  // Closest approach of two atoms, angstrom: a site is redrawn (up to site_attempts times, then
+  // the draw with the largest closest approach is kept) when its orbit comes closer to itself or
+  // to earlier atoms. Keeps sites off the special positions, where a crystal would look more
+  // symmetric than its group.
+  double min_distance = 0.5;
+  int site_attempts = 50;
 };
 
 // A random cell of `system`'s shape: triclinic (all free, angles in 70..110 degrees), monoclinic
@@ -53,6 +59,10 @@ std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolera
 
 // A crystal of space group `number`: a random cell of its crystal system and min..max_sites
 // sites of distinct elements at random (general) positions, expanded into the whole cell.
+
+// The smallest distance (angstrom, periodic: nearest images by fractional rounding) between an
+// atom at one of `a` and one at `b`, or between two atoms of `a` when `b` is null.
+double closest_approach(const Lattice& lattice, const std::vector<Vec3>& a, const std::vector<Vec3>* b = nullptr);
 Crystal random_crystal(int number, Generator& gen, const CrystalOptions& options = {});
 
 // The space-group number spglib finds for `crystal` (distance tolerance `symprec` angstrom);

@@ -38,12 +38,13 @@ const std::vector<std::string>& pattern_channel_names();  // "hk0", "hk1", "h0l"
 // below 8, max_index below 1 or a non-positive spot width or range.
 std::vector<float> zone_patterns(const Crystal& crystal, const PatternOptions& options = {});
 
-// Groups that the six layers cannot tell apart: two groups share a class when their Laue groups
-// (as sets of matrices, so -3m1 and -31m differ) and their systematically absent reflections in
-// the layers (indices up to 6; h is absent when an operation (R, t) has h R = h and h . t not an
-// integer) are the same. Only intensity statistics (centric or not) could separate such groups,
-// e.g. P2, Pm and P2/m, or enantiomorphs such as P4_1 and P4_3. Element n (1..230) is group n's
-// class, 0..classes-1; element 0 is -1. Needs spglib.
+// Classes of groups that symmetry alone does not separate in the six layers: two groups share a
+// class when their Laue groups (as sets of matrices, so -3m1 and -31m differ) and their
+// systematically absent reflections in the layers (indices up to 6; h is absent when an operation
+// (R, t) has h R = h and h . t not an integer) are the same, e.g. P2, Pm and P2/m. Intensities
+// can still separate most of them (a mirror and a 2-fold axis project atoms differently); only
+// enantiomorphic pairs (enantiomorph()) are strictly indistinguishable. Element n (1..230) is
+// group n's class, 0..classes-1; element 0 is -1. Needs spglib.
 const std::vector<int>& diffraction_classes();
 
 }  // namespace magmadnn::spacegroup

@@ -36,6 +36,11 @@ bool symmetry_available();
 // 1..230 and in builds without spglib.
 const SpaceGroup& space_group(int number);
 
+// The enantiomorphic partner of a group (P4_1 <-> P4_3 and the 10 other pairs of the International
+// Tables), or the group itself. A crystal and its mirror image have the same kinematic
+// diffraction intensities (Friedel's law), so no pattern can tell the partners apart.
+int enantiomorph(int number);
+
 // Labels from the space-group number alone (International Tables' number ranges; no spglib).
 // Each throws Error for numbers outside 1..230.
 CrystalSystem crystal_system(int number);
