@@ -8,7 +8,7 @@
 #                                        builds with CUDA on, MPI off, shared libmagmadnn, in
 #                                        build-gpu-check; writes DIR/payload.tar.xz holding bin/
 #                                        (CLI, CUDA tests, bench_cuda_reduce), lib/ (libmagmadnn,
-#                                        oneDNN, libgomp), torch_ref.py (from ../shared/bench) and
+#                                        oneDNN, libgomp, spglib), torch_ref.py (from ../shared/bench) and
 #                                        torch_reduce.py (PyTorch's reductions, scripts/gpu).
 #                                        Compressed, it stays far under the device tool's carry limit.
 #   scripts/gpu-check.sh --prebuilt DIR  on the GPU machine: unpacks DIR/payload.tar.xz to a
@@ -51,7 +51,7 @@ if [ "$mode" = pack ]; then
   cp -L build-gpu-check/libmagmadnn.so* "$stage/lib/" 2>/dev/null
   # Libraries outside the CUDA toolkit that a PyTorch GPU image may lack (libc & co. it has).
   for lib in $(ldd "$stage"/bin/* "$stage"/lib/* 2>/dev/null | awk '/=> \// {print $3}' | sort -u |
-               grep -E 'libdnnl|libgomp|libz\.'); do
+               grep -E 'libdnnl|libgomp|libz\.|libsymspg'); do
     cp -L "$lib" "$stage/lib/"
   done
   strip "$stage"/bin/* "$stage"/lib/libmagmadnn* 2>/dev/null || true

@@ -198,10 +198,10 @@ int run_train(const TrainArgs& a) {
   const Target target = parse_target(a.target);
   const std::vector<int> blocks = parse_blocks(a.blocks);
   manual_seed(a.seed);
-  const SpaceGroupDataset all = load_spacegroup_dataset(a.data);
+  SpaceGroupDataset all = load_spacegroup_dataset(a.data);
   SpaceGroupDataset train, test;
   if (!a.test_data.empty()) {
-    train = all;
+    train = std::move(all);
     test = load_spacegroup_dataset(a.test_data);
     MAGMADNN_CHECK(test.image_size == train.image_size, "spacegroup train: --test-data has ", test.image_size,
                    "-pixel images, --data ", train.image_size);

@@ -4,7 +4,8 @@
 # machine without a GPU: "no CUDA device: <reason>"); `--device cpu` gives exactly what no flag
 # gives (metrics, log, weights, eval). With a GPU: training on cuda ends near the CPU run, its
 # weights evaluate on the CPU, predict on cuda gives the CPU's classes, LeNet's dropout masks
-# agree between the devices and under --cuda-graph, and a CPU checkpoint resumes on cuda.
+# agree between the devices and under --cuda-graph, a CPU checkpoint resumes on cuda, and the
+# space-group application trains and evaluates on cuda as on the CPU.
 # Runs on small generated IDX files. Usage: device_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
@@ -158,5 +159,26 @@ if [[ $have_gpu -eq 0 ]]; then
     ok "cpu checkpoint resumes on cuda" || bad "resume on cuda: $(tail -3 "$tmp/out")"
   "$bin" bench --model lenet --batch-size 16 --batches 3 --warmup 1 --device cuda >"$tmp/out" 2>&1 &&
     grep -q "on cuda:0" "$tmp/out" && ok "bench --device cuda" || bad "bench --device cuda: $(cat "$tmp/out")"
+  # The space-group application (builds with spglib): a short ResNet run on cuda starts as the
+  # CPU run does (first epoch's loss), and CPU-trained weights evaluate on cuda to the CPU's top-1.
+  if "$bin" spacegroup generate --size 16 --samples-per-group 4 --seed 1 --out "$tmp/sg_train" >/dev/null 2>&1; then
+    "$bin" spacegroup generate --size 16 --samples-per-group 2 --seed 2 --out "$tmp/sg_test" >/dev/null 2>&1
+    sg=(spacegroup train --data "$tmp/sg_train" --test-data "$tmp/sg_test" --target crystal-system --epochs 2
+        --width 8 --blocks 1,1 --batch-size 32)
+    jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval('d'+sys.argv[2]))" "$@"; }
+    if "$bin" "${sg[@]}" --device cuda --out "$tmp/sg_gpu" >"$tmp/out" 2>&1 &&
+       "$bin" "${sg[@]}" --out "$tmp/sg_cpu" >>"$tmp/out" 2>&1 &&
+       "$bin" spacegroup eval --weights "$tmp/sg_cpu/spacegroup.safetensors" --data "$tmp/sg_test" --device cuda \
+         --metrics-out "$tmp/sg_eval.json" >>"$tmp/out" 2>&1; then
+      a=$(jget "$tmp/sg_gpu/metrics.json" "['history'][0]['train_loss']") b=$(jget "$tmp/sg_cpu/metrics.json" "['history'][0]['train_loss']")
+      awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.02 * b) }' &&
+        ok "spacegroup train on cuda: first-epoch loss $a ~ cpu $b" || bad "spacegroup first-epoch loss cuda $a, cpu $b"
+      a=$(jget "$tmp/sg_eval.json" "['top1']") b=$(jget "$tmp/sg_cpu/metrics.json" "['test']['top1']")
+      awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 2.5 / 460) }' &&
+        ok "spacegroup eval on cuda: top-1 $a = cpu $b" || bad "spacegroup eval on cuda top-1 $a, cpu $b"
+    else
+      bad "spacegroup on cuda: $(tail -3 "$tmp/out")"
+    fi
+  fi
 fi
 finish
