@@ -1,6 +1,7 @@
 // `magmadnn spacegroup train` and `magmadnn spacegroup eval`: ResNet classifiers of diffraction
 // layer images (6 channels) into space groups, point groups, Laue classes or crystal systems.
-// AdamW with a one-cycle schedule on cross-entropy; reports top-1 / top-5 accuracy, the accuracy
+// AdamW with a one-cycle schedule on cross-entropy, on one process or data-parallel under mpirun
+// (--distributed ddp, the main CLI's DistributedRun); reports top-1 / top-5 accuracy, the accuracy
 // of each crystal system, and the accuracy of the coarser labels implied by the predictions (a
 // space-group prediction also names a point group, a Laue class and a crystal system).
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/distributed.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/models/resnet.h"
 #include "magmadnn/spacegroup/dataset.h"
@@ -33,9 +35,13 @@ struct TrainArgs {
   double test_fraction = 0.1;
   int64_t epochs = 10, batch_size = 64, width = 16;
   double lr = 2e-3, weight_decay = 0.05, label_smoothing = 0.0;
+  int64_t max_batches = 0;  // per epoch, 0 = all
   uint64_t seed = 0;
   int threads = 0;
   std::string device = "cpu";
+  std::string distributed = "none";  // none or ddp (under mpirun)
+  bool sync_batchnorm = false;
+  double dist_timeout = 300;
 };
 
 struct EvalArgs {
@@ -191,13 +197,26 @@ Report evaluate(const std::vector<float>& scores, const SpaceGroupDataset& d, Ta
   return r;
 }
 
-int run_train(const TrainArgs& a) {
+// The main CLI's TrainArgs for DistributedRun (process group, device per rank, sharded loader,
+// DDP wrapper), which the space-group run shares with `magmadnn train --distributed ddp`.
+cli::TrainArgs distributed_args(const TrainArgs& a) {
+  cli::TrainArgs d;
+  d.model = "the space-group ResNet";
+  d.distributed = a.distributed;
+  d.sync_batchnorm = a.sync_batchnorm;
+  d.dist_timeout = a.dist_timeout;
+  d.device = a.device;
+  d.batch_size = a.batch_size;
+  d.seed = a.seed;
+  return d;
+}
+
+int train_on(const TrainArgs& a, DistributedRun& run) {
   using namespace magmadnn::spacegroup;
-  if (a.threads > 0) set_num_threads(a.threads);
-  const Device device = parse_device_flag(a.device);
+  const Device device = run.device(parse_device_flag(a.device));
   const Target target = parse_target(a.target);
   const std::vector<int> blocks = parse_blocks(a.blocks);
-  manual_seed(a.seed);
+  manual_seed(a.seed);  // every rank builds the same model (DDP also broadcasts rank 0's)
   SpaceGroupDataset all = load_spacegroup_dataset(a.data);
   SpaceGroupDataset train, test;
   if (!a.test_data.empty()) {
@@ -216,31 +235,37 @@ int run_train(const TrainArgs& a) {
     test = all.take(std::vector<int64_t>(rows.begin(), rows.begin() + n_test));
     train = all.take(std::vector<int64_t>(rows.begin() + n_test, rows.end()));
   }
-  std::cout << "magmadnn " << version() << ": spacegroup train on " << a.data << " (" << train.size() << " train / "
-            << test.size() << " test samples, " << kPatternChannels << "x" << train.image_size << "x"
-            << train.image_size << " images), target " << target_name(target) << " (" << num_classes(target)
-            << " classes), " << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str())
-            << std::endl;
+  const bool root = run.is_root();
+  if (root)
+    std::cout << "magmadnn " << version() << ": spacegroup train on " << a.data << " (" << train.size() << " train / "
+              << test.size() << " test samples, " << kPatternChannels << "x" << train.image_size << "x"
+              << train.image_size << " images), target " << target_name(target) << " (" << num_classes(target)
+              << " classes), " << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str())
+              << run.describe() << std::endl;
 
-  auto model = build_model(blocks, a.width, target, train.image_size);  // initialised on the CPU, then moved
-  model->to(device);
-  std::cout << model->name() << ": " << model->num_parameters() << " parameters" << std::endl;
+  std::shared_ptr<models::ResNet> model = build_model(blocks, a.width, target, train.image_size);
+  model->to(device);  // initialised on the CPU, then moved
+  if (root) std::cout << model->name() << ": " << model->num_parameters() << " parameters" << std::endl;
+  // DDP (and SyncBatchNorm inside the model) under --distributed ddp; the model itself otherwise.
+  std::shared_ptr<nn::Module> net = run.wrap(model);
   auto dataset = std::make_shared<ImageDataset>(train, target);
-  data::DataLoader loader(dataset, data::DataLoaderOptions(a.batch_size).shuffle(true).seed(a.seed).drop_last(true));
+  data::DataLoader loader(dataset, run.train_loader_options().drop_last(true));
   MAGMADNN_CHECK(loader.num_batches() > 0, "spacegroup train: ", train.size(), " training samples are fewer than one batch of ",
                  a.batch_size);
-  optim::AdamW opt(model->parameters(), optim::AdamWOptions(a.lr).weight_decay(a.weight_decay));
-  optim::OneCycleLR schedule(opt, a.lr, a.epochs * loader.num_batches());
+  const int64_t steps = a.max_batches > 0 ? std::min(a.max_batches, loader.num_batches()) : loader.num_batches();
+  optim::AdamW opt(run.parameters(*net), optim::AdamWOptions(a.lr).weight_decay(a.weight_decay));
+  optim::OneCycleLR schedule(opt, a.lr, a.epochs * steps);
   double seconds = 0;
   json history = json::array();
   for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
-    model->train();
+    net->train();
     loader.set_epoch(epoch - 1);
     const auto t0 = std::chrono::steady_clock::now();
     Tensor loss_sum = zeros({}, kFloat64, device);
     int64_t batches = 0;
     for (const data::Example& batch : loader) {
-      Tensor loss = cross_entropy(model->forward(batch.input.to(device)), batch.target.to(device), Tensor(),
+      if (batches == steps) break;
+      Tensor loss = cross_entropy(net->forward(batch.input.to(device)), batch.target.to(device), Tensor(),
                                   Reduction::Mean, a.label_smoothing);
       opt.zero_grad();
       loss.backward();
@@ -255,33 +280,52 @@ int run_train(const TrainArgs& a) {
     const double mean_loss = loss_sum.item<double>() / static_cast<double>(batches);  // waits for the steps
     const double epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     seconds += epoch_seconds;
+    // Every rank evaluates its replica (identical under DDP); rank 0 reports.
     const Report r = evaluate(predict_scores(*model, test, device), test, target);
+    const double samples_per_second = batches * loader.options().batch_size() * run.world_size() / epoch_seconds;
     history.push_back({{"epoch", epoch}, {"train_loss", mean_loss}, {"test_top1", r.metrics["top1"]},
-                       {"seconds", epoch_seconds}});
-    std::cout << "  epoch " << epoch << "/" << a.epochs << "  train loss " << std::fixed << std::setprecision(4)
-              << mean_loss << "  test top-1 " << r.metrics["top1"].get<double>() << "  top-5 "
-              << r.metrics["top5"].get<double>() << "  (" << std::setprecision(1)
-              << batches * a.batch_size / epoch_seconds << " samples/s, " << seconds << " s)" << std::defaultfloat
-              << std::endl;
+                       {"seconds", epoch_seconds}, {"samples_per_second", samples_per_second}});
+    if (root)
+      std::cout << "  epoch " << epoch << "/" << a.epochs << "  train loss " << std::fixed << std::setprecision(4)
+                << mean_loss << "  test top-1 " << r.metrics["top1"].get<double>() << "  top-5 "
+                << r.metrics["top5"].get<double>() << "  (" << std::setprecision(1) << samples_per_second
+                << " samples/s, " << seconds << " s)" << std::defaultfloat << std::endl;
   }
   const Report r = evaluate(predict_scores(*model, test, device), test, target);
-  std::cout << "\n" << r.table;
-  std::filesystem::create_directories(a.out);
-  const std::string weights = (std::filesystem::path(a.out) / "spacegroup.safetensors").string();
-  io::save_module(*model, weights,
-                  {{"spacegroup_target", target_name(target)}, {"base_width", std::to_string(a.width)},
-                   {"blocks", a.blocks}, {"image_size", std::to_string(train.image_size)}});
-  json summary = {{"data", a.data}, {"test_data", a.test_data}, {"train_samples", train.size()},
-                  {"test_samples", test.size()}, {"target", target_name(target)}, {"epochs", a.epochs},
-                  {"batch_size", a.batch_size}, {"lr", a.lr}, {"weight_decay", a.weight_decay},
-                  {"label_smoothing", a.label_smoothing}, {"width", a.width}, {"blocks", a.blocks},
-                  {"parameters", model->num_parameters()}, {"seed", a.seed}, {"threads", get_num_threads()},
-                  {"device", device.str()}, {"train_seconds", seconds}, {"history", history}, {"test", r.metrics},
-                  {"weights", weights}};
-  const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
-  write_json_atomic(metrics, summary);
-  std::cout << "wrote " << weights << " and " << metrics << std::endl;
+  if (root) {
+    std::cout << "\n" << r.table;
+    std::filesystem::create_directories(a.out);
+    const std::string weights = (std::filesystem::path(a.out) / "spacegroup.safetensors").string();
+    io::save_module(*model, weights,
+                    {{"spacegroup_target", target_name(target)}, {"base_width", std::to_string(a.width)},
+                     {"blocks", a.blocks}, {"image_size", std::to_string(train.image_size)}});
+    json summary = {{"data", a.data}, {"test_data", a.test_data}, {"train_samples", train.size()},
+                    {"test_samples", test.size()}, {"target", target_name(target)}, {"epochs", a.epochs},
+                    {"batch_size", a.batch_size}, {"lr", a.lr}, {"weight_decay", a.weight_decay},
+                    {"label_smoothing", a.label_smoothing}, {"width", a.width}, {"blocks", a.blocks},
+                    {"parameters", model->num_parameters()}, {"seed", a.seed}, {"threads", get_num_threads()},
+                    {"device", device.str()}, {"distributed", a.distributed}, {"world_size", run.world_size()},
+                    {"sync_batchnorm", a.sync_batchnorm}, {"train_seconds", seconds}, {"history", history},
+                    {"test", r.metrics}, {"weights", weights}};
+    const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
+    write_json_atomic(metrics, summary);
+    std::cout << "wrote " << weights << " and " << metrics << std::endl;
+  }
+  run.finish();
   return 0;
+}
+
+int run_train(const TrainArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  const cli::TrainArgs dist_args = distributed_args(a);  // outlives `run`, which keeps a reference
+  DistributedRun run(dist_args);
+  if (!run.enabled()) return train_on(a, run);
+  try {
+    return train_on(a, run);
+  } catch (const std::exception& e) {
+    // After a failed collective MPI cannot be finalised cleanly: report and leave at once.
+    run.fail("rank " + std::to_string(run.rank()) + ": " + e.what());
+  }
 }
 
 int run_eval(const EvalArgs& a) {
@@ -337,6 +381,13 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
   train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   train->add_option("--out", ta->out, "folder for spacegroup.safetensors and metrics.json")->capture_default_str();
   train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
+  train->add_option("--max-batches", ta->max_batches, "training steps per epoch (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  train->add_option("--distributed", ta->distributed, "ddp: data-parallel over the ranks of mpirun (--batch-size is global)")
+      ->check(CLI::IsMember({"none", "ddp"}))->capture_default_str();
+  train->add_flag("--sync-batchnorm", ta->sync_batchnorm, "ddp: batch-norm statistics over all ranks");
+  train->add_option("--dist-timeout", ta->dist_timeout, "seconds a collective may take before the run stops")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   train->callback([&run, ta] {
     try {
       parse_blocks(ta->blocks);  // inside CLI11's parse: report a bad value as a validation error
