@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 
@@ -193,6 +194,41 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j) {
   io::write_file_atomic(path, j.dump(2) + "\n", "metrics");
+}
+
+RowSplit split_rows(int64_t n, double test_fraction, uint64_t seed, const std::string& op) {
+  std::vector<int64_t> rows(n);
+  std::iota(rows.begin(), rows.end(), 0);
+  Generator gen(seed);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(rows[i], rows[gen.next_u64() % (i + 1)]);
+  const int64_t n_test = static_cast<int64_t>(std::llround(test_fraction * n));
+  MAGMADNN_CHECK(n_test > 0 && n_test < n, op, ": --test-fraction ", test_fraction, " of ", n,
+                 " samples leaves no train or no test samples");
+  return {std::vector<int64_t>(rows.begin() + n_test, rows.end()), std::vector<int64_t>(rows.begin(), rows.begin() + n_test)};
+}
+
+EpochStats train_epoch(data::DataLoader& loader, optim::Optimizer& optimizer, optim::LRScheduler& schedule,
+                       Device device, const std::function<Tensor(const data::Example&)>& loss_fn,
+                       int64_t max_batches) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Tensor loss_sum = zeros({}, kFloat64, device);
+  EpochStats stats;
+  for (const data::Example& batch : loader) {
+    if (max_batches > 0 && stats.batches == max_batches) break;
+    Tensor loss = loss_fn(batch);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+    schedule.step();
+    {
+      NoGradGuard no_grad;
+      loss_sum = loss_sum + loss.detach().to(kFloat64);
+    }
+    ++stats.batches;
+  }
+  stats.mean_loss = stats.batches ? loss_sum.item<double>() / static_cast<double>(stats.batches) : 0.0;  // waits
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
 }
 
 train::LossFn loss_for(const TrainArgs& a) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "magmadnn/core/device.h"
+#include "magmadnn/data/dataloader.h"
 #include "magmadnn/data/dataset.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/models/models.h"
+#include "magmadnn/optim/lr_scheduler.h"
 #include "magmadnn/optim/optimizer.h"
 #include "magmadnn/train/trainer.h"
 
@@ -111,6 +114,26 @@ std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::
 train::LossFn loss_for(const TrainArgs& a);
 // Writes `j` (indented) to `path` atomically: the --metrics-out files of every subcommand.
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
+
+// A seeded split of n samples for the applications' --test-fraction: a random permutation's first
+// round(test_fraction * n) rows are the test rows, the rest the training rows. Throws Error naming
+// `op` when either part would be empty.
+struct RowSplit {
+  std::vector<int64_t> train, test;
+};
+RowSplit split_rows(int64_t n, double test_fraction, uint64_t seed, const std::string& op);
+
+// One epoch of the applications' plain training loop (ising, spacegroup): for each batch (at most
+// max_batches; 0 = all) loss_fn(batch), zero_grad, backward, optimizer step, scheduler step. The
+// losses are summed on `device` and read once at the end: no host synchronisation per step.
+struct EpochStats {
+  double mean_loss = 0;
+  int64_t batches = 0;
+  double seconds = 0;
+};
+EpochStats train_epoch(data::DataLoader& loader, optim::Optimizer& optimizer, optim::LRScheduler& schedule,
+                       Device device, const std::function<Tensor(const data::Example&)>& loss_fn,
+                       int64_t max_batches = 0);
 
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);

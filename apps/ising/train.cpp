@@ -154,23 +154,11 @@ double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& te
   for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
     model.train();
     loader.set_epoch(epoch - 1);
-    const auto t0 = std::chrono::steady_clock::now();
-    Tensor loss_sum = zeros({}, kFloat64, device);
-    int64_t batches = 0;
-    for (const data::Example& batch : loader) {
-      Tensor loss = mse_loss(div(model.forward(batch.input.to(device)), sites), batch.target.to(device));
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      schedule.step();
-      {
-        NoGradGuard no_grad;
-        loss_sum = loss_sum + loss.detach().to(kFloat64);
-      }
-      ++batches;
-    }
-    const double mean_loss = loss_sum.item<double>() / static_cast<double>(batches);  // waits for the steps
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const EpochStats e = train_epoch(loader, opt, schedule, device, [&](const data::Example& batch) {
+      return mse_loss(div(model.forward(batch.input.to(device)), sites), batch.target.to(device));
+    });
+    const double mean_loss = e.mean_loss;
+    seconds += e.seconds;
     const Metrics m = metrics_of(test, predict(model, test, device));
     std::cout << "  epoch " << epoch << "/" << a.epochs << "  train loss/site^2 " << std::scientific
               << std::setprecision(3) << mean_loss << std::defaultfloat << "  test MAE " << fmt(m.mae)
@@ -197,15 +185,9 @@ int run_train(const TrainArgs& a) {
     train = all;
     test = magmadnn::ising::load_ising_dataset(a.test_data);
   } else {
-    std::vector<int64_t> rows(all.size());
-    std::iota(rows.begin(), rows.end(), 0);
-    Generator gen(a.seed);
-    for (int64_t i = all.size() - 1; i > 0; --i) std::swap(rows[i], rows[gen.next_u64() % (i + 1)]);
-    const int64_t n_test = static_cast<int64_t>(std::llround(a.test_fraction * all.size()));
-    MAGMADNN_CHECK(n_test > 0 && n_test < all.size(), "ising train: --test-fraction ", a.test_fraction, " of ",
-                   all.size(), " samples leaves no train or no test samples");
-    test = take_rows(all, std::vector<int64_t>(rows.begin(), rows.begin() + n_test));
-    train = take_rows(all, std::vector<int64_t>(rows.begin() + n_test, rows.end()));
+    const RowSplit split = split_rows(all.size(), a.test_fraction, a.seed, "ising train");
+    test = take_rows(all, split.test);
+    train = take_rows(all, split.train);
   }
   if (a.max_train > 0 && train.size() > a.max_train) {
     std::vector<int64_t> rows(a.max_train);

@@ -225,15 +225,9 @@ int train_on(const TrainArgs& a, DistributedRun& run) {
     MAGMADNN_CHECK(test.image_size == train.image_size, "spacegroup train: --test-data has ", test.image_size,
                    "-pixel images, --data ", train.image_size);
   } else {
-    std::vector<int64_t> rows(all.size());
-    std::iota(rows.begin(), rows.end(), 0);
-    Generator gen(a.seed);
-    for (int64_t i = all.size() - 1; i > 0; --i) std::swap(rows[i], rows[gen.next_u64() % (i + 1)]);
-    const int64_t n_test = static_cast<int64_t>(std::llround(a.test_fraction * all.size()));
-    MAGMADNN_CHECK(n_test > 0 && n_test < all.size(), "spacegroup train: --test-fraction ", a.test_fraction, " of ",
-                   all.size(), " samples leaves no train or no test samples");
-    test = all.take(std::vector<int64_t>(rows.begin(), rows.begin() + n_test));
-    train = all.take(std::vector<int64_t>(rows.begin() + n_test, rows.end()));
+    const RowSplit split = split_rows(all.size(), a.test_fraction, a.seed, "spacegroup train");
+    test = all.take(split.test);
+    train = all.take(split.train);
   }
   const bool root = run.is_root();
   if (root)
@@ -260,25 +254,12 @@ int train_on(const TrainArgs& a, DistributedRun& run) {
   for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
     net->train();
     loader.set_epoch(epoch - 1);
-    const auto t0 = std::chrono::steady_clock::now();
-    Tensor loss_sum = zeros({}, kFloat64, device);
-    int64_t batches = 0;
-    for (const data::Example& batch : loader) {
-      if (batches == steps) break;
-      Tensor loss = cross_entropy(net->forward(batch.input.to(device)), batch.target.to(device), Tensor(),
-                                  Reduction::Mean, a.label_smoothing);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      schedule.step();
-      {
-        NoGradGuard no_grad;
-        loss_sum = loss_sum + loss.detach().to(kFloat64);
-      }
-      ++batches;
-    }
-    const double mean_loss = loss_sum.item<double>() / static_cast<double>(batches);  // waits for the steps
-    const double epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const EpochStats e = train_epoch(loader, opt, schedule, device, [&](const data::Example& batch) {
+      return cross_entropy(net->forward(batch.input.to(device)), batch.target.to(device), Tensor(), Reduction::Mean,
+                           a.label_smoothing);
+    }, steps);
+    const double mean_loss = e.mean_loss, epoch_seconds = e.seconds;
+    const int64_t batches = e.batches;
     seconds += epoch_seconds;
     // Every rank evaluates its replica (identical under DDP); rank 0 reports.
     const Report r = evaluate(predict_scores(*model, test, device), test, target);

@@ -46,15 +46,6 @@ uint64_t checked_numel(const std::vector<int64_t>& shape, size_t itemsize, const
   return n;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
-}
 
 // ---- .npy header: {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }
 
@@ -665,6 +656,16 @@ NpyArray from_tensor(const Tensor& tensor) {
   const auto* p = static_cast<const uint8_t*>(t.raw_data());
   a.bytes.assign(p, p + t.nbytes());
   return a;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
 }
 
 }  // namespace magmadnn::io

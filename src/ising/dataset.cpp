@@ -20,12 +20,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
 }  // namespace
 
 Tensor IsingDataset::spins_tensor() const {
@@ -92,16 +86,16 @@ IsingDataset load_ising_dataset(const std::string& path, bool verify) {
   const io::NpyArray& en = arrays["energies"];
   MAGMADNN_CHECK(spins.dtype == "i1", op, ": ", path, ": spins must be int8 (i1), got ", spins.dtype);
   MAGMADNN_CHECK(spins.shape.size() == 2 || spins.shape.size() == 3, op, ": ", path,
-                 ": spins must have shape (N, L, L) or (N, nodes), got ", shape_str(spins.shape));
+                 ": spins must have shape (N, L, L) or (N, nodes), got ", io::shape_str(spins.shape));
   MAGMADNN_CHECK(en.dtype == "f8" && en.shape.size() == 1, op, ": ", path,
-                 ": energies must be float64 of shape (N,), got ", en.dtype, " ", shape_str(en.shape));
+                 ": energies must be float64 of shape (N,), got ", en.dtype, " ", io::shape_str(en.shape));
   const int64_t n = spins.shape[0];
   MAGMADNN_CHECK(en.shape[0] == n, op, ": ", path, ": ", n, " spin configurations but ", en.shape[0], " energies");
   const bool square = spins.shape.size() == 3;
   MAGMADNN_CHECK(!square || spins.shape[1] == spins.shape[2], op, ": ", path,
-                 ": square-lattice spins must be (N, L, L), got ", shape_str(spins.shape));
+                 ": square-lattice spins must be (N, L, L), got ", io::shape_str(spins.shape));
   const int64_t nodes = square ? spins.shape[1] * spins.shape[2] : spins.shape[1];
-  MAGMADNN_CHECK(nodes >= 1, op, ": ", path, ": spins have no nodes: ", shape_str(spins.shape));
+  MAGMADNN_CHECK(nodes >= 1, op, ": ", path, ": spins have no nodes: ", io::shape_str(spins.shape));
 
   Graph g;
   const bool has_edges = arrays.count("edges"), has_couplings = arrays.count("couplings");
@@ -111,10 +105,10 @@ IsingDataset load_ising_dataset(const std::string& path, bool verify) {
     const io::NpyArray& e = arrays["edges"];
     const io::NpyArray& c = arrays["couplings"];
     MAGMADNN_CHECK(e.dtype == "i8" && e.shape.size() == 2 && e.shape[1] == 2, op, ": ", path,
-                   ": edges must be int64 of shape (E, 2), got ", e.dtype, " ", shape_str(e.shape));
+                   ": edges must be int64 of shape (E, 2), got ", e.dtype, " ", io::shape_str(e.shape));
     MAGMADNN_CHECK(c.dtype == "f8" && c.shape.size() == 1 && c.shape[0] == e.shape[0], op, ": ", path,
                    ": couplings must be float64 of shape (E,) = (", e.shape[0], ",), got ", c.dtype, " ",
-                   shape_str(c.shape));
+                   io::shape_str(c.shape));
     try {
       g = from_edges(nodes, e.to_vector<int64_t>(), c.to_vector<double>());
     } catch (const Error& err) {
@@ -129,10 +123,10 @@ IsingDataset load_ising_dataset(const std::string& path, bool verify) {
       }
     }
   } else {
-    MAGMADNN_CHECK(square, op, ": ", path, ": spins of shape ", shape_str(spins.shape),
+    MAGMADNN_CHECK(square, op, ": ", path, ": spins of shape ", io::shape_str(spins.shape),
                    " need 'edges.npy' and 'couplings.npy' (only (N, L, L) square lattices may omit them)");
     MAGMADNN_CHECK(spins.shape[1] >= 2, op, ": ", path, ": square lattices need L >= 2, got ",
-                   shape_str(spins.shape));
+                   io::shape_str(spins.shape));
     g = square_lattice(spins.shape[1]);
   }
 
@@ -149,7 +143,7 @@ IsingDataset load_ising_dataset(const std::string& path, bool verify) {
   if (arrays.count("temperatures")) {
     const io::NpyArray& t = arrays["temperatures"];
     MAGMADNN_CHECK(t.dtype == "f8" && t.shape.size() == 1 && t.shape[0] == n, op, ": ", path,
-                   ": temperatures must be float64 of shape (", n, ",), got ", t.dtype, " ", shape_str(t.shape));
+                   ": temperatures must be float64 of shape (", n, ",), got ", t.dtype, " ", io::shape_str(t.shape));
     d.temperatures = t.to_vector<double>();
   }
   if (verify) {
@@ -171,7 +165,7 @@ void save_ising_dataset(const std::string& path, const IsingDataset& d, bool com
                  d.temperatures.size(), " temperatures for ", n, " configurations");
   int64_t per = 1;
   for (int64_t s : d.sample_shape) per *= s;
-  MAGMADNN_CHECK(per == nodes && !d.sample_shape.empty(), op, ": ", path, ": sample shape ", shape_str(d.sample_shape),
+  MAGMADNN_CHECK(per == nodes && !d.sample_shape.empty(), op, ": ", path, ": sample shape ", io::shape_str(d.sample_shape),
                  " does not hold ", nodes, " nodes");
   std::map<std::string, io::NpyArray> arrays;
   std::vector<int64_t> spin_shape{n};

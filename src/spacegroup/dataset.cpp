@@ -18,12 +18,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (shape.size() == 1 ? ",)" : ")");
-}
-
 // The seed of sample i: a SplitMix64 step of (seed, i), so neighbouring samples' generators differ.
 uint64_t sample_seed(uint64_t seed, uint64_t i) {
   uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
@@ -121,11 +115,11 @@ SpaceGroupDataset load_spacegroup_dataset(const std::string& path) {
   MAGMADNN_CHECK(images.shape.size() == 4 && images.shape[1] == kPatternChannels && images.shape[2] == images.shape[3] &&
                      images.shape[2] >= 8,
                  where, "images must have shape (N, ", kPatternChannels, ", S, S) with S >= 8, got ",
-                 shape_str(images.shape));
+                 io::shape_str(images.shape));
   MAGMADNN_CHECK(groups.dtype == "i8" || groups.dtype == "i4", where, "space_groups must be int64 or int32, got dtype ",
                  groups.dtype);
   MAGMADNN_CHECK(groups.shape.size() == 1 && groups.shape[0] == images.shape[0], where, "space_groups has shape ",
-                 shape_str(groups.shape), " but images hold ", images.shape[0], " samples");
+                 io::shape_str(groups.shape), " but images hold ", images.shape[0], " samples");
   SpaceGroupDataset d;
   d.image_size = images.shape[2];
   d.images = images.bytes;

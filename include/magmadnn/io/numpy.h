@@ -42,6 +42,9 @@ struct NpyArray {
 template <typename T>
 const char* npy_dtype();
 
+// A shape as NumPy prints it: "(2, 3)", "(5,)", "()".
+std::string shape_str(const std::vector<int64_t>& shape);
+
 // Reads a .npy file. Every problem (missing file, bad magic, header that is not a dict,
 // unsupported dtype, fortran_order, big-endian, data shorter or longer than the shape says)
 // throws one line "load_npy: <path>: <what>".
