@@ -3,6 +3,7 @@
 #include "spacegroup/spacegroup_cli.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -18,7 +19,7 @@ using magmadnn::spacegroup::CrystalSystem;
 namespace {
 
 bool parse_int(const std::string& s, int* out) {
-  if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
+  if (s.empty() || s.size() > 3 || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) return false;
   *out = std::stoi(s);
   return true;
 }

@@ -5,6 +5,7 @@
 // of each crystal system, and the accuracy of the coarser labels implied by the predictions (a
 // space-group prediction also names a point group, a Laue class and a crystal system).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -55,19 +56,13 @@ class ImageDataset : public data::Dataset {
  public:
   ImageDataset(const SpaceGroupDataset& d, Target target) : d_(d), target_(target) {}
   int64_t size() const override { return d_.size(); }
-  data::Example get(int64_t index) const override { return get_batch({index}); }
+  data::Example get(int64_t index) const override {  // one sample: (6, S, S) and a scalar label
+    const data::Example one = get_batch({index});
+    return {one.input.reshape({magmadnn::spacegroup::kPatternChannels, d_.image_size, d_.image_size}),
+            one.target.reshape({})};
+  }
   data::Example get_batch(const std::vector<int64_t>& rows) const override {
-    const int64_t n = static_cast<int64_t>(rows.size()), per = d_.sample_numel();
-    Tensor x = Tensor::empty(Shape({n, magmadnn::spacegroup::kPatternChannels, d_.image_size, d_.image_size}), kFloat32);
-    Tensor y = Tensor::empty(Shape({n}), kInt64);
-    float* px = x.data<float>();
-    int64_t* py = y.data<int64_t>();
-    for (int64_t i = 0; i < n; ++i) {
-      const uint8_t* src = d_.images.data() + rows[i] * per;
-      for (int64_t j = 0; j < per; ++j) px[i * per + j] = src[j] * (1.0f / 255.0f);
-      py[i] = magmadnn::spacegroup::label_of(target_, static_cast<int>(d_.space_groups[rows[i]]));
-    }
-    return {x, y};
+    return {d_.images_tensor(rows), d_.labels_tensor(target_, rows)};
   }
 
  private:
@@ -79,7 +74,7 @@ std::vector<int> parse_blocks(const std::string& text) {
   std::vector<int> blocks;
   std::stringstream ss(text);
   for (std::string item; std::getline(ss, item, ',');) {
-    MAGMADNN_CHECK(!item.empty() && item.size() <= 2 && std::all_of(item.begin(), item.end(), ::isdigit) &&
+    MAGMADNN_CHECK(!item.empty() && item.size() <= 2 && std::all_of(item.begin(), item.end(), [](unsigned char c) { return std::isdigit(c); }) &&
                        std::stoi(item) >= 1,
                    "--blocks: expected 1 to 4 positive counts such as 2,2,2,2, got '", text, "'");
     blocks.push_back(std::stoi(item));
@@ -130,6 +125,7 @@ Report evaluate(const std::vector<float>& scores, const SpaceGroupDataset& d, Ta
   std::map<Target, int64_t> implied;
   const bool by_group = target == Target::SpaceGroup && symmetry_available();
   std::map<int, std::map<int, int64_t>> class_counts;  // diffraction class -> group -> samples
+  const std::vector<int>* cls = by_group ? &diffraction_classes() : nullptr;
   std::vector<int64_t> system_count(7, 0), system_right(7, 0);
   std::vector<int> order(classes);
   for (int64_t i = 0; i < n; ++i) {
@@ -147,10 +143,9 @@ Report evaluate(const std::vector<float>& scores, const SpaceGroupDataset& d, Ta
     system_right[system] += right;
     for (Target t : coarser) implied[t] += label_of(t, representative[order[0]]) == label_of(t, number);
     if (by_group) {
-      const std::vector<int>& cls = diffraction_classes();
-      class_right += cls[order[0] + 1] == cls[number];
+      class_right += (*cls)[order[0] + 1] == (*cls)[number];
       enantio_right += order[0] + 1 == number || enantiomorph(order[0] + 1) == number;
-      ++class_counts[cls[number]][number];
+      ++class_counts[(*cls)[number]][number];
     }
   }
   Report r;
@@ -261,7 +256,9 @@ int train_on(const TrainArgs& a, DistributedRun& run) {
     const double mean_loss = e.mean_loss, epoch_seconds = e.seconds;
     const int64_t batches = e.batches;
     seconds += epoch_seconds;
-    // Every rank evaluates its replica (identical under DDP); rank 0 reports.
+    // Every rank evaluates its replica (identical under DDP) and rank 0 reports: the other ranks
+    // would only wait for rank 0 at the next step's all-reduce, and in step they never run into
+    // the collectives' deadline however large the test set.
     const Report r = evaluate(predict_scores(*model, test, device), test, target);
     const double samples_per_second = batches * loader.options().batch_size() * run.world_size() / epoch_seconds;
     history.push_back({{"epoch", epoch}, {"train_loss", mean_loss}, {"test_top1", r.metrics["top1"]},
@@ -272,8 +269,8 @@ int train_on(const TrainArgs& a, DistributedRun& run) {
                 << r.metrics["top5"].get<double>() << "  (" << std::setprecision(1) << samples_per_second
                 << " samples/s, " << seconds << " s)" << std::defaultfloat << std::endl;
   }
-  const Report r = evaluate(predict_scores(*model, test, device), test, target);
-  if (root) {
+  if (root) {  // the final report needs no collective: rank 0 alone
+    const Report r = evaluate(predict_scores(*model, test, device), test, target);
     std::cout << "\n" << r.table;
     std::filesystem::create_directories(a.out);
     const std::string weights = (std::filesystem::path(a.out) / "spacegroup.safetensors").string();

@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "magmadnn/core/error.h"
 #include "magmadnn/io/numpy.h"
@@ -28,23 +29,43 @@ uint64_t sample_seed(uint64_t seed, uint64_t i) {
 
 }  // namespace
 
+Tensor SpaceGroupDataset::images_tensor(const std::vector<int64_t>& rows) const {
+  const int64_t n = static_cast<int64_t>(rows.size()), per = sample_numel();
+  for (int64_t r : rows)
+    MAGMADNN_CHECK(r >= 0 && r < size(), "SpaceGroupDataset::images_tensor: row ", r, " outside the ", size(), " samples");
+  Tensor t = Tensor::empty(Shape({n, kPatternChannels, image_size, image_size}), kFloat32);
+  float* out = t.data<float>();
+#pragma omp parallel for if (n * per > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* in = images.data() + rows[i] * per;
+    for (int64_t j = 0; j < per; ++j) out[i * per + j] = in[j] * (1.0f / 255.0f);
+  }
+  return t;
+}
+
 Tensor SpaceGroupDataset::images_tensor(int64_t begin, int64_t end) const {
   MAGMADNN_CHECK(0 <= begin && begin <= end && end <= size(), "SpaceGroupDataset::images_tensor: rows [", begin, ", ",
                  end, ") outside the ", size(), " samples");
-  Tensor t = Tensor::empty(Shape({end - begin, kPatternChannels, image_size, image_size}), kFloat32);
-  float* out = t.data<float>();
-  const uint8_t* in = images.data() + begin * sample_numel();
-  const int64_t n = (end - begin) * sample_numel();
-#pragma omp parallel for if (n > (1 << 20))
-  for (int64_t i = 0; i < n; ++i) out[i] = in[i] * (1.0f / 255.0f);
+  std::vector<int64_t> rows(end - begin);
+  std::iota(rows.begin(), rows.end(), begin);
+  return images_tensor(rows);
+}
+
+Tensor SpaceGroupDataset::labels_tensor(Target target, const std::vector<int64_t>& rows) const {
+  Tensor t = Tensor::empty(Shape({static_cast<int64_t>(rows.size())}), kInt64);
+  int64_t* out = t.data<int64_t>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    MAGMADNN_CHECK(rows[i] >= 0 && rows[i] < size(), "SpaceGroupDataset::labels_tensor: row ", rows[i], " outside the ",
+                   size(), " samples");
+    out[i] = label_of(target, static_cast<int>(space_groups[rows[i]]));
+  }
   return t;
 }
 
 Tensor SpaceGroupDataset::labels_tensor(Target target) const {
-  Tensor t = Tensor::empty(Shape({size()}), kInt64);
-  int64_t* out = t.data<int64_t>();
-  for (int64_t i = 0; i < size(); ++i) out[i] = label_of(target, static_cast<int>(space_groups[i]));
-  return t;
+  std::vector<int64_t> rows(size());
+  std::iota(rows.begin(), rows.end(), 0);
+  return labels_tensor(target, rows);
 }
 
 SpaceGroupDataset SpaceGroupDataset::take(const std::vector<int64_t>& rows) const {
@@ -109,7 +130,7 @@ SpaceGroupDataset load_spacegroup_dataset(const std::string& path) {
     for (const char* name : {"images", "space_groups"})
       MAGMADNN_CHECK(arrays.count(name), where, "the archive has no '", name, "' array");
   }
-  const io::NpyArray& images = arrays["images"];
+  io::NpyArray& images = arrays["images"];
   const io::NpyArray& groups = arrays["space_groups"];
   MAGMADNN_CHECK(images.dtype == "u1", where, "images must be uint8, got dtype ", images.dtype);
   MAGMADNN_CHECK(images.shape.size() == 4 && images.shape[1] == kPatternChannels && images.shape[2] == images.shape[3] &&
@@ -122,7 +143,7 @@ SpaceGroupDataset load_spacegroup_dataset(const std::string& path) {
                  io::shape_str(groups.shape), " but images hold ", images.shape[0], " samples");
   SpaceGroupDataset d;
   d.image_size = images.shape[2];
-  d.images = images.bytes;
+  d.images = std::move(images.bytes);  // checked above; the archive's copy is not needed again
   if (groups.dtype == "i8") {
     d.space_groups = groups.to_vector<int64_t>();
   } else {

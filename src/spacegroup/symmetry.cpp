@@ -40,8 +40,8 @@ std::string trimmed(const char* s) {
 
 std::vector<SpaceGroup> build_tables() {
   std::vector<SpaceGroup> groups(231);
-  static int rotations[192][3][3];
-  static double translations[192][3];
+  int rotations[192][3][3];  // spglib's largest group (Fm-3m) has 192 operations
+  double translations[192][3];
   for (int hall = 1; hall <= 530; ++hall) {
     const SpglibSpacegroupType type = spg_get_spacegroup_type(hall);
     MAGMADNN_CHECK(type.number >= 1 && type.number <= 230, "space_group: spglib has no type for Hall number ", hall);

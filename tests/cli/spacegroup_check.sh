@@ -50,6 +50,8 @@ expect_error "bad group" "--groups: bad item '231'" "$bin" spacegroup generate -
 expect_error "bad system" "bad item 'cubik'" "$bin" spacegroup generate --groups cubik --out "$tmp/x"
 expect_error "sites reversed" "--min-sites 3 exceeds --max-sites 2" \
   "$bin" spacegroup generate --min-sites 3 --max-sites 2 --out "$tmp/x"
+expect_error "lengths reversed" "--min-length 9 exceeds --max-length 5" \
+  "$bin" spacegroup generate --min-length 9 --max-length 5 --out "$tmp/x"
 expect_error "bad target" "--target" "$bin" spacegroup train --data "$tmp/train" --target lattice
 expect_error "bad blocks" "--blocks" "$bin" spacegroup train --data "$tmp/train" --blocks 2,0
 expect_error "missing data" "no such file or folder" "$bin" spacegroup train --data "$tmp/nope.npz"

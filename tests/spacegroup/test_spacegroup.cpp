@@ -83,6 +83,7 @@ TEST(SpaceGroupLabels, CoarseClassesNestAndCount) {
   EXPECT_THAT(error_of([] { parse_target("lattice"); }), HasSubstr("unknown target 'lattice'"));
   EXPECT_THAT(error_of([] { crystal_system(231); }), HasSubstr("must be in 1..230, got 231"));
   EXPECT_THAT(error_of([] { label_of(Target::PointGroup, 0); }), HasSubstr("got 0"));
+  EXPECT_THAT(error_of([] { class_name(Target::LaueClass, 11); }), HasSubstr("class 11 is outside 0..10 for target laue-class"));
 }
 
 TEST(SpaceGroupTables, OperationsFormGroupsOfTheRightOrder) {
@@ -129,6 +130,18 @@ TEST(SpaceGroupCrystal, LatticeAndReciprocal) {
   EXPECT_NEAR(std::sqrt(m[1][0] * m[1][0] + m[1][1] * m[1][1] + m[1][2] * m[1][2]), 5.3, 1e-12);
   EXPECT_THAT(error_of([] { Lattice{1, 1, 1, 60, 60, 180}.vectors(); }), HasSubstr("span no cell"));
   EXPECT_THAT(error_of([] { Lattice{0, 1, 1}.vectors(); }), HasSubstr("edges must be positive"));
+  Generator gen(1);
+  CrystalOptions bad;
+  bad.min_length = 9;
+  EXPECT_THAT(error_of([&] { random_lattice(CrystalSystem::Cubic, gen, bad); }), HasSubstr("bad edge range 9..8"));
+  if (symmetry_available()) {
+    bad = CrystalOptions{};
+    bad.min_sites = 4;
+    EXPECT_THAT(error_of([&] { random_crystal(2, gen, bad); }), HasSubstr("bad site range 4..3"));
+    bad = CrystalOptions{};
+    bad.min_element = bad.max_element = 6;
+    EXPECT_THAT(error_of([&] { random_crystal(2, gen, bad); }), HasSubstr("elements 6..6 are fewer than 3 distinct sites"));
+  }
 }
 
 TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfEveryRandomCrystal) {
@@ -255,7 +268,7 @@ TEST(SpaceGroupDiffraction, LayerImagesKeepTheLayersSymmetry) {
   EXPECT_THAT(error_of([&] { zone_patterns(crystal_of(1, 1), PatternOptions{4}); }), HasSubstr("size must be in 8..1024"));
 }
 
-TEST(SpaceGroupDiffraction, ClassesOfIndistinguishableGroups) {
+TEST(SpaceGroupDiffraction, DiffractionClassesGroupSameLaueGroupAndAbsences) {
   SKIP_WITHOUT_SPGLIB();
   const std::vector<int>& c = diffraction_classes();
   ASSERT_EQ(c.size(), 231u);

@@ -58,6 +58,11 @@ TEST(SpaceGroupData, GenerationIsReproducibleForAnyThreadCount) {
   const Tensor x = one.images_tensor(2, 4);
   EXPECT_EQ(x.shape(), Shape({2, kPatternChannels, 16, 16}));
   EXPECT_FLOAT_EQ(x.data<float>()[5], one.images[2 * one.sample_numel() + 5] / 255.0f);
+  // Rows in any order, as the data loader asks for them.
+  const Tensor picked = one.images_tensor({3, 2});
+  EXPECT_FLOAT_EQ(picked.data<float>()[one.sample_numel() + 5], x.data<float>()[5]);
+  EXPECT_EQ(one.labels_tensor(Target::SpaceGroup, {3, 1}).to_vector<int64_t>(), (std::vector<int64_t>{224, 13}));
+  EXPECT_THAT(error_of([&] { one.images_tensor({12}); }), HasSubstr("row 12 outside the 12 samples"));
   const Tensor y = one.labels_tensor(Target::CrystalSystem);
   EXPECT_EQ(y.to_vector<int64_t>()[0], 0);  // P1: triclinic
   EXPECT_EQ(y.to_vector<int64_t>()[2], 4);  // R-3m: trigonal
@@ -106,6 +111,12 @@ TEST(SpaceGroupData, BadFilesFailWithOneLine) {
   io::save_npy(path + "/images.npy", io::NpyArray::from_vector(std::vector<float>(2 * 6 * 8 * 8, 0), {2, 6, 8, 8}));
   EXPECT_THAT(error_of([&] { load_spacegroup_dataset(path); }), HasSubstr("images must be uint8, got dtype f4"));
   EXPECT_THAT(error_of([&] { load_spacegroup_dataset(dir.path() + "/none.npz"); }), HasSubstr("no such file or folder"));
+  io::save_npy(dir.path() + "/lone.npy", u8(1, 8));
+  EXPECT_THAT(error_of([&] { load_spacegroup_dataset(dir.path() + "/lone.npy"); }),
+              HasSubstr("expected a folder or an .npz archive"));
+  io::save_npz(dir.path() + "/half.npz", {{"images", u8(1, 8)}});
+  EXPECT_THAT(error_of([&] { load_spacegroup_dataset(dir.path() + "/half.npz"); }),
+              HasSubstr("the archive has no 'space_groups' array"));
   // A truncated archive: the NumPy reader's own error, prefixed by nothing else.
   SpaceGroupDataset d;
   d.image_size = 8;

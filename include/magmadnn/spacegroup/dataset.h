@@ -20,10 +20,13 @@ struct SpaceGroupDataset {
 
   int64_t size() const { return static_cast<int64_t>(space_groups.size()); }
   int64_t sample_numel() const { return kPatternChannels * image_size * image_size; }
-  // Images [begin, end) as float32 (n, 6, S, S) in [0, 1].
+  // The images at `rows` (in that order) as float32 (n, 6, S, S) in [0, 1]; the range overloads
+  // take rows [begin, end) or all of them.
+  Tensor images_tensor(const std::vector<int64_t>& rows) const;
   Tensor images_tensor(int64_t begin, int64_t end) const;
   Tensor images_tensor() const { return images_tensor(0, size()); }
-  // Class labels under `target` as int64 (N,).
+  // Class labels under `target` as int64: of the samples at `rows`, or (N,) of all.
+  Tensor labels_tensor(Target target, const std::vector<int64_t>& rows) const;
   Tensor labels_tensor(Target target) const;
   // The samples at `rows`, in that order.
   SpaceGroupDataset take(const std::vector<int64_t>& rows) const;
