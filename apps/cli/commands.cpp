@@ -181,7 +181,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                                       {"distributed", a.distributed}, {"world_size", dist.world_size()},
                                       {"samples_per_second_all_ranks",  // ddp ranks each train on their shard
                                        samples / train_seconds * (a.distributed == "ddp" ? dist.world_size() : 1)},
-                                      {"threads", get_num_threads()}, {"device", device.str()},
+                                      {"threads", get_num_threads()}, {"device", device.str()}, {"bf16", a.bf16},
                                       {"test_accuracy", last.test_accuracy},
                                       {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
@@ -241,7 +241,7 @@ train::LossFn loss_for(const TrainArgs& a) {
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
-  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark);
+  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark, a.bf16);
 }
 
 models::ModelConfig config_for_dataset(const std::string& dataset) {
@@ -305,11 +305,21 @@ std::string data_dir(const CommonArgs& a) {
   return data::kFashionMnistDir;
 }
 
-Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark) {
+const char* const kBf16Help =
+    "CPU: round the inputs of convolutions and matmuls to bfloat16 and accumulate in float32 (about 2x "
+    "their float32 speed; needs AVX512_BF16 or AMX); parameters, activations and gradients stay float32";
+
+Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark, bool bf16) {
   const Device device = Device::parse(text);
   MAGMADNN_CHECK(!tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ", text);
   MAGMADNN_CHECK(!cudnn_benchmark || device.is_cuda(),
                  "--cudnn-benchmark needs --device cuda (it times cuDNN's algorithms), got --device ", text);
+  MAGMADNN_CHECK(!bf16 || device.is_cpu(), "--bf16 selects CPU math (oneDNN); on --device ", text,
+                 " use --tf32 for reduced-precision GPU math");
+  MAGMADNN_CHECK(!bf16 || cpu_has_bf16(),
+                 "--bf16: this CPU has no bf16 dot-product instructions (AVX512_BF16 or AMX-BF16) that oneDNN "
+                 "may use; bf16 would be emulated, slower than float32");
+  set_allow_bf16(bf16);
   if (device.is_cpu()) return device;
   MAGMADNN_CHECK(cuda::is_built(), "--device ", text, ": this build of MagmaDNN has no CUDA backend");
   const int n = cuda::device_count();
@@ -388,14 +398,14 @@ int run_bench(const BenchArgs& a) {
   wait_for(device);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double rate = a.batches * a.batch_size / seconds;
-  std::cout << std::fixed << "bench " << a.model << (graphed ? " (CUDA graph)" : "") << (a.tf32 ? " (TF32)" : "")
+  std::cout << std::fixed << "bench " << a.model << (graphed ? " (CUDA graph)" : "") << (a.tf32 ? " (TF32)" : "") << (a.bf16 ? " (bf16)" : "")
             << (a.cudnn_benchmark ? " (cuDNN benchmark)" : "") << " batch " << a.batch_size << " batches " << a.batches
             << (device.is_cpu() ? " threads " + std::to_string(get_num_threads()) : " on " + device.str()) << ": " << std::setprecision(0) << rate << " samples/s, " << std::setprecision(3)
             << seconds * 1e3 / a.batches << " ms/step, loss " << std::setprecision(4) << last_loss << std::endl;
   if (!a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out, {{"command", "bench"}, {"model", a.model}, {"batch_size", a.batch_size},
                                       {"batches", a.batches}, {"threads", get_num_threads()},
-                                      {"device", device.str()}, {"cuda_graph", a.cuda_graph}, {"tf32", a.tf32},
+                                      {"device", device.str()}, {"cuda_graph", a.cuda_graph}, {"tf32", a.tf32}, {"bf16", a.bf16},
                                       {"cudnn_benchmark", a.cudnn_benchmark},
                                       {"seconds", seconds}, {"samples_per_second", rate},
                                       {"peak_tensor_bytes", memory.stats().peak_bytes_in_use},

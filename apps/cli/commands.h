@@ -31,6 +31,7 @@ struct CommonArgs {
   std::string device = "cpu";
   bool tf32 = false;        // TF32 in cuDNN convolutions and cuBLAS matmuls (CUDA only)
   bool cudnn_benchmark = false;  // time cuDNN's convolution algorithms once per shape (CUDA only)
+  bool bf16 = false;        // bf16 inputs, fp32 accumulation in oneDNN convolutions and matmuls (CPU only)
   std::string metrics_out;  // JSON object written at the end
 };
 
@@ -93,7 +94,12 @@ struct HpoArgs : TrainArgs {
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
 // build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
 // With cudnn_benchmark (--cudnn-benchmark, CUDA only) convolution algorithms are chosen by timing.
-Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_benchmark = false);
+// With bf16 (--bf16, CPU only, on CPUs with bf16 dot products) float32 convolutions and matmuls
+// run on bf16 inputs (set_allow_bf16); without it they run in float32.
+Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_benchmark = false, bool bf16 = false);
+
+// The help text of --bf16, shared by the commands that take it.
+extern const char* const kBf16Help;
 
 // Shared by the subcommands: threads and seed from the arguments, then --device (as above; "cuda"
 // is cuda:0 here, a distributed run picks its rank's device); a data set's input shape (for bench

@@ -29,6 +29,7 @@ void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset =
   cmd->add_flag("--tf32", a.tf32,
                 "CUDA: allow TensorFloat-32 in cuDNN convolutions and cuBLAS matmuls (PyTorch's default for "
                 "convolutions); plain fp32 otherwise");
+  cmd->add_flag("--bf16", a.bf16, magmadnn::cli::kBf16Help);
   cmd->add_flag("--cudnn-benchmark", a.cudnn_benchmark,
                 "CUDA: choose each convolution's cuDNN algorithm by timing them all on its first call "
                 "(torch.backends.cudnn.benchmark); cuDNN's heuristics otherwise");

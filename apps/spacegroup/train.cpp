@@ -40,6 +40,7 @@ struct TrainArgs {
   uint64_t seed = 0;
   int threads = 0;
   std::string device = "cpu";
+  bool bf16 = false;                 // bf16 math in convolutions and matmuls (CPU)
   std::string distributed = "none";  // none or ddp (under mpirun)
   bool sync_batchnorm = false;
   double dist_timeout = 300;
@@ -49,6 +50,7 @@ struct EvalArgs {
   std::string weights, data, metrics_out;
   int threads = 0;
   std::string device = "cpu";
+  bool bf16 = false;
 };
 
 // Images converted from uint8 batch by batch, so a large set stays 4x smaller in memory.
@@ -208,7 +210,7 @@ cli::TrainArgs distributed_args(const TrainArgs& a) {
 
 int train_on(const TrainArgs& a, DistributedRun& run) {
   using namespace magmadnn::spacegroup;
-  const Device device = run.device(parse_device_flag(a.device));
+  const Device device = run.device(parse_device_flag(a.device, false, false, a.bf16));
   const Target target = parse_target(a.target);
   const std::vector<int> blocks = parse_blocks(a.blocks);
   manual_seed(a.seed);  // every rank builds the same model (DDP also broadcasts rank 0's)
@@ -282,7 +284,8 @@ int train_on(const TrainArgs& a, DistributedRun& run) {
                     {"batch_size", a.batch_size}, {"lr", a.lr}, {"weight_decay", a.weight_decay},
                     {"label_smoothing", a.label_smoothing}, {"width", a.width}, {"blocks", a.blocks},
                     {"parameters", model->num_parameters()}, {"seed", a.seed}, {"threads", get_num_threads()},
-                    {"device", device.str()}, {"distributed", a.distributed}, {"world_size", run.world_size()},
+                    {"device", device.str()}, {"bf16", a.bf16}, {"distributed", a.distributed},
+                    {"world_size", run.world_size()},
                     {"sync_batchnorm", a.sync_batchnorm}, {"train_seconds", seconds}, {"history", history},
                     {"test", r.metrics}, {"weights", weights}};
     const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
@@ -309,7 +312,7 @@ int run_train(const TrainArgs& a) {
 int run_eval(const EvalArgs& a) {
   using namespace magmadnn::spacegroup;
   if (a.threads > 0) set_num_threads(a.threads);
-  const Device device = parse_device_flag(a.device);
+  const Device device = parse_device_flag(a.device, false, false, a.bf16);
   std::map<std::string, std::string> meta;
   io::load_safetensors(a.weights, &meta);  // the architecture is in the metadata
   for (const char* key : {"spacegroup_target", "base_width", "blocks", "image_size"})
@@ -359,6 +362,7 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
   train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   train->add_option("--out", ta->out, "folder for spacegroup.safetensors and metrics.json")->capture_default_str();
   train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
+  train->add_flag("--bf16", ta->bf16, kBf16Help);
   train->add_option("--max-batches", ta->max_batches, "training steps per epoch (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   train->add_option("--distributed", ta->distributed, "ddp: data-parallel over the ranks of mpirun (--batch-size is global)")
@@ -382,6 +386,7 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
   eval->add_option("--metrics-out", ea->metrics_out, "write the metrics as JSON");
   eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   eval->add_option("--device", ea->device, "cpu, cuda or cuda:N")->capture_default_str();
+  eval->add_flag("--bf16", ea->bf16, kBf16Help);
   eval->callback([&run, ea] { run = [ea] { return run_eval(*ea); }; });
 }
 

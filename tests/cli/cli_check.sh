@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the magmadnn CLI: bad flags and bad files give one clear error and a
-# non-zero exit; one epoch of the MLP on Fashion-MNIST reaches 0.84 test accuracy; eval of the
-# saved weights reproduces it. Usage: cli_check.sh path/to/magmadnn
+# non-zero exit; one epoch of the MLP on Fashion-MNIST reaches 0.84 test accuracy (with --bf16
+# too, where the CPU has bf16 instructions); eval of the saved weights reproduces it.
+# Usage: cli_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
 source "$(dirname "$0")/check_lib.sh"
@@ -43,6 +44,17 @@ done
 expect_error "cifar10 needs a folder" "needs --data-dir" "$bin" train --dataset cifar10
 expect_error "missing cifar10 batches" "data_batch_1.bin" "$bin" train --dataset cifar10 --data-dir "$tmp"
 
+# bf16 math (CPU only): one clear error on another device, or on a CPU without bf16 instructions.
+expect_error "--bf16 on cuda" "--bf16 selects CPU math (oneDNN); on --device cuda use --tf32" \
+  "$bin" bench --batches 1 --device cuda --bf16
+if grep -q "bf16 math available" "$tmp/info"; then
+  if "$bin" bench --model lenet --batch-size 8 --batches 2 --warmup 1 --bf16 --metrics-out "$tmp/bf16.json" >"$tmp/out" 2>&1 &&
+     grep -q "(bf16)" "$tmp/out" && grep -q '"bf16": *true' "$tmp/bf16.json"; then ok "bench --bf16"
+  else bad "bench --bf16: $(cat "$tmp/out")"; fi
+else
+  expect_error "--bf16 without bf16 instructions" "no bf16 dot-product instructions" "$bin" bench --batches 1 --bf16
+fi
+
 # One epoch on Fashion-MNIST, then eval of the saved weights.
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   # One-cycle (per batch) ends the epoch at a small learning rate: with a constant one the last
@@ -61,6 +73,17 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
     else bad "eval: $(cat "$tmp/eval.out")"; fi
   else
     bad "train: $(tail -5 "$tmp/train.out")"
+  fi
+  # The same epoch with bf16 math in the matmuls: the same accuracy bar.
+  if grep -q "bf16 math available" "$tmp/info"; then
+    if "$bin" train --model mlp --epochs 1 --batch-size 128 --lr 0.05 --momentum 0.9 --scheduler onecycle --seed 0 \
+         --progress none --bf16 --metrics-out "$tmp/train_bf16.json" >"$tmp/train.out" 2>&1; then
+      acc=$(json_number "$tmp/train_bf16.json" test_accuracy)
+      if awk -v a="$acc" 'BEGIN { exit !(a >= 0.84) }'; then ok "train mlp 1 epoch --bf16: test accuracy $acc"
+      else bad "train mlp 1 epoch --bf16: test accuracy $acc < 0.84"; fi
+    else
+      bad "train --bf16: $(tail -5 "$tmp/train.out")"
+    fi
   fi
 else
   echo "skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"

@@ -2,7 +2,8 @@
 # End-to-end checks of `magmadnn spacegroup generate | train | eval`: generation is reproducible
 # (same files for a seed, whatever the thread count); a short ResNet run on Laue classes learns
 # far above chance, prints the per-crystal-system table and the implied crystal-system accuracy,
-# and writes weights and metrics.json; eval reproduces the recorded test accuracy; bad groups,
+# and writes weights and metrics.json; eval reproduces the recorded test accuracy (also with
+# --bf16 where the CPU has bf16 instructions); bad groups,
 # targets, block lists, data and weights are one clear error with a non-zero exit.
 # Usage: spacegroup_check.sh path/to/magmadnn
 set -uo pipefail
@@ -44,6 +45,21 @@ if "$bin" spacegroup eval --weights "$tmp/run/spacegroup.safetensors" --data "$t
   got=$(json_get "$tmp/eval.json" "['top1']")
   [[ "$got" == "$top1" ]] && ok "eval reproduces top-1 $top1" || bad "eval top-1 $got, train recorded $top1"
 else bad "eval: $(cat "$tmp/eval.log")"; fi
+
+# bf16 math: the same run with bf16 convolutions learns as well (where the CPU has bf16), and its
+# weights evaluate in bf16 to the recorded accuracy.
+if "$bin" info | grep -q "bf16 math available"; then
+  if "$bin" spacegroup train --data "$tmp/train" --test-data "$tmp/test.npz" --target laue-class --epochs 4 \
+       --width 8 --blocks 1,1 --batch-size 32 --lr 3e-3 --threads 2 --bf16 --out "$tmp/run16" >"$tmp/train16.log" 2>&1; then
+    top16=$(json_get "$tmp/run16/metrics.json" "['test']['top1']")
+    python3 -c "import sys; sys.exit(not $top16 > 0.45)" && ok "--bf16: Laue-class top-1 $top16 > 0.45" \
+      || bad "--bf16: Laue-class top-1 $top16"
+    "$bin" spacegroup eval --weights "$tmp/run16/spacegroup.safetensors" --data "$tmp/test.npz" --bf16 \
+      --metrics-out "$tmp/eval16.json" >"$tmp/eval.log" 2>&1
+    got=$(json_get "$tmp/eval16.json" "['top1']")
+    [[ "$got" == "$top16" ]] && ok "eval --bf16 reproduces top-1 $top16" || bad "eval --bf16 top-1 $got, train recorded $top16"
+  else bad "train --bf16: $(tail -5 "$tmp/train16.log")"; fi
+fi
 
 # Errors.
 expect_error "bad group" "--groups: bad item '231'" "$bin" spacegroup generate --groups 1,231 --out "$tmp/x"

@@ -249,6 +249,21 @@ void check_step_group(const std::vector<RmspropTensors>& tensors, const RmspropP
 void set_conv_winograd(bool enabled);
 bool conv_winograd_enabled();
 
+// bf16 math for float32 on the CPU (the CPU's counterpart of set_allow_tf32 on CUDA): when
+// allowed and the CPU has bf16 dot-product instructions (AVX512_BF16 or AMX-BF16), float32
+// convolutions (forward and both backward passes) and matmuls round their inputs to bfloat16
+// (8-bit significand, round to nearest even) and accumulate and write in float32. About 2x the
+// float32 throughput of those kernels; each product carries a relative error up to 2^-8, so sums
+// of many terms are accurate to ~1e-3..1e-2 of their magnitude. Parameters, activations,
+// gradients and optimizer state stay float32 (no loss scaling is needed: bf16 has fp32's range).
+// Default off. Without the instructions nothing changes (cpu_has_bf16() says which). float64 is
+// never affected. Applies to calls made after the change.
+void set_allow_bf16(bool enabled);
+bool allow_bf16();
+bool cpu_has_bf16();
+// Whether float32 convolutions and matmuls run in bf16 now: allow_bf16() && cpu_has_bf16().
+bool cpu_bf16_active();
+
 // Threads used by CPU kernels (OpenMP and oneDNN).
 void set_num_threads(int n);
 int get_num_threads();

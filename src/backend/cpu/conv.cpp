@@ -1,5 +1,6 @@
 // CPU 2-D convolution: oneDNN primitives for float32 (layouts chosen by oneDNN, reordered at
-// the edges, cached per shape and parameters), plain loops for float64 (gradient checks).
+// the edges, cached per shape and parameters; inputs rounded to bf16 on the way in when
+// cpu_bf16_active()), plain loops for float64 (gradient checks).
 #include <dnnl.hpp>
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "backend/cpu/cpu_backend.h"
+#include "magmadnn/backend/backend.h"
 #include "backend/cpu/loops.h"
 #include "backend/cpu/onednn_utils.h"
 
@@ -35,26 +37,31 @@ using namespace onednn;
 using dnnl::algorithm;
 using dnnl::prop_kind;
 
-// Geometry of one convolution, in oneDNN's terms.
+// Geometry of one convolution, in oneDNN's terms. With bf16, the primitive's inputs (src and
+// weights forward, diff_dst and weights backward-data, src and diff_dst backward-weights) are
+// bf16 and its outputs float32; our tensors stay float32 and the edges' reorders round them.
 struct ConvGeom {
   int64_t N, C, H, W, O, KH, KW, OH, OW;
   Conv2dParams p;
+  bool bf16 = false;
 
   ConvGeom(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& prm)
       : N(x.size(0)), C(x.size(1)), H(x.size(2)), W(x.size(3)), O(w.size(0)), KH(w.size(2)), KW(w.size(3)),
-        OH(y.size(2)), OW(y.size(3)), p(prm) {}
+        OH(y.size(2)), OW(y.size(3)), p(prm), bf16(x.dtype() == kFloat32 && cpu_bf16_active()) {}
   Key key(int64_t kind, bool bias) const {
     Key k;
     k << kind << N << C << H << W << O << KH << KW << OH << OW << p.stride_h << p.stride_w << p.pad_h << p.pad_w
-      << p.dilation_h << p.dilation_w << p.groups << bias << winograd_eligible();
+      << p.dilation_h << p.dilation_w << p.groups << bias << winograd_eligible() << bf16;
     return k;
   }
-  dnnl::memory::desc src(tag t) const { return {{N, C, H, W}, dt::f32, t}; }
-  dnnl::memory::desc dst(tag t) const { return {{N, O, OH, OW}, dt::f32, t}; }
-  dnnl::memory::desc wei(bool any) const {
+  // Element type of the primitive's inputs (user buffers are always float32).
+  dt in() const { return bf16 ? dt::bf16 : dt::f32; }
+  dnnl::memory::desc src(tag t, dt d = dt::f32) const { return {{N, C, H, W}, d, t}; }
+  dnnl::memory::desc dst(tag t, dt d = dt::f32) const { return {{N, O, OH, OW}, d, t}; }
+  dnnl::memory::desc wei(bool any, dt d = dt::f32) const {
     const int64_t g = p.groups;
-    if (g == 1) return {{O, C, KH, KW}, dt::f32, any ? tag::any : tag::oihw};
-    return {{g, O / g, C / g, KH, KW}, dt::f32, any ? tag::any : tag::goihw};
+    if (g == 1) return {{O, C, KH, KW}, d, any ? tag::any : tag::oihw};
+    return {{g, O / g, C / g, KH, KW}, d, any ? tag::any : tag::goihw};
   }
   dnnl::memory::desc bias() const { return {{O}, dt::f32, tag::x}; }
   dims strides() const { return {p.stride_h, p.stride_w}; }
@@ -63,36 +70,46 @@ struct ConvGeom {
 
   // Winograd F(4x4, 3x3) does ~2x fewer flops on dense 3x3 stride-1 layers with many channels
   // (1.4-1.6x faster on the LeNet/ResNet layers measured); its rounding error is ~10x direct's
-  // (about 1e-6 of the output's magnitude). See set_conv_winograd().
+  // (about 1e-6 of the output's magnitude). See set_conv_winograd(). oneDNN has no bf16 Winograd;
+  // direct bf16 is faster than float32 Winograd.
   bool winograd_eligible() const {
-    return conv_winograd_enabled() && KH == 3 && KW == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+    return !bf16 && conv_winograd_enabled() && KH == 3 && KW == 3 && p.stride_h == 1 && p.stride_w == 1 &&
            p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && C % 16 == 0 && O % 16 == 0 && C >= 32 &&
            O >= 32;
   }
 
   dnnl::convolution_forward::primitive_desc forward_pd(bool with_bias, algorithm alg) const {
     dnnl::convolution_forward::desc d =
-        with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_training, alg,
-                                                    src(tag::any), wei(true), bias(), dst(tag::any), strides(),
-                                                    dilates(), pad(), pad())
-                  : dnnl::convolution_forward::desc(prop_kind::forward_training, alg,
-                                                    src(tag::any), wei(true), dst(tag::any), strides(), dilates(),
-                                                    pad(), pad());
+        with_bias ? dnnl::convolution_forward::desc(prop_kind::forward_training, alg, src(tag::any, in()),
+                                                    wei(true, in()), bias(), dst(tag::any), strides(), dilates(),
+                                                    pad(), pad())
+                  : dnnl::convolution_forward::desc(prop_kind::forward_training, alg, src(tag::any, in()),
+                                                    wei(true, in()), dst(tag::any), strides(), dilates(), pad(),
+                                                    pad());
     return {d, user_scratchpad(), engine()};
   }
 };
 
-// Builds a primitive descriptor with Winograd where eligible, falling back to direct
-// convolution when oneDNN has no Winograd implementation for this pass or shape.
+// Builds a primitive descriptor, make(geometry, algorithm): bf16 direct convolution when asked
+// for, else (or when oneDNN has no bf16 kernel for this pass or shape) float32 with Winograd where
+// eligible, falling back to direct when oneDNN has no Winograd implementation either.
 template <typename Make>
 auto with_algorithm(const ConvGeom& g, Make&& make) {
-  if (g.winograd_eligible()) {
+  ConvGeom g32 = g;
+  if (g.bf16) {
     try {
-      return make(algorithm::convolution_winograd);
+      return make(g, algorithm::convolution_direct);
+    } catch (const dnnl::error&) {
+    }
+    g32.bf16 = false;
+  }
+  if (g32.winograd_eligible()) {
+    try {
+      return make(g32, algorithm::convolution_winograd);
     } catch (const dnnl::error&) {
     }
   }
-  return make(algorithm::convolution_direct);
+  return make(g32, algorithm::convolution_direct);
 }
 
 struct ConvForward {
@@ -118,7 +135,7 @@ PrimitiveCache<ConvBackwardWeights> bwd_weights_cache;
 void conv_forward_f32(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, const ConvGeom& g) {
   const bool has_bias = b.defined();
   auto e = fwd_cache.get(g.key(0, has_bias), [&] {
-    auto pd = with_algorithm(g, [&](algorithm alg) { return g.forward_pd(has_bias, alg); });
+    auto pd = with_algorithm(g, [&](const ConvGeom& gg, algorithm alg) { return gg.forward_pd(has_bias, alg); });
     return ConvForward{dnnl::convolution_forward(pd), pd.scratchpad_desc(), Edge(g.src(tag::nchw), pd.src_desc(), true),
                        Edge(g.wei(false), pd.weights_desc(), true), Edge(g.dst(tag::nchw), pd.dst_desc(), false)};
   });
@@ -134,10 +151,10 @@ void conv_forward_f32(const Tensor& x, const Tensor& w, const Tensor& b, Tensor&
 
 std::shared_ptr<ConvBackwardData> bwd_data_entry(const ConvGeom& g) {
   return bwd_data_cache.get(g.key(1, false), [&] {
-    auto pd = with_algorithm(g, [&](algorithm alg) {
-      auto hint = g.forward_pd(false, alg);
-      dnnl::convolution_backward_data::desc d(alg, g.src(tag::any), g.wei(true), g.dst(tag::any), g.strides(),
-                                              g.dilates(), g.pad(), g.pad());
+    auto pd = with_algorithm(g, [&](const ConvGeom& gg, algorithm alg) {
+      auto hint = gg.forward_pd(false, alg);
+      dnnl::convolution_backward_data::desc d(alg, gg.src(tag::any), gg.wei(true, gg.in()), gg.dst(tag::any, gg.in()),
+                                              gg.strides(), gg.dilates(), gg.pad(), gg.pad());
       return dnnl::convolution_backward_data::primitive_desc(d, user_scratchpad(), engine(), hint);
     });
     return ConvBackwardData{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
@@ -161,14 +178,15 @@ void conv_backward_data_f32(const Tensor& gy, const Tensor& w, Tensor& gx, const
 
 std::shared_ptr<ConvBackwardWeights> bwd_weights_entry(const ConvGeom& g, bool has_bias) {
   return bwd_weights_cache.get(g.key(2, has_bias), [&] {
-    auto pd = with_algorithm(g, [&](algorithm alg) {
-      auto hint = g.forward_pd(has_bias, alg);
+    auto pd = with_algorithm(g, [&](const ConvGeom& gg, algorithm alg) {
+      auto hint = gg.forward_pd(has_bias, alg);
       dnnl::convolution_backward_weights::desc d =
-          has_bias ? dnnl::convolution_backward_weights::desc(alg, g.src(tag::any), g.wei(true), g.bias(),
-                                                              g.dst(tag::any), g.strides(), g.dilates(), g.pad(),
-                                                              g.pad())
-                   : dnnl::convolution_backward_weights::desc(alg, g.src(tag::any), g.wei(true), g.dst(tag::any),
-                                                              g.strides(), g.dilates(), g.pad(), g.pad());
+          has_bias ? dnnl::convolution_backward_weights::desc(alg, gg.src(tag::any, gg.in()), gg.wei(true), gg.bias(),
+                                                              gg.dst(tag::any, gg.in()), gg.strides(), gg.dilates(),
+                                                              gg.pad(), gg.pad())
+                   : dnnl::convolution_backward_weights::desc(alg, gg.src(tag::any, gg.in()), gg.wei(true),
+                                                              gg.dst(tag::any, gg.in()), gg.strides(), gg.dilates(),
+                                                              gg.pad(), gg.pad());
       return dnnl::convolution_backward_weights::primitive_desc(d, user_scratchpad(), engine(), hint);
     });
     return ConvBackwardWeights{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),

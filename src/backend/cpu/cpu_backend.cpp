@@ -15,7 +15,8 @@ std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend
 std::string CpuBackend::describe() const {
   const dnnl_version_t* v = dnnl_version();
   return detail::str_cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, " (", v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
-                         " runtime), ", omp_get_max_threads(), " threads");
+                         " runtime), ", omp_get_max_threads(), " threads, bf16 math ",
+                         cpu_has_bf16() ? "available (--bf16)" : "not available (oneDNN cannot use AVX512_BF16 or AMX-BF16 here)");
 }
 
 namespace {

@@ -1,11 +1,15 @@
-// CPU matrix multiply: oneDNN's sgemm for float32 (JIT AVX-512 kernels), a blocked loop for
-// float64 (used by gradient checks). Transposed views map to GEMM's transpose flags, so
-// backward passes never copy a transposed operand.
-#include <dnnl.h>
+// CPU matrix multiply: oneDNN's sgemm for float32 (JIT AVX-512 kernels), or with
+// cpu_bf16_active() a oneDNN matmul on operands rounded to bf16 (float32 accumulation and
+// output); a plain loop for float64 (used by gradient checks). Transposed views map to GEMM's
+// transpose flags (or strides), so backward passes never copy a transposed operand.
+#include <dnnl.hpp>
 
-#include "backend/gemm_layout.h"
+#include "backend/cpu/bf16.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/loops.h"
+#include "backend/cpu/onednn_utils.h"
+#include "backend/gemm_layout.h"
+#include "magmadnn/backend/backend.h"
 
 namespace magmadnn::cpu {
 
@@ -15,8 +19,8 @@ using detail::gemm_layout;
 using detail::GemmOperand;
 
 template <typename T>
-void gemm_ref(char ta, char tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
-              T beta, T* C, int64_t ldc) {
+void gemm_ref(char ta, char tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B,
+              int64_t ldb, T beta, T* C, int64_t ldc) {
   auto a = [&](int64_t i, int64_t k) { return ta == 'N' ? A[i * lda + k] : A[k * lda + i]; };
   auto b = [&](int64_t k, int64_t j) { return tb == 'N' ? B[k * ldb + j] : B[j * ldb + k]; };
 #pragma omp parallel for if (M * N * K >= kParallelGrain)
@@ -29,10 +33,75 @@ void gemm_ref(char ta, char tb, int64_t M, int64_t N, int64_t K, const T* A, int
   }
 }
 
+// C (M, N) = A (M, K) @ B (K, N) [+ C] in bf16 x bf16 -> float32. Each operand is rounded into
+// a packed bf16 copy in the order it is stored (row-major, or column-major for a transposed
+// operand), described to oneDNN by strides; accumulation into C is a sum post-op.
+class Bf16Gemm {
+ public:
+  Bf16Gemm(char ta, char tb, int64_t M, int64_t N, int64_t K, bool accumulate)
+      : ta_(ta), tb_(tb), M_(M), N_(N), K_(K) {
+    using namespace onednn;
+    onednn::Key key;
+    key << ta << tb << M << N << K << accumulate;
+    entry_ = cache().get(key, [&] {
+      const dnnl::memory::desc a({M, K}, dt::bf16, ta == 'N' ? dims{K, 1} : dims{1, M});
+      const dnnl::memory::desc b({K, N}, dt::bf16, tb == 'N' ? dims{N, 1} : dims{1, K});
+      const dnnl::memory::desc c({M, N}, dt::f32, dims{N, 1});
+      dnnl::primitive_attr attr = user_scratchpad();
+      if (accumulate) {
+        dnnl::post_ops ops;
+        ops.append_sum(1.0f);
+        attr.set_post_ops(ops);
+      }
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine());
+      return Entry{dnnl::matmul(pd), a, b, c, pd.scratchpad_desc()};
+    });
+    a16_ = onednn::scratch_bytes(static_cast<size_t>(M * K) * 2);
+    b16_ = onednn::scratch_bytes(static_cast<size_t>(K * N) * 2);
+    if (entry_->scratch.get_size() > 0) scratch_ = onednn::scratch_bytes(entry_->scratch.get_size());
+  }
+
+  void run(const float* A, int64_t lda, const float* B, int64_t ldb, float* C) {
+    using namespace onednn;
+    auto* a16 = static_cast<uint16_t*>(a16_.raw_data());
+    auto* b16 = static_cast<uint16_t*>(b16_.raw_data());
+    if (ta_ == 'N')
+      to_bf16(A, M_, K_, lda, a16);
+    else
+      to_bf16(A, K_, M_, lda, a16);
+    if (tb_ == 'N')
+      to_bf16(B, K_, N_, ldb, b16);
+    else
+      to_bf16(B, N_, K_, ldb, b16);
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(entry_->a, engine(), a16)},
+                                               {DNNL_ARG_WEIGHTS, dnnl::memory(entry_->b, engine(), b16)},
+                                               {DNNL_ARG_DST, dnnl::memory(entry_->c, engine(), C)}};
+    if (scratch_.defined())
+      args.insert({DNNL_ARG_SCRATCHPAD, dnnl::memory(entry_->scratch, engine(), scratch_.raw_data())});
+    entry_->prim.execute(stream(), args);
+    stream().wait();
+  }
+
+ private:
+  struct Entry {
+    dnnl::matmul prim;
+    dnnl::memory::desc a, b, c, scratch;
+  };
+  static onednn::PrimitiveCache<Entry>& cache() {
+    static onednn::PrimitiveCache<Entry> c;
+    return c;
+  }
+  char ta_, tb_;
+  int64_t M_, N_, K_;
+  std::shared_ptr<Entry> entry_;
+  Tensor a16_, b16_, scratch_;
+};
+
 }  // namespace
 
 void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, bool accumulate) {
-  MAGMADNN_CHECK(a_in.dim() == 3 && b_in.dim() == 3 && out.dim() == 3, "matmul kernel: expected 3-D operands");
+  MAGMADNN_CHECK(a_in.dim() == 3 && b_in.dim() == 3 && out.dim() == 3,
+                 "matmul kernel: expected 3-D operands");
   MAGMADNN_CHECK(out.is_contiguous(), "matmul kernel: output must be contiguous");
   const int64_t B = out.size(0), M = out.size(1), N = out.size(2), K = a_in.size(2);
   Tensor a = a_in, b = b_in;
@@ -55,6 +124,11 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, boo
     const T* pb = static_cast<const T*>(b.raw_data());
     T* pc = out.data<T>();
     const T beta = accumulate ? T(1) : T(0);
+    std::unique_ptr<Bf16Gemm> bf16;
+    if constexpr (std::is_same_v<T, float>) {
+      if (K > 0 && cpu_bf16_active())
+        bf16 = std::make_unique<Bf16Gemm>(ga.trans, gb.trans, M, N, K, accumulate);
+    }
     for (int64_t i = 0; i < B; ++i) {
       const T* A = pa + i * a.stride(0);
       const T* Bm = pb + i * b.stride(0);
@@ -64,7 +138,12 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, Tensor& out, boo
         continue;
       }
       if constexpr (std::is_same_v<T, float>) {
-        const dnnl_status_t st = dnnl_sgemm(ga.trans, gb.trans, M, N, K, 1.0f, A, ga.ld, Bm, gb.ld, beta, C, N);
+        if (bf16) {
+          bf16->run(A, ga.ld, Bm, gb.ld, C);
+          continue;
+        }
+        const dnnl_status_t st =
+            dnnl_sgemm(ga.trans, gb.trans, M, N, K, 1.0f, A, ga.ld, Bm, gb.ld, beta, C, N);
         MAGMADNN_CHECK(st == dnnl_success, "matmul: oneDNN sgemm failed with status ", static_cast<int>(st),
                        " for (", M, ", ", K, ") @ (", K, ", ", N, ")");
       } else {
