@@ -21,6 +21,7 @@ struct GenerateArgs {
   int max_index = 4;
   int min_sites = 2, max_sites = 3;
   double min_length = 4, max_length = 8;
+  double special_positions = 0;
   uint64_t seed = 0;
   int threads = 0;
   bool compress = false;
@@ -39,6 +40,7 @@ int run_generate(const GenerateArgs& a) {
   o.crystal.max_sites = a.max_sites;
   o.crystal.min_length = a.min_length;
   o.crystal.max_length = a.max_length;
+  o.crystal.special_probability = a.special_positions;
   MAGMADNN_CHECK(a.min_sites <= a.max_sites, "spacegroup generate: --min-sites ", a.min_sites, " exceeds --max-sites ",
                  a.max_sites);
   MAGMADNN_CHECK(a.min_length <= a.max_length, "spacegroup generate: --min-length ", a.min_length,
@@ -72,6 +74,11 @@ void add_generate_command(CLI::App* parent, std::function<int()>& run) {
   cmd->add_option("--max-sites", a->max_sites, "most independent atomic sites")->check(CLI::Range(1, 8))->capture_default_str();
   cmd->add_option("--min-length", a->min_length, "shortest cell edge (angstrom)")->check(CLI::Range(1.0, 100.0))->capture_default_str();
   cmd->add_option("--max-length", a->max_length, "longest cell edge (angstrom)")->check(CLI::Range(1.0, 100.0))->capture_default_str();
+  cmd->add_option("--special-positions", a->special_positions,
+                  "probability that a site after the first lies on a special position (a mirror, rotation axis "
+                  "or inversion centre; fewer atoms in its orbit); 0: general positions only")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--seed", a->seed, "random seed (the same set for any thread count)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->add_flag("--compress", a->compress, "deflate-compress an .npz archive");

@@ -117,6 +117,44 @@ std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolera
   return out;
 }
 
+std::optional<Vec3> fixed_point(const SymmetryOperation& op, const Vec3& site) {
+  using Rot = std::array<std::array<int, 3>, 3>;
+  const Rot identity{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+  if (op.rotation == identity) return std::nullopt;  // the identity or a pure translation
+  auto apply = [&](const Vec3& x) {
+    Vec3 y{};
+    for (int r = 0; r < 3; ++r) {
+      y[r] = op.translation[r];
+      for (int c = 0; c < 3; ++c) y[r] += op.rotation[r][c] * x[c];
+    }
+    return y;
+  };
+  // x_k = op^k(site) for k = 0..n-1, where n is the order of the rotation (at most 6). Their mean
+  // m satisfies op(m) = m + (op^n(site) - site) / n, and op^n is a pure translation: m is fixed
+  // modulo the lattice exactly when that translation over n is a lattice vector.
+  Vec3 x = site, sum{};
+  int n = 0;
+  Rot power = identity;
+  do {
+    for (int d = 0; d < 3; ++d) sum[d] += x[d];
+    x = apply(x);
+    Rot next{};
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c)
+        for (int k = 0; k < 3; ++k) next[r][c] += op.rotation[r][k] * power[k][c];
+    power = next;
+    ++n;
+  } while (power != identity && n < 12);
+  MAGMADNN_CHECK(power == identity, "fixed_point: the operation's rotation has no finite order");
+  Vec3 mean{};
+  for (int d = 0; d < 3; ++d) {
+    const double shift = (x[d] - site[d]) / n;  // op(mean) - mean
+    if (std::abs(shift - std::round(shift)) > 1e-9) return std::nullopt;  // screw or glide
+    mean[d] = wrap(sum[d] / n);
+  }
+  return mean;
+}
+
 double closest_approach(const Lattice& lattice, const std::vector<Vec3>& a, const std::vector<Vec3>* b) {
   const Mat3 m = lattice.vectors();
   double best = std::numeric_limits<double>::infinity();
@@ -142,6 +180,8 @@ Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
                      o.max_element - o.min_element + 1 >= o.max_sites,
                  "random_crystal: elements ", o.min_element, "..", o.max_element, " are fewer than ", o.max_sites,
                  " distinct sites");
+  MAGMADNN_CHECK(o.special_probability >= 0 && o.special_probability <= 1,
+                 "random_crystal: special_probability must lie in [0, 1], got ", o.special_probability);
   const SpaceGroup& group = space_group(number);
   Crystal crystal;
   crystal.space_group = number;
@@ -152,14 +192,32 @@ Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
     const int z = o.min_element + static_cast<int>(gen.next_u64() % (o.max_element - o.min_element + 1));
     if (std::find(elements.begin(), elements.end(), z) == elements.end()) elements.push_back(z);
   }
+  // Operations with fixed points (mirrors, rotations, inversions, rotoinversions): the special
+  // positions lie on them.
+  std::vector<const SymmetryOperation*> fixing;
+  if (o.special_probability > 0) {
+    for (const SymmetryOperation& op : group.operations)
+      if (fixed_point(op, {0.1, 0.2, 0.3})) fixing.push_back(&op);
+  }
   std::vector<Vec3> placed;
-  for (int z : elements) {
+  for (size_t s = 0; s < elements.size(); ++s) {
+    const int z = elements[s];
+    const bool special = s > 0 && !fixing.empty() && o.special_probability > 0 &&
+                         gen.next_double() < o.special_probability;
     std::vector<Vec3> best;
     double best_gap = -1;
     for (int attempt = 0; attempt < std::max(1, o.site_attempts) && best_gap < o.min_distance; ++attempt) {
-      std::vector<Vec3> images = orbit(group, {gen.next_double(), gen.next_double(), gen.next_double()});
-      // A site near a special position has fewer distinct images than operations.
-      if (images.size() < group.operations.size()) continue;
+      Vec3 site{gen.next_double(), gen.next_double(), gen.next_double()};
+      if (special) {
+        // The operation combined with a random lattice translation in {-1, 0, 1}^3: its fixed set
+        // is one of the parallel copies (a mirror at x = 0 or x = 1/2, any of the inversion centres).
+        SymmetryOperation op = *fixing[gen.next_u64() % fixing.size()];
+        for (double& t : op.translation) t += static_cast<double>(gen.next_u64() % 3) - 1.0;
+        site = *fixed_point(op, site);
+      }
+      std::vector<Vec3> images = orbit(group, site);
+      // A general site near a special position has fewer distinct images than operations.
+      if (!special && images.size() < group.operations.size()) continue;
       const double gap = std::min(closest_approach(crystal.lattice, images),
                                   closest_approach(crystal.lattice, images, &placed));
       if (gap > best_gap) {
@@ -167,7 +225,8 @@ Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
         best = std::move(images);
       }
     }
-    MAGMADNN_CHECK(!best.empty(), "random_crystal: no general position found for group ", number);
+    MAGMADNN_CHECK(!best.empty(), "random_crystal: no ", special ? "special" : "general", " position found for group ",
+                   number);
     for (const Vec3& p : best) {
       crystal.atoms.push_back({p, z});
       placed.push_back(p);

@@ -19,6 +19,11 @@ gen --samples-per-group 4 --seed 2 --out "$tmp/test1.npz" --threads 1 || bad "ge
 cmp -s "$tmp/test.npz" "$tmp/test1.npz" && ok "generate: same set with 1 and 2 threads" || bad "generate differs by threads"
 gen --samples-per-group 4 --seed 3 --out "$tmp/test3.npz"
 cmp -s "$tmp/test.npz" "$tmp/test3.npz" && bad "another seed gave the same set" || ok "generate: another seed, another set"
+gen --samples-per-group 4 --seed 2 --special-positions 0.5 --out "$tmp/special.npz" || bad "generate --special-positions"
+cmp -s "$tmp/test.npz" "$tmp/special.npz" && bad "special positions gave the general set" \
+  || ok "generate --special-positions 0.5: another set"
+expect_error "special positions out of range" "--special-positions" \
+  "$bin" spacegroup generate --special-positions 1.5 --out "$tmp/x"
 gen --groups cubic,1-2 --samples-per-group 1 --seed 1 --out "$tmp/cubic" && \
   python3 -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(not d[10:].startswith(b\"{'descr': '<i8', 'fortran_order': False, 'shape': (38,)\"))" \
     "$tmp/cubic/space_groups.npy" && ok "generate --groups cubic,1-2: 38 groups" || bad "generate --groups cubic,1-2"

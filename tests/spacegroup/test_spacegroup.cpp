@@ -1,6 +1,7 @@
 // Space-group application, physics side: spglib's operation tables form groups of the right
 // orders, our number-range labels agree with spglib's point groups, random crystals of every one
-// of the 230 groups are found to have that group by spglib's symmetry search, structure factors
+// of the 230 groups (with general and with special positions) are found to have that group by
+// spglib's symmetry search, operations' fixed points are special positions, structure factors
 // obey Friedel's law, the Laue symmetry and the systematic absences of centrings, screw axes and
 // glides, and the layer images keep the symmetries of their layers.
 #include <gmock/gmock.h>
@@ -155,6 +156,91 @@ TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfEveryRandomCrystal) {
     for (const Atom& a : c.atoms) positions.push_back(a.position);
     EXPECT_GE(closest_approach(c.lattice, positions), 0.3) << n;
   }
+}
+
+// op(p) == p modulo the lattice.
+bool fixes(const SymmetryOperation& op, const Vec3& p) {
+  for (int r = 0; r < 3; ++r) {
+    double v = op.translation[r];
+    for (int c = 0; c < 3; ++c) v += op.rotation[r][c] * p[c];
+    if (std::abs((v - p[r]) - std::round(v - p[r])) > 1e-9) return false;
+  }
+  return true;
+}
+
+TEST(SpaceGroupCrystal, FixedPointsOfOperationsAreSpecialPositions) {
+  Generator gen(7);
+  int with = 0, without = 0;
+  for (int n = 1; n <= 230; ++n) {
+    const SpaceGroup& g = space_group(n);
+    for (const SymmetryOperation& op : g.operations) {
+      const Vec3 site{gen.next_double(), gen.next_double(), gen.next_double()};
+      const std::optional<Vec3> p = fixed_point(op, site);
+      if (!p) {
+        ++without;
+        continue;
+      }
+      ++with;
+      ASSERT_TRUE(fixes(op, *p)) << g.symbol;
+      // A special position: its site-symmetry group has order |G| / |orbit| > 1.
+      const size_t m = orbit(g, *p).size();
+      EXPECT_LT(m, g.operations.size()) << g.symbol;
+      EXPECT_EQ(g.operations.size() % m, 0u) << g.symbol << ": multiplicity " << m;
+    }
+  }
+  EXPECT_GT(with, 1000);
+  EXPECT_GT(without, 230);  // at least the identity of every group
+  // P-1: the fixed points of the inversion are the 8 points with coordinates 0 or 1/2.
+  const SpaceGroup& p1bar = space_group(2);
+  for (const SymmetryOperation& op : p1bar.operations) {
+    const std::optional<Vec3> p = fixed_point(op, {0.3, 0.6, 0.9});
+    if (op.rotation[0][0] == 1) {
+      EXPECT_FALSE(p.has_value());
+      continue;
+    }
+    ASSERT_TRUE(p.has_value());
+    for (double x : *p) EXPECT_NEAR(std::min(std::abs(x), std::abs(x - 0.5)), 0.0, 1e-12);
+  }
+  // A 2_1 screw axis (P2_1, group 4) has no fixed point; a 2-fold axis (P2, group 3) has a line.
+  for (const SymmetryOperation& op : space_group(4).operations) EXPECT_FALSE(fixed_point(op, {0.3, 0.6, 0.9}));
+  for (const SymmetryOperation& op : space_group(3).operations) {
+    if (op.rotation[0][0] == 1) continue;
+    const std::optional<Vec3> p = fixed_point(op, {0.3, 0.6, 0.9});
+    ASSERT_TRUE(p.has_value());
+    EXPECT_NEAR((*p)[0], 0.0, 1e-12);  // the axis x = z = 0 (unique axis b), y kept
+    EXPECT_NEAR((*p)[1], 0.6, 1e-12);
+    EXPECT_NEAR((*p)[2], 0.0, 1e-12);
+  }
+}
+
+TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfCrystalsWithSpecialPositions) {
+  SKIP_WITHOUT_SPGLIB();
+  CrystalOptions o;
+  o.special_probability = 1;
+  o.min_sites = o.max_sites = 3;
+  int special_sites = 0;
+  for (int n = 1; n <= 230; ++n) {
+    Generator gen(3000 + n);
+    const Crystal c = random_crystal(n, gen, o);
+    EXPECT_EQ(detect_space_group(c), n) << space_group(n).symbol << " with " << c.atoms.size() << " atoms";
+    std::map<int, size_t> per_element;
+    for (const Atom& a : c.atoms) ++per_element[a.element];
+    ASSERT_EQ(per_element.size(), 3u);
+    const size_t order = space_group(n).operations.size();
+    for (const auto& [z, count] : per_element) {
+      EXPECT_EQ(order % count, 0u) << n;
+      special_sites += count < order;
+    }
+    std::vector<Vec3> positions;
+    for (const Atom& a : c.atoms) positions.push_back(a.position);
+    EXPECT_GE(closest_approach(c.lattice, positions), 0.3) << n;
+  }
+  // Two of three sites are special wherever the group has special positions (all but a few
+  // groups of screws and glides), unless no special draw kept its distance.
+  EXPECT_GT(special_sites, 400);
+  Generator gen(1);
+  o.special_probability = 1.5;
+  EXPECT_THAT(error_of([&] { random_crystal(2, gen, o); }), HasSubstr("special_probability must lie in [0, 1], got 1.5"));
 }
 
 TEST(SpaceGroupCrystal, TheMirrorImageOfACrystalHasTheEnantiomorphicGroup) {

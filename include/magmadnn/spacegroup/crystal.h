@@ -1,9 +1,10 @@
 // Crystals for the space-group application: a unit cell (lattice parameters) and the atoms in
-// it, random crystals of a given space group (a few independent sites on general positions,
-// each expanded by the group's operations), and spglib's symmetry search to check them.
+// it, random crystals of a given space group (a few independent sites on general or special
+// positions, each expanded by the group's operations), and spglib's symmetry search to check them.
 #pragma once
 
 #include <array>
+#include <optional>
 #include <vector>
 
 #include "magmadnn/core/rng.h"
@@ -42,10 +43,17 @@ struct CrystalOptions {
   int min_element = 3, max_element = 60;    // range of the atomic numbers
   // Closest approach of two atoms, angstrom: a site is redrawn (up to site_attempts times, then
   // the draw with the largest closest approach is kept) when its orbit comes closer to itself or
-  // to earlier atoms. Keeps sites off the special positions, where a crystal would look more
-  // symmetric than its group.
+  // to earlier atoms. A site meant for a general position is also redrawn when it lies on a
+  // special position.
   double min_distance = 0.5;
   int site_attempts = 50;
+  // Probability that a site after the first sits on a special position: a point fixed by one of
+  // the group's operations other than the identity (on a mirror plane, a rotation axis or an
+  // inversion centre), so its orbit has fewer atoms than the group has operations, as many atoms
+  // of real crystals do. The first site always takes a general position, which keeps the
+  // crystal's symmetry that of its group. Groups without special positions (only screws and
+  // glides, as P2_12_12_1) keep general ones. 0: general positions only (and no extra draws).
+  double special_probability = 0;
 };
 
 // A random cell of `system`'s shape: triclinic (all free, angles in 70..110 degrees), monoclinic
@@ -57,12 +65,19 @@ Lattice random_lattice(CrystalSystem system, Generator& gen, const CrystalOption
 // than `tolerance` (fractional, periodic) count once.
 std::vector<Vec3> orbit(const SpaceGroup& group, const Vec3& site, double tolerance = 1e-4);
 
-// A crystal of space group `number`: a random cell of its crystal system and min..max_sites
-// sites of distinct elements at random (general) positions, expanded into the whole cell.
+// A point fixed by `op` (modulo lattice translations) near `site`: the mean of site's images under
+// op, op^2, ..., op^n = identity (computed without wrapping), wrapped into [0, 1). For an
+// operation without fixed points (the identity, a pure translation, a screw rotation or a glide
+// reflection) there is none.
+std::optional<Vec3> fixed_point(const SymmetryOperation& op, const Vec3& site);
 
 // The smallest distance (angstrom, periodic: nearest images by fractional rounding) between an
 // atom at one of `a` and one at `b`, or between two atoms of `a` when `b` is null.
 double closest_approach(const Lattice& lattice, const std::vector<Vec3>& a, const std::vector<Vec3>* b = nullptr);
+
+// A crystal of space group `number`: a random cell of its crystal system and min..max_sites
+// sites of distinct elements at random general (or, see special_probability, special) positions,
+// expanded into the whole cell.
 Crystal random_crystal(int number, Generator& gen, const CrystalOptions& options = {});
 
 // The space-group number spglib finds for `crystal` (distance tolerance `symprec` angstrom);
