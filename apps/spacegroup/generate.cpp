@@ -22,6 +22,7 @@ struct GenerateArgs {
   int min_sites = 2, max_sites = 3;
   double min_length = 4, max_length = 8;
   double special_positions = 0;
+  bool random_settings = false;
   uint64_t seed = 0;
   int threads = 0;
   bool compress = false;
@@ -41,6 +42,7 @@ int run_generate(const GenerateArgs& a) {
   o.crystal.min_length = a.min_length;
   o.crystal.max_length = a.max_length;
   o.crystal.special_probability = a.special_positions;
+  o.random_settings = a.random_settings;
   MAGMADNN_CHECK(a.min_sites <= a.max_sites, "spacegroup generate: --min-sites ", a.min_sites, " exceeds --max-sites ",
                  a.max_sites);
   MAGMADNN_CHECK(a.min_length <= a.max_length, "spacegroup generate: --min-length ", a.min_length,
@@ -79,6 +81,9 @@ void add_generate_command(CLI::App* parent, std::function<int()>& run) {
                   "or inversion centre; fewer atoms in its orbit); 0: general positions only")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  cmd->add_flag("--random-settings", a->random_settings,
+                "describe each triclinic, monoclinic and orthorhombic crystal in a random one of its six axis "
+                "settings (Pnma as Pbnm, ...); the standard setting otherwise");
   cmd->add_option("--seed", a->seed, "random seed (the same set for any thread count)")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->add_flag("--compress", a->compress, "deflate-compress an .npz archive");

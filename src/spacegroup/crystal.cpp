@@ -69,6 +69,20 @@ Mat3 Lattice::reciprocal() const {
   return r;
 }
 
+Lattice Lattice::from_vectors(const Mat3& m) {
+  auto angle = [](const Vec3& u, const Vec3& v) {
+    return std::acos(std::clamp(dot(u, v) / std::sqrt(dot(u, u) * dot(v, v)), -1.0, 1.0)) * 180.0 / kPi;
+  };
+  Lattice l;
+  l.a = std::sqrt(dot(m[0], m[0]));
+  l.b = std::sqrt(dot(m[1], m[1]));
+  l.c = std::sqrt(dot(m[2], m[2]));
+  l.alpha = angle(m[1], m[2]);
+  l.beta = angle(m[0], m[2]);
+  l.gamma = angle(m[0], m[1]);
+  return l;
+}
+
 Lattice random_lattice(CrystalSystem system, Generator& gen, const CrystalOptions& o) {
   MAGMADNN_CHECK(o.min_length > 0 && o.min_length <= o.max_length, "random_lattice: bad edge range ", o.min_length,
                  "..", o.max_length);
@@ -233,6 +247,52 @@ Crystal random_crystal(int number, Generator& gen, const CrystalOptions& o) {
     }
   }
   return crystal;
+}
+
+Crystal change_setting(const Crystal& crystal, const Setting& p) {
+  // Cofactors: P^-1 = adj(P) / det P, an integer matrix when det P = 1.
+  auto cof = [&](int r, int c) {
+    const int r1 = (r + 1) % 3, r2 = (r + 2) % 3, c1 = (c + 1) % 3, c2 = (c + 2) % 3;
+    return p[r1][c1] * p[r2][c2] - p[r1][c2] * p[r2][c1];
+  };
+  const int det = p[0][0] * cof(0, 0) + p[0][1] * cof(0, 1) + p[0][2] * cof(0, 2);
+  MAGMADNN_CHECK(det == 1, "change_setting: the setting's determinant must be +1, got ", det);
+  Setting inverse{};
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) inverse[r][c] = cof(c, r);
+  const Mat3 m = crystal.lattice.vectors();
+  Mat3 rows{};  // row j: a'_j = sum_i P_ij a_i
+  for (int j = 0; j < 3; ++j)
+    for (int i = 0; i < 3; ++i)
+      for (int d = 0; d < 3; ++d) rows[j][d] += p[i][j] * m[i][d];
+  Crystal out = crystal;
+  out.lattice = Lattice::from_vectors(rows);
+  for (Atom& atom : out.atoms) {
+    Vec3 x{};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) x[r] += inverse[r][c] * atom.position[c];
+      x[r] = wrap(x[r]);
+    }
+    atom.position = x;
+  }
+  return out;
+}
+
+Setting random_setting(CrystalSystem system, Generator& gen) {
+  Setting p{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+  if (system != CrystalSystem::Triclinic && system != CrystalSystem::Monoclinic &&
+      system != CrystalSystem::Orthorhombic)
+    return p;
+  static const int perms[6][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {1, 0, 2}, {0, 2, 1}, {2, 1, 0}};
+  const int k = static_cast<int>(gen.next_u64() % 6);
+  p = Setting{};
+  for (int j = 0; j < 3; ++j) p[perms[k][j]][j] = 1;  // new axis j = old axis perms[k][j]
+  // Odd permutations: the old b axis reversed, det = +1. (b is the unique axis of a monoclinic
+  // cell, at right angles to a and c, so its obtuse angle stays obtuse.)
+  if (k >= 3)
+    for (int j = 0; j < 3; ++j)
+      if (perms[k][j] == 1) p[1][j] = -1;
+  return p;
 }
 
 int detect_space_group(const Crystal& crystal, double symprec) {

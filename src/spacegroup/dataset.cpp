@@ -101,7 +101,9 @@ SpaceGroupDataset generate_spacegroup_dataset(const GenerateOptions& o) {
     try {
       Generator gen(sample_seed(o.seed, static_cast<uint64_t>(i)));
       const int number = groups[i % groups.size()];
-      const std::vector<float> image = zone_patterns(random_crystal(number, gen, o.crystal), o.pattern);
+      Crystal crystal = random_crystal(number, gen, o.crystal);
+      if (o.random_settings) crystal = change_setting(crystal, random_setting(space_group(number).system, gen));
+      const std::vector<float> image = zone_patterns(crystal, o.pattern);
       uint8_t* out = d.images.data() + i * d.sample_numel();
       for (size_t j = 0; j < image.size(); ++j) out[j] = static_cast<uint8_t>(std::lround(255.0f * image[j]));
       d.space_groups[i] = number;

@@ -24,6 +24,10 @@ cmp -s "$tmp/test.npz" "$tmp/special.npz" && bad "special positions gave the gen
   || ok "generate --special-positions 0.5: another set"
 expect_error "special positions out of range" "--special-positions" \
   "$bin" spacegroup generate --special-positions 1.5 --out "$tmp/x"
+gen --groups 1-74 --samples-per-group 2 --seed 2 --random-settings --out "$tmp/settings.npz" || bad "generate --random-settings"
+gen --groups 1-74 --samples-per-group 2 --seed 2 --out "$tmp/standard.npz"
+cmp -s "$tmp/standard.npz" "$tmp/settings.npz" && bad "random settings gave the standard set" \
+  || ok "generate --random-settings: another set"
 gen --groups cubic,1-2 --samples-per-group 1 --seed 1 --out "$tmp/cubic" && \
   python3 -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(not d[10:].startswith(b\"{'descr': '<i8', 'fortran_order': False, 'shape': (38,)\"))" \
     "$tmp/cubic/space_groups.npy" && ok "generate --groups cubic,1-2: 38 groups" || bad "generate --groups cubic,1-2"

@@ -243,6 +243,72 @@ TEST(SpaceGroupCrystal, SpglibFindsTheGroupOfCrystalsWithSpecialPositions) {
   EXPECT_THAT(error_of([&] { random_crystal(2, gen, o); }), HasSubstr("special_probability must lie in [0, 1], got 1.5"));
 }
 
+TEST(SpaceGroupCrystal, RandomSettingsArePermutationsOfDeterminantOne) {
+  Generator gen(5);
+  std::set<Setting> seen;
+  for (int i = 0; i < 200; ++i) {
+    const Setting p = random_setting(CrystalSystem::Orthorhombic, gen);
+    seen.insert(p);
+    int det = 0;
+    for (int c = 0; c < 3; ++c)
+      det += p[0][c] * (p[1][(c + 1) % 3] * p[2][(c + 2) % 3] - p[1][(c + 2) % 3] * p[2][(c + 1) % 3]);
+    EXPECT_EQ(det, 1);
+    for (int r = 0; r < 3; ++r) {
+      int nonzero = 0;
+      for (int c = 0; c < 3; ++c) nonzero += p[r][c] != 0;
+      EXPECT_EQ(nonzero, 1);
+    }
+  }
+  EXPECT_EQ(seen.size(), 6u);
+  const Setting identity{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+  for (CrystalSystem s : {CrystalSystem::Tetragonal, CrystalSystem::Trigonal, CrystalSystem::Hexagonal, CrystalSystem::Cubic})
+    EXPECT_EQ(random_setting(s, gen), identity);
+  EXPECT_THAT(error_of([&] { change_setting(crystal_of(2, 1), Setting{{{0, 1, 0}, {1, 0, 0}, {0, 0, 1}}}); }),
+              HasSubstr("determinant must be +1, got -1"));
+}
+
+TEST(SpaceGroupCrystal, ChangingTheSettingKeepsTheGroupAndTheDiffraction) {
+  SKIP_WITHOUT_SPGLIB();
+  Generator gen(9);
+  for (int n = 1; n <= 74; ++n) {  // triclinic, monoclinic, orthorhombic
+    const Crystal c = crystal_of(n, 4000 + n);
+    const Setting p = random_setting(space_group(n).system, gen);
+    const Crystal t = change_setting(c, p);
+    EXPECT_EQ(detect_space_group(t), n) << space_group(n).symbol;
+    EXPECT_NEAR(t.lattice.volume(), c.lattice.volume(), 1e-9 * c.lattice.volume());
+    // Reflection h' of the new setting is h = P h' of the old one (P is a signed permutation, so
+    // P^-T = P): same structure factor, same falloff.
+    for (const auto& hp : std::vector<std::array<int, 3>>{{1, 0, 0}, {0, 1, 1}, {1, 2, 3}, {2, -1, 1}}) {
+      int h[3] = {0, 0, 0};
+      for (int r = 0; r < 3; ++r)
+        for (int k = 0; k < 3; ++k) h[r] += p[r][k] * hp[k];
+      const std::complex<double> f_new = structure_factor(t, hp[0], hp[1], hp[2]);
+      const std::complex<double> f_old = structure_factor(c, h[0], h[1], h[2]);
+      EXPECT_NEAR(std::abs(f_new - f_old), 0.0, 1e-9 * (1 + std::abs(f_old))) << space_group(n).symbol;
+    }
+    // And back: the inverse setting (the transpose) restores the cell.
+    Setting back{};
+    for (int r = 0; r < 3; ++r)
+      for (int k = 0; k < 3; ++k) back[r][k] = p[k][r];
+    const Crystal again = change_setting(t, back);
+    EXPECT_NEAR(again.lattice.a, c.lattice.a, 1e-9);
+    EXPECT_NEAR(again.lattice.beta, c.lattice.beta, 1e-9);
+    EXPECT_NEAR(again.lattice.gamma, c.lattice.gamma, 1e-9);
+    for (size_t i = 0; i < c.atoms.size(); ++i)
+      for (int d = 0; d < 3; ++d) {
+        const double gap = std::abs(again.atoms[i].position[d] - c.atoms[i].position[d]);
+        EXPECT_LT(std::min(gap, 1 - gap), 1e-12);
+      }
+  }
+  // A monoclinic cell (beta obtuse, unique axis b) in the setting with a and b swapped: the unique
+  // axis becomes a, and its obtuse angle is now alpha.
+  const Crystal m = crystal_of(14, 11);
+  const Crystal s = change_setting(m, Setting{{{0, 1, 0}, {-1, 0, 0}, {0, 0, 1}}});
+  EXPECT_NEAR(s.lattice.alpha, m.lattice.beta, 1e-9);
+  EXPECT_NEAR(s.lattice.beta, 90, 1e-9);
+  EXPECT_NEAR(s.lattice.a, m.lattice.b, 1e-9);
+}
+
 TEST(SpaceGroupCrystal, TheMirrorImageOfACrystalHasTheEnantiomorphicGroup) {
   SKIP_WITHOUT_SPGLIB();
   int pairs = 0;

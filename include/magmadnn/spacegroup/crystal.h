@@ -24,6 +24,8 @@ struct Lattice {
   // Rows a*, b*, c* (1/angstrom, without 2 pi): a_i . r_j = 1 if i == j, else 0.
   Mat3 reciprocal() const;
   double volume() const;
+  // The parameters of the cell with these rows as a, b, c (angstrom).
+  static Lattice from_vectors(const Mat3& rows);
 };
 
 struct Atom {
@@ -79,6 +81,21 @@ double closest_approach(const Lattice& lattice, const std::vector<Vec3>& a, cons
 // sites of distinct elements at random general (or, see special_probability, special) positions,
 // expanded into the whole cell.
 Crystal random_crystal(int number, Generator& gen, const CrystalOptions& options = {});
+
+// An integer change of basis with determinant +1: new cell vectors (a', b', c') = (a, b, c) P.
+using Setting = std::array<std::array<int, 3>, 3>;
+
+// The same crystal described in another setting `p`: the cell (a, b, c) P, fractional coordinates
+// x' = P^-1 x wrapped into [0, 1), reflection h' = P^T h. Throws Error unless det P = +1 (a
+// determinant of -1 would mirror the crystal, turning chiral groups into their enantiomorphs).
+Crystal change_setting(const Crystal& crystal, const Setting& p);
+
+// A random setting for a crystal of `system`: one of the six permutations of the axes (one axis
+// negated for the odd ones, so det = +1) for triclinic, monoclinic (unique axis a, b or c) and
+// orthorhombic crystals, where the labelling of the axes is a convention (the six settings of
+// Pnma: Pnma, Pmnb, Pbnm, Pcmn, Pmcn, Pnam); the identity for the other systems, whose unique
+// axis is c by definition.
+Setting random_setting(CrystalSystem system, Generator& gen);
 
 // The space-group number spglib finds for `crystal` (distance tolerance `symprec` angstrom);
 // throws Error when spglib finds none or the build has no spglib.

@@ -38,6 +38,9 @@ struct GenerateOptions {
   uint64_t seed = 0;
   CrystalOptions crystal;
   PatternOptions pattern;
+  // Each triclinic, monoclinic and orthorhombic crystal in a random one of its six axis settings
+  // (random_setting), as crystals arrive from experiments; false: the standard setting.
+  bool random_settings = false;
 };
 
 // samples_per_group crystals of every group, interleaved (sample i is of groups[i % G]); sample i
