@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <utility>
 
 #include "magmadnn/core/error.h"
 #include "magmadnn/magmadnn.h"
@@ -48,12 +49,13 @@ int run_generate(const GenerateArgs& a) {
   MAGMADNN_CHECK(a.min_length <= a.max_length, "spacegroup generate: --min-length ", a.min_length,
                  " exceeds --max-length ", a.max_length);
   const auto t0 = std::chrono::steady_clock::now();
-  const SpaceGroupDataset d = generate_spacegroup_dataset(o);
+  SpaceGroupDataset d = generate_spacegroup_dataset(o);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  save_spacegroup_dataset(a.out, d, a.compress);
-  std::cout << "wrote " << d.size() << " samples (" << o.groups.size() << " space groups x " << a.samples_per_group
+  const int64_t samples = d.size();
+  save_spacegroup_dataset(a.out, std::move(d), a.compress);  // the images are written, not copied
+  std::cout << "wrote " << samples << " samples (" << o.groups.size() << " space groups x " << a.samples_per_group
             << ", images " << kPatternChannels << "x" << a.size << "x" << a.size << ") to " << a.out << " in "
-            << seconds << " s (" << static_cast<int64_t>(d.size() / std::max(seconds, 1e-9)) << " samples/s, "
+            << seconds << " s (" << static_cast<int64_t>(samples / std::max(seconds, 1e-9)) << " samples/s, "
             << get_num_threads() << " threads)" << std::endl;
   return 0;
 }

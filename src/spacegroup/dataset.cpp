@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <utility>
 
 #include "magmadnn/core/error.h"
 #include "magmadnn/io/numpy.h"
@@ -158,11 +159,14 @@ SpaceGroupDataset load_spacegroup_dataset(const std::string& path) {
   return d;
 }
 
-void save_spacegroup_dataset(const std::string& path, const SpaceGroupDataset& d, bool compress) {
+void save_spacegroup_dataset(const std::string& path, SpaceGroupDataset d, bool compress) {
   MAGMADNN_CHECK(static_cast<int64_t>(d.images.size()) == d.size() * d.sample_numel(), "save_spacegroup_dataset: ",
                  d.images.size(), " image bytes for ", d.size(), " samples of ", d.sample_numel());
   std::map<std::string, io::NpyArray> arrays;
-  arrays["images"] = io::NpyArray::from_vector(d.images, {d.size(), kPatternChannels, d.image_size, d.image_size});
+  io::NpyArray& images = arrays["images"];  // uint8: the bytes are the values, moved in
+  images.dtype = "u1";
+  images.shape = {d.size(), kPatternChannels, d.image_size, d.image_size};
+  images.bytes = std::move(d.images);
   arrays["space_groups"] = io::NpyArray::from_vector(d.space_groups, {d.size()});
   if (ends_with(path, ".npz")) {
     io::save_npz(path, arrays, compress);

@@ -53,7 +53,8 @@ SpaceGroupDataset generate_spacegroup_dataset(const GenerateOptions& options);
 SpaceGroupDataset load_spacegroup_dataset(const std::string& path);
 
 // Writes a folder (created if missing; each file atomic) or, when `path` ends in .npz, one archive
-// (atomic; deflate-compressed when `compress`).
-void save_spacegroup_dataset(const std::string& path, const SpaceGroupDataset& data, bool compress = false);
+// (atomic; deflate-compressed when `compress`). Pass the set with std::move when it is not needed
+// afterwards: its image bytes then go to the writer without a copy.
+void save_spacegroup_dataset(const std::string& path, SpaceGroupDataset data, bool compress = false);
 
 }  // namespace magmadnn::spacegroup
