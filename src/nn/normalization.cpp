@@ -1,4 +1,5 @@
-// BatchNorm1d / BatchNorm2d: parameters, buffers and the forward pass over ops::batch_norm.
+// BatchNorm1d / BatchNorm2d (parameters, buffers and the forward pass over ops::batch_norm),
+// LayerNorm and GroupNorm (over ops::layer_norm and ops::group_norm).
 #include "magmadnn/nn/normalization.h"
 
 #include "magmadnn/autograd/autograd.h"
@@ -65,6 +66,66 @@ void BatchNorm1d::check_input(const Tensor& x) const {
 void BatchNorm2d::check_input(const Tensor& x) const {
   MAGMADNN_CHECK(x.dim() == 4 && x.size(1) == options_.num_features(), "BatchNorm2d(", options_.num_features(),
                  "): expected input (N, ", options_.num_features(), ", H, W), got ", x.shape());
+}
+
+LayerNorm::LayerNorm(const LayerNormOptions& o) : options_(o) {
+  const Shape& s = o.normalized_shape();
+  bool positive = s.size() > 0;
+  for (size_t i = 0; i < s.size(); ++i) positive = positive && s[i] > 0;
+  MAGMADNN_CHECK(positive, "LayerNorm: normalized_shape must be non-empty with positive sizes, got ", s);
+  MAGMADNN_CHECK(o.eps() > 0, "LayerNorm", s, ": eps must be positive, got ", o.eps());
+  if (o.elementwise_affine()) {
+    weight_ = register_parameter("weight", Tensor::empty(s));
+    bias_ = register_parameter("bias", Tensor::empty(s));
+  }
+  reset_parameters();
+}
+
+void LayerNorm::reset_parameters() {
+  NoGradGuard no_grad;
+  if (weight_.defined()) weight_.fill_(1.0);
+  if (bias_.defined()) bias_.fill_(0.0);
+}
+
+std::string LayerNorm::name() const {
+  return detail::str_cat("LayerNorm(", options_.normalized_shape(), ", eps=", options_.eps(),
+                         ", elementwise_affine=", options_.elementwise_affine() ? "true" : "false", ")");
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  MAGMADNN_CHECK(x.defined(), "LayerNorm", options_.normalized_shape(), ": got an undefined input");
+  return layer_norm(x, options_.normalized_shape(), weight_, bias_, options_.eps());
+}
+
+GroupNorm::GroupNorm(const GroupNormOptions& o) : options_(o) {
+  const int64_t g = o.num_groups(), c = o.num_channels();
+  MAGMADNN_CHECK(g > 0 && c > 0 && c % g == 0, "GroupNorm(", g, ", ", c, "): ", c,
+                 " channels do not split into ", g, " groups");
+  MAGMADNN_CHECK(o.eps() > 0, "GroupNorm(", g, ", ", c, "): eps must be positive, got ", o.eps());
+  if (o.affine()) {
+    weight_ = register_parameter("weight", Tensor::empty({c}));
+    bias_ = register_parameter("bias", Tensor::empty({c}));
+  }
+  reset_parameters();
+}
+
+void GroupNorm::reset_parameters() {
+  NoGradGuard no_grad;
+  if (weight_.defined()) weight_.fill_(1.0);
+  if (bias_.defined()) bias_.fill_(0.0);
+}
+
+std::string GroupNorm::name() const {
+  return detail::str_cat("GroupNorm(", options_.num_groups(), ", ", options_.num_channels(), ", eps=", options_.eps(),
+                         ", affine=", options_.affine() ? "true" : "false", ")");
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  MAGMADNN_CHECK(x.defined(), "GroupNorm(", options_.num_groups(), ", ", options_.num_channels(),
+                 "): got an undefined input");
+  MAGMADNN_CHECK(x.dim() >= 2 && x.size(1) == options_.num_channels(), "GroupNorm(", options_.num_groups(), ", ",
+                 options_.num_channels(), "): expected input (N, ", options_.num_channels(), ", *), got ", x.shape());
+  return group_norm(x, options_.num_groups(), weight_, bias_, options_.eps());
 }
 
 }  // namespace magmadnn::nn

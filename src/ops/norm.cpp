@@ -1,6 +1,7 @@
 // batch_norm for (N, C) and (N, C, H, W) inputs, forward and backward side by side. Training
 // uses batch statistics and updates the running buffers in place with PyTorch's momentum rule
 // (unbiased variance for running_var); eval normalises with the running statistics.
+// layer_norm and group_norm: compositions of differentiable ops (any backend, autograd for free).
 #include "magmadnn/ops/ops.h"
 #include "ops/op_utils.h"
 
@@ -67,6 +68,60 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                      backend_for(g.device()).batch_norm_backward(xc, g, w, mean, var, training, eps, gx, gw, gb);
                      return std::vector<Tensor>{gx, gw, gb};
                    });
+  return y;
+}
+
+namespace {
+// x (M, D): every row to mean 0 and biased variance 1.
+Tensor normalize_rows(const Tensor& x, double eps) {
+  const Tensor centred = sub(x, mean(x, {1}, true));            // (M, D)
+  const Tensor var = mean(mul(centred, centred), {1}, true);    // (M, 1)
+  return div(centred, sqrt(add(var, eps)));                     // (M, D)
+}
+
+void check_affine(const char* op, const Tensor& x, const Tensor& t, const char* what, const Shape& expected) {
+  if (!t.defined()) return;
+  detail::check_compatible(op, x, t);
+  MAGMADNN_CHECK(t.shape() == expected, op, ": expected ", what, " of shape ", expected, " for input ", x.shape(),
+                 ", got ", t.shape());
+}
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+                  double eps) {
+  detail::check_floating("layer_norm", x);
+  const int64_t k = static_cast<int64_t>(normalized_shape.size());
+  bool trailing = k >= 1 && x.dim() >= k;
+  for (int64_t i = 0; trailing && i < k; ++i) trailing = x.size(x.dim() - k + i) == normalized_shape[i];
+  MAGMADNN_CHECK(trailing, "layer_norm: normalized_shape ", normalized_shape,
+                 " must equal the last dimensions of the input, got input ", x.shape());
+  MAGMADNN_CHECK(eps > 0, "layer_norm: eps must be positive, got ", eps);
+  check_affine("layer_norm", x, weight, "weight", normalized_shape);
+  check_affine("layer_norm", x, bias, "bias", normalized_shape);
+  const int64_t D = normalized_shape.numel(), M = x.numel() / std::max<int64_t>(D, 1);
+  Tensor y = reshape(normalize_rows(reshape(x, {M, D}), eps), x.shape());  // x: (..., *normalized_shape)
+  if (weight.defined()) y = mul(y, weight);  // broadcast over the leading dimensions
+  if (bias.defined()) y = add(y, bias);
+  return y;
+}
+
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  detail::check_floating("group_norm", x);
+  MAGMADNN_CHECK(x.dim() >= 2, "group_norm: expected input (N, C, *), got ", x.shape());
+  const int64_t N = x.size(0), C = x.size(1);
+  MAGMADNN_CHECK(num_groups > 0 && C % num_groups == 0, "group_norm: ", C, " channels do not split into ", num_groups,
+                 " groups, for input ", x.shape());
+  MAGMADNN_CHECK(eps > 0, "group_norm: eps must be positive, got ", eps);
+  check_affine("group_norm", x, weight, "weight", Shape{C});
+  check_affine("group_norm", x, bias, "bias", Shape{C});
+  const int64_t rows = N * num_groups;
+  Tensor y = reshape(normalize_rows(reshape(x, {rows, x.numel() / std::max<int64_t>(rows, 1)}), eps), x.shape());
+  if (weight.defined() || bias.defined()) {
+    std::vector<int64_t> per_channel(x.dim(), 1);  // (1, C, 1, ...): broadcast over N and positions
+    per_channel[1] = C;
+    if (weight.defined()) y = mul(y, reshape(weight, Shape(per_channel)));
+    if (bias.defined()) y = add(y, reshape(bias, Shape(per_channel)));
+  }
   return y;
 }
 

@@ -291,6 +291,27 @@ TEST(CudaConv, Tf32IsUsedOnlyWhenAllowed) {
 
 // ------------------------------------------------------------------------------ conv op, modules
 
+// layer_norm and group_norm are compositions of ops: the same numbers and gradients on the GPU.
+TEST(CudaConv, LayerAndGroupNormMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  for (DType dt : {kFloat32, kFloat64}) {
+    SCOPED_TRACE(dtype_name(dt));
+    manual_seed(31);
+    const Tensor x0 = randn({3, 6, 5, 4}, dt), w0 = randn({6}, dt), b0 = randn({6}, dt), wl0 = randn({5, 4}, dt),
+                 bl0 = randn({5, 4}, dt), r = randn({3, 6, 5, 4}, dt);
+    auto run = [&](Device d) {
+      Tensor x = leaf(x0, d), w = leaf(w0, d), b = leaf(b0, d), wl = leaf(wl0, d), bl = leaf(bl0, d);
+      const Tensor y = add(group_norm(x, 3, w, b), layer_norm(x, {5, 4}, wl, bl));
+      sum(mul(y, r.to(d))).backward();
+      return std::vector<Tensor>{y, x.grad(), w.grad(), b.grad(), wl.grad(), bl.grad()};
+    };
+    const auto want = run(Device::cpu());
+    const auto got = run(kGpu);
+    const char* names[] = {"output", "grad x", "grad weight", "grad bias", "grad layer weight", "grad layer bias"};
+    for (int k = 0; k < 6; ++k) expect_close_scaled(got[k], want[k], tol_for(dt), names[k]);
+  }
+}
+
 TEST(CudaConv, DifferentiableOpMatchesTheCpu) {
   SKIP_WITHOUT_GPU();
   manual_seed(25);

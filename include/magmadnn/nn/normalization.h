@@ -1,8 +1,12 @@
-// Batch normalisation modules with PyTorch's semantics: affine weight and bias, running mean and
-// variance (momentum convention running = (1 - momentum) * running + momentum * batch), batch
-// statistics in train mode and running statistics in eval mode. State-dict keys as PyTorch:
-// weight, bias, running_mean, running_var, num_batches_tracked.
+// Normalisation modules with PyTorch's semantics. Batch norm: affine weight and bias, running
+// mean and variance (momentum convention running = (1 - momentum) * running + momentum * batch),
+// batch statistics in train mode and running statistics in eval mode; state-dict keys as PyTorch:
+// weight, bias, running_mean, running_var, num_batches_tracked. Layer norm and group norm: the
+// statistics of each sample (no running state, the same in train and eval mode), keys weight and
+// bias.
 #pragma once
+
+#include <utility>
 
 #include "magmadnn/nn/module.h"
 
@@ -67,6 +71,76 @@ class BatchNorm2d : public BatchNormBase {
 
  private:
   void check_input(const Tensor& x) const override;
+};
+
+struct LayerNormOptions {
+  explicit LayerNormOptions(Shape normalized_shape) : normalized_shape_(std::move(normalized_shape)) {}
+  LayerNormOptions& eps(double v) { eps_ = v; return *this; }
+  LayerNormOptions& elementwise_affine(bool v) { elementwise_affine_ = v; return *this; }
+
+  const Shape& normalized_shape() const { return normalized_shape_; }
+  double eps() const { return eps_; }
+  bool elementwise_affine() const { return elementwise_affine_; }
+
+ private:
+  Shape normalized_shape_;
+  double eps_ = 1e-5;
+  bool elementwise_affine_ = true;
+};
+
+// Input (..., *normalized_shape): each sample normalised over its last dimensions (layer_norm);
+// weight (1) and bias (0) of shape normalized_shape when elementwise_affine.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(const LayerNormOptions& options);
+  explicit LayerNorm(int64_t features) : LayerNorm(LayerNormOptions(Shape{features})) {}
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override;
+  void reset_parameters();  // weight 1, bias 0
+
+  const LayerNormOptions& options() const { return options_; }
+  Tensor& weight() { return weight_; }
+  Tensor& bias() { return bias_; }
+
+ private:
+  LayerNormOptions options_;
+  Tensor weight_, bias_;
+};
+
+struct GroupNormOptions {
+  GroupNormOptions(int64_t num_groups, int64_t num_channels) : num_groups_(num_groups), num_channels_(num_channels) {}
+  GroupNormOptions& eps(double v) { eps_ = v; return *this; }
+  GroupNormOptions& affine(bool v) { affine_ = v; return *this; }
+
+  int64_t num_groups() const { return num_groups_; }
+  int64_t num_channels() const { return num_channels_; }
+  double eps() const { return eps_; }
+  bool affine() const { return affine_; }
+
+ private:
+  int64_t num_groups_, num_channels_;
+  double eps_ = 1e-5;
+  bool affine_ = true;
+};
+
+// Input (N, C, *) with C = num_channels: group_norm over num_groups groups of channels; per-channel
+// weight (1) and bias (0) when affine. Independent of the batch size (unlike batch norm), so it
+// suits small per-rank batches.
+class GroupNorm : public Module {
+ public:
+  explicit GroupNorm(const GroupNormOptions& options);
+  GroupNorm(int64_t num_groups, int64_t num_channels) : GroupNorm(GroupNormOptions(num_groups, num_channels)) {}
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override;
+  void reset_parameters();  // weight 1, bias 0
+
+  const GroupNormOptions& options() const { return options_; }
+  Tensor& weight() { return weight_; }
+  Tensor& bias() { return bias_; }
+
+ private:
+  GroupNormOptions options_;
+  Tensor weight_, bias_;
 };
 
 }  // namespace magmadnn::nn

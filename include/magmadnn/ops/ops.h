@@ -127,6 +127,18 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size);
 // place: running = (1 - momentum) * running + momentum * stat, unbiased variance for running_var.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// Layer normalisation (PyTorch's layer_norm): every sample normalised over its last
+// normalized_shape.size() dimensions, which must equal normalized_shape (mean 0, biased variance
+// 1, eps added to the variance), then multiplied by weight and shifted by bias (each of shape
+// normalized_shape, or undefined). Composed of differentiable ops, so it runs and differentiates
+// on every backend.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// Group normalisation (PyTorch's group_norm): x (N, C, *) with its C channels split into
+// num_groups groups of C / num_groups; every (sample, group) normalised over its channels and
+// positions as layer_norm does, then per-channel weight and bias (C), either may be undefined.
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
 // Inverted dropout: zeroes each element with probability p, scales the rest by 1 / (1 - p); the
 // mask is drawn from default_generator(). Identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training);
