@@ -68,6 +68,16 @@ void BatchNorm2d::check_input(const Tensor& x) const {
                  "): expected input (N, ", options_.num_features(), ", H, W), got ", x.shape());
 }
 
+namespace {
+// The affine parameters of the per-sample norms start as the identity: weight 1, bias 0 (either
+// may be absent).
+void reset_affine(Tensor& weight, Tensor& bias) {
+  NoGradGuard no_grad;
+  if (weight.defined()) weight.fill_(1.0);
+  if (bias.defined()) bias.fill_(0.0);
+}
+}  // namespace
+
 LayerNorm::LayerNorm(const LayerNormOptions& o) : options_(o) {
   const Shape& s = o.normalized_shape();
   bool positive = s.size() > 0;
@@ -81,11 +91,7 @@ LayerNorm::LayerNorm(const LayerNormOptions& o) : options_(o) {
   reset_parameters();
 }
 
-void LayerNorm::reset_parameters() {
-  NoGradGuard no_grad;
-  if (weight_.defined()) weight_.fill_(1.0);
-  if (bias_.defined()) bias_.fill_(0.0);
-}
+void LayerNorm::reset_parameters() { reset_affine(weight_, bias_); }
 
 std::string LayerNorm::name() const {
   return detail::str_cat("LayerNorm(", options_.normalized_shape(), ", eps=", options_.eps(),
@@ -109,11 +115,7 @@ GroupNorm::GroupNorm(const GroupNormOptions& o) : options_(o) {
   reset_parameters();
 }
 
-void GroupNorm::reset_parameters() {
-  NoGradGuard no_grad;
-  if (weight_.defined()) weight_.fill_(1.0);
-  if (bias_.defined()) bias_.fill_(0.0);
-}
+void GroupNorm::reset_parameters() { reset_affine(weight_, bias_); }
 
 std::string GroupNorm::name() const {
   return detail::str_cat("GroupNorm(", options_.num_groups(), ", ", options_.num_channels(), ", eps=", options_.eps(),
