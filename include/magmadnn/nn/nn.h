@@ -4,6 +4,7 @@
 #include "magmadnn/nn/activation.h"
 #include "magmadnn/nn/conv.h"
 #include "magmadnn/nn/dropout.h"
+#include "magmadnn/nn/embedding.h"
 #include "magmadnn/nn/fusion.h"
 #include "magmadnn/nn/graph.h"
 #include "magmadnn/nn/init.h"
