@@ -43,14 +43,14 @@ Tensor Embedding::forward(const Tensor& indices) {
   const Tensor flat = indices.reshape({-1});
   Tensor rows = index_select(weight_, 0, flat);  // (n, dim); index_select checks the range
   if (padding_row_ >= 0) {
-    // Rows looked up at padding_idx take their values from a detached table: no gradient reaches
-    // the padding row, as in PyTorch.
+    // The looked-up rows pass through where the index is not padding_idx and through their
+    // detached copy (the same values) where it is: no gradient reaches the padding row, as in
+    // PyTorch, and the table is read once.
     const Tensor is_pad =
         eq(flat.to(kFloat64), full({}, static_cast<double>(padding_row_), kFloat64, flat.device()))
             .to(weight_.dtype())
             .reshape({-1, 1});  // (n, 1): 1 where padding
-    rows =
-        add(mul(rows, sub(ones_like(is_pad), is_pad)), mul(index_select(weight_.detach(), 0, flat), is_pad));
+    rows = add(mul(rows, sub(ones_like(is_pad), is_pad)), mul(rows.detach(), is_pad));
   }
   return rows.reshape(Shape(shape));
 }

@@ -76,6 +76,8 @@ TEST(Embedding, Errors) {
                 emb.forward(from_vector<int64_t>({0, 4}, {2}));
               }),
               HasSubstr("index 4 is out of range for a dimension of size 4"));
+  EXPECT_THAT(error_of([&] { emb.forward(Tensor()); }),
+              HasSubstr("Embedding(4, 2): expected int64 indices, got none"));
   EXPECT_THAT(error_of([] { nn::Embedding(0, 2); }),
               HasSubstr("num_embeddings and embedding_dim must be positive"));
   EXPECT_THAT(error_of([] { nn::Embedding(nn::EmbeddingOptions(4, 2).padding_idx(4)); }),

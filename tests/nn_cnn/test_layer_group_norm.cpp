@@ -102,6 +102,14 @@ TEST(LayerGroupNorm, ArgumentErrors) {
   EXPECT_THAT(error_of([] { nn::GroupNorm(4, 6); }), HasSubstr("GroupNorm(4, 6): 6 channels do not split into 4 groups"));
   EXPECT_THAT(error_of([] { nn::LayerNorm(nn::LayerNormOptions(Shape{})); }),
               HasSubstr("LayerNorm: normalized_shape must be non-empty"));
+  EXPECT_THAT(error_of([&] { layer_norm(x, {5}, Tensor(), Tensor(), 0.0); }),
+              HasSubstr("layer_norm: eps must be positive, got 0"));
+  EXPECT_THAT(error_of([&] { group_norm(x, 3, Tensor(), Tensor(), -1.0); }),
+              HasSubstr("group_norm: eps must be positive, got -1"));
+  EXPECT_THAT(error_of([] { nn::LayerNorm(nn::LayerNormOptions({4}).eps(0)); }),
+              HasSubstr("LayerNorm(4): eps must be positive, got 0"));
+  EXPECT_THAT(error_of([] { nn::GroupNorm(nn::GroupNormOptions(2, 4).eps(0)); }),
+              HasSubstr("GroupNorm(2, 4): eps must be positive, got 0"));
   nn::GroupNorm gn(1, 3);
   EXPECT_THAT(error_of([&] { gn.forward(values({2, 4, 5}, 4)); }),
               HasSubstr("GroupNorm(1, 3): expected input (N, 3, *), got (2, 4, 5)"));

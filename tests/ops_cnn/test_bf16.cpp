@@ -99,7 +99,8 @@ TEST(Bf16, MatmulEqualsFloat64OnRoundedInputs) {
   const std::vector<Case> cases = {
       {{37, 300}, {300, 29}, false, false},    {{37, 300}, {300, 29}, true, false},
       {{37, 300}, {300, 29}, false, true},     {{37, 300}, {300, 29}, true, true},
-      {{4, 9, 64}, {4, 64, 11}, false, false}, {{1, 1}, {1, 5}, false, false}};
+      {{4, 9, 64}, {4, 64, 11}, false, false}, {{4, 9, 64}, {64, 11}, false, false},
+      {{9, 64}, {4, 64, 11}, false, true},     {{1, 1}, {1, 5}, false, false}};
   uint64_t seed = 100;
   for (const auto& c : cases) {
     auto make = [&](const Shape& s, bool t) {

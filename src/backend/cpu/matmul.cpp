@@ -65,14 +65,22 @@ class Bf16Gemm {
     using namespace onednn;
     auto* a16 = static_cast<uint16_t*>(a16_.raw_data());
     auto* b16 = static_cast<uint16_t*>(b16_.raw_data());
-    if (ta_ == 'N')
-      to_bf16(A, M_, K_, lda, a16);
-    else
-      to_bf16(A, K_, M_, lda, a16);
-    if (tb_ == 'N')
-      to_bf16(B, K_, N_, ldb, b16);
-    else
-      to_bf16(B, N_, K_, ldb, b16);
+    // A batch that broadcasts an operand (batch stride 0) passes the same pointer again: its
+    // rounded copy is still in place.
+    if (A != last_a_) {
+      if (ta_ == 'N')
+        to_bf16(A, M_, K_, lda, a16);
+      else
+        to_bf16(A, K_, M_, lda, a16);
+      last_a_ = A;
+    }
+    if (B != last_b_) {
+      if (tb_ == 'N')
+        to_bf16(B, K_, N_, ldb, b16);
+      else
+        to_bf16(B, N_, K_, ldb, b16);
+      last_b_ = B;
+    }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dnnl::memory(entry_->a, engine(), a16)},
                                                {DNNL_ARG_WEIGHTS, dnnl::memory(entry_->b, engine(), b16)},
                                                {DNNL_ARG_DST, dnnl::memory(entry_->c, engine(), C)}};
@@ -95,6 +103,8 @@ class Bf16Gemm {
   int64_t M_, N_, K_;
   std::shared_ptr<Entry> entry_;
   Tensor a16_, b16_, scratch_;
+  const float* last_a_ = nullptr;  // the operands whose rounded copies a16_ / b16_ hold
+  const float* last_b_ = nullptr;
 };
 
 }  // namespace
