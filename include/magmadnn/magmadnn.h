@@ -12,6 +12,7 @@
 #include "magmadnn/core/shape.h"
 #include "magmadnn/core/tensor.h"
 #include "magmadnn/core/version.h"
+#include "magmadnn/data/augment.h"
 #include "magmadnn/data/cifar.h"
 #include "magmadnn/data/dataloader.h"
 #include "magmadnn/data/dataset.h"

@@ -66,6 +66,8 @@ struct DataLoader::Epoch {
   int64_t batch_size = 1;
   int64_t num_batches = 0;
   std::function<Example(Example)> transform;
+  std::shared_ptr<const Augmentation> augment;
+  uint64_t seed = 0;
   bool pin_memory = false;
   // Advanced as batches reach the consumer: order starts at sample start_index of epoch `epoch`.
   std::shared_ptr<SamplerPosition> position;
@@ -100,6 +102,7 @@ struct DataLoader::Epoch {
     const int64_t end = std::min<int64_t>(begin + batch_size, static_cast<int64_t>(order.size()));
     std::vector<int64_t> indices(order.begin() + begin, order.begin() + end);
     Example e = dataset->get_batch(indices);
+    if (augment) e.input = (*augment)(e.input, AugmentDraws{seed, epoch, std::move(indices)});
     if (transform) e = transform(std::move(e));
     if (pin_memory) e = Example{pinned_copy(e.input), pinned_copy(e.target)};
     return e;
@@ -249,6 +252,8 @@ DataLoader::Iterator DataLoader::begin() {
   state->start_index = start;
   *position_ = state->num_batches == 0 ? SamplerPosition{epoch + 1, 0} : SamplerPosition{epoch, start};
   state->transform = options_.transform();
+  state->augment = options_.augment();
+  state->seed = seed_;
   state->pin_memory = options_.pin_memory();
   if (options_.prefetch() && state->num_batches > 0) state->start_worker();
   return Iterator(std::move(state));

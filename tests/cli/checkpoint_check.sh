@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training checkpoints through the CLI: a run stopped after 13 steps (mid-epoch) and resumed with
 # --resume ends with byte-identical weights and the same per-epoch metrics as an uninterrupted
-# run (MLP with dropout, Adam, per-step OneCycleLR; and SGD with ReduceLROnPlateau); bad, corrupt
+# run (MLP with dropout, Adam, per-step OneCycleLR; SGD with ReduceLROnPlateau; Adam, cosine and
+# random crops and flips); bad, corrupt
 # and mismatched checkpoints give one clear error, a non-zero exit, and overwrite nothing.
 # Runs on small generated IDX files. Usage: checkpoint_check.sh path/to/magmadnn
 set -uo pipefail
@@ -14,11 +15,11 @@ strip_times() { sed -E 's/"(samples_per_second|train_seconds)":[^,}]*,?//g' "$1"
 
 python3 "$here/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 
-for variant in "adam onecycle" "sgd plateau"; do
+for variant in "adam onecycle" "adam cosine crop:3,flip" "sgd plateau"; do
   set -- $variant
-  opt=$1 sched=$2
+  opt=$1 sched=$2 aug=${3:-none}
   common=(train --data-dir "$tmp/data" --model mlp --epochs 3 --batch-size 32 --max-batches 6 --optimizer "$opt"
-          --lr 0.01 --scheduler "$sched" --seed 5 --progress none)
+          --lr 0.01 --scheduler "$sched" --seed 5 --progress none --augment "$aug")
   rm -f "$tmp/full.log"
   if ! "$bin" "${common[@]}" --save "$tmp/full.st" --log "$tmp/full.log" >"$tmp/out" 2>&1; then
     bad "$variant: uninterrupted run: $(tail -5 "$tmp/out")"; continue
@@ -56,6 +57,8 @@ expect_error "truncated checkpoint" "$tmp/trunc" "$bin" "${args[@]}" --resume "$
 head -c 100 /dev/urandom >"$tmp/corrupt"
 expect_error "corrupt checkpoint" "$tmp/corrupt" "$bin" "${args[@]}" --resume "$tmp/corrupt"
 expect_error "weights are not a checkpoint" "not a MagmaDNN training checkpoint" "$bin" "${args[@]}" --resume "$tmp/full.st"
+expect_error "augmentation added" "augment is not recorded (this run: Compose(RandomCrop(size=28x28, padding=1), RandomHorizontalFlip(p=0.5)))" \
+  "$bin" "${args[@]}" --resume "$tmp/ckpt" --augment crop:1,flip
 run_args 64 mlp plateau
 expect_error "other batch size" "batch_size 32 (this run: 64)" "$bin" "${args[@]}" --resume "$tmp/ckpt"
 run_args 32 lenet plateau

@@ -258,6 +258,8 @@ TEST(TrainingCheckpoint, ResumeRejectsMismatches) {
   const std::string e2 = error_of([&] { t2.resume(path); });
   EXPECT_NE(e2.find("model: "), std::string::npos) << e2;
   EXPECT_NE(e2.find("state 'onecycle' that this run does not use"), std::string::npos) << e2;
+  // A key recorded in the checkpoint that this run does not set (an optional flag left out).
+  EXPECT_NE(e2.find("batch_size 16 (this run: none)"), std::string::npos) << e2;
   std::filesystem::remove(path);
 }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "magmadnn/data/augment.h"
 #include "magmadnn/data/dataset.h"
 #include "magmadnn/data/sampler.h"
 
@@ -51,6 +52,12 @@ class DataLoaderOptions {
     transform_ = std::move(f);
     return *this;
   }
+  // Random augmentation of every batch's input (data/augment.h), before the transform; sample i's
+  // choices depend only on (the loader's seed, the epoch, the sample's index in the data set).
+  DataLoaderOptions& augment(std::shared_ptr<const Augmentation> a) {
+    augment_ = std::move(a);
+    return *this;
+  }
   // This loader sees only shard `shard` of `num_shards` (one per rank). By default the
   // permutation is padded by wrapping around so every shard has the same number of samples;
   // shard_remainder(ShardRemainder::Drop) drops the last dataset_size % num_shards instead.
@@ -81,6 +88,7 @@ class DataLoaderOptions {
   const std::optional<uint64_t>& seed() const { return seed_; }
   bool prefetch() const { return prefetch_; }
   const std::function<Example(Example)>& transform() const { return transform_; }
+  const std::shared_ptr<const Augmentation>& augment() const { return augment_; }
   int64_t num_shards() const { return num_shards_; }
   int64_t shard() const { return shard_; }
   ShardRemainder shard_remainder() const { return shard_remainder_; }
@@ -93,6 +101,7 @@ class DataLoaderOptions {
   std::optional<uint64_t> seed_;
   bool prefetch_ = true;
   std::function<Example(Example)> transform_;
+  std::shared_ptr<const Augmentation> augment_;
   int64_t num_shards_ = 1;
   int64_t shard_ = 0;
   ShardRemainder shard_remainder_ = ShardRemainder::Pad;

@@ -1,0 +1,96 @@
+// Random data augmentation of training batches: RandomCrop (with padding), RandomHorizontalFlip,
+// RandomVerticalFlip and Compose, as torchvision's transforms of the same names. Each sample's
+// choices are a pure function of (loader seed, epoch, the sample's index in the data set), drawn
+// with Philox, so they do not depend on the batch size, the number of ranks a loader is sharded
+// over, prefetching or the thread count, and a resumed run draws exactly what the uninterrupted
+// one would have. A DataLoader applies one with DataLoaderOptions::augment().
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "magmadnn/core/tensor.h"
+
+namespace magmadnn::data {
+
+// The randomness of one batch: sample i of the batch is item indices[i] of the data set, in epoch
+// `epoch` of a loader seeded with `seed`; `stream` separates the augmentations of a Compose.
+struct AugmentDraws {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  std::vector<int64_t> indices;
+  uint32_t stream = 0;
+
+  // Four uniformly distributed 32-bit words for sample i of the batch.
+  std::array<uint32_t, 4> words(int64_t i) const;
+  // The same draws for the k-th augmentation of a Compose.
+  AugmentDraws substream(uint32_t k) const;
+};
+
+// An augmentation maps a batch (N, C, H, W) of float32 or float64 CPU images to a new batch,
+// sample i using draws.words(i). Augmentations are immutable and may be shared between loaders.
+class Augmentation {
+ public:
+  virtual ~Augmentation() = default;
+  virtual Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const = 0;
+  virtual std::string describe() const = 0;  // e.g. "RandomCrop(size=32x32, padding=4)"
+};
+
+// Pads each image by `padding` pixels of `fill` on every side, then cuts out a (height, width)
+// window at a uniformly chosen position (torchvision's RandomCrop(size, padding, fill) with
+// padding_mode "constant"). With padding 0 and the image's own size it returns the batch unchanged.
+class RandomCrop : public Augmentation {
+ public:
+  RandomCrop(int64_t height, int64_t width, int64_t padding = 0, double fill = 0.0);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+
+ private:
+  int64_t height_, width_, padding_;
+  double fill_;
+};
+
+// Mirrors each image left-right (RandomHorizontalFlip) or top-bottom (RandomVerticalFlip) with
+// probability p.
+class RandomHorizontalFlip : public Augmentation {
+ public:
+  explicit RandomHorizontalFlip(double p = 0.5);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+
+ private:
+  double p_;
+};
+
+class RandomVerticalFlip : public Augmentation {
+ public:
+  explicit RandomVerticalFlip(double p = 0.5);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+
+ private:
+  double p_;
+};
+
+// Applies its augmentations in order; the k-th draws from draws.substream(k), so adding one does
+// not change the choices of those before it.
+class Compose : public Augmentation {
+ public:
+  explicit Compose(std::vector<std::shared_ptr<const Augmentation>> steps);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+  const std::vector<std::shared_ptr<const Augmentation>>& steps() const { return steps_; }
+
+ private:
+  std::vector<std::shared_ptr<const Augmentation>> steps_;
+};
+
+// Parses the command line's --augment SPEC for images of (height, width): a comma-separated list
+// of "crop:P" (RandomCrop to the image's size after padding P), "flip" (RandomHorizontalFlip),
+// "vflip" (RandomVerticalFlip), e.g. "crop:4,flip". "none" or "" gives null. Errors name the spec.
+std::shared_ptr<const Augmentation> parse_augmentation(const std::string& spec, int64_t height, int64_t width);
+
+}  // namespace magmadnn::data
