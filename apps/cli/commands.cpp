@@ -73,11 +73,14 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 
   // Built (and seeded) on the CPU whatever the device, then moved: the same initial weights
   // everywhere. The optimizer is created over the moved parameters.
-  auto model = models::make_model(a.model, config_for(*train_set));
+  const models::ModelConfig config = config_for(*train_set);
+  auto model = models::make_model(a.model, config);
   model->to(device);
   auto train_model = dist.wrap(model);
   auto optimizer = make_optimizer(a, dist.parameters(*model));
-  data::DataLoader train_loader(train_set, for_device(dist.train_loader_options(), device));
+  const auto augmentation = data::parse_augmentation(a.augment, config.height, config.width);
+  if (augmentation) out << "augmenting the training images: " << augmentation->describe() << std::endl;
+  data::DataLoader train_loader(train_set, for_device(dist.train_loader_options(), device).augment(augmentation));
   data::DataLoader test_loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
 
   train::TrainerOptions opts;
@@ -87,6 +90,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   opts.out = &out;
   opts.metrics_log = dist.is_root() ? a.log : "";
   opts.max_batches = a.max_batches;
+  opts.clip_grad_norm = a.clip_grad_norm;
   opts.checkpoint_path = a.checkpoint;
   opts.checkpoint_every_steps = a.checkpoint_every;
   opts.checkpoint_every_minutes = a.checkpoint_minutes;
@@ -100,6 +104,15 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                               {"world_size", std::to_string(dist.world_size())},
                               {"max_batches", std::to_string(a.max_batches)}};
   if (a.sync_batchnorm) opts.checkpoint_metadata["sync_batchnorm"] = "true";  // absent before the flag existed
+  if (augmentation) opts.checkpoint_metadata["augment"] = augmentation->describe();
+  if (a.clip_grad_norm > 0) {
+    MAGMADNN_CHECK(a.distributed != "pipeline", "--clip-grad-norm does not combine with --distributed pipeline yet ",
+                   "(each stage holds only its own gradients)");
+    MAGMADNN_CHECK(!a.cuda_graph, "--clip-grad-norm does not combine with --cuda-graph yet");
+    std::ostringstream v;
+    v << a.clip_grad_norm;
+    opts.checkpoint_metadata["clip_grad_norm"] = v.str();
+  }
   if (a.scheduler == "onecycle" || a.scheduler == "cosine")  // their shape depends on the run's length
     opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
   dist.configure(opts, *optimizer, test_loader);
@@ -308,6 +321,15 @@ std::string data_dir(const CommonArgs& a) {
 const char* const kBf16Help =
     "CPU: round the inputs of convolutions and matmuls to bfloat16 and accumulate in float32 (about 2x "
     "their float32 speed; needs AVX512_BF16 or AMX); parameters, activations and gradients stay float32";
+
+const char* const kAugmentHelp =
+    "random augmentation of the training images, a comma-separated list of crop:P (pad by P pixels, crop "
+    "back to the image size at a random position), flip (left-right, p = 0.5), vflip (top-bottom); e.g. "
+    "crop:4,flip. Each sample's choices depend only on --seed, the epoch and the sample";
+
+const char* const kClipGradNormHelp =
+    "after each backward pass, rescale all gradients together so their total 2-norm is at most this "
+    "(torch.nn.utils.clip_grad_norm_; 0: off)";
 
 Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark, bool bf16) {
   const Device device = Device::parse(text);

@@ -107,6 +107,9 @@ int run_hpo(const HpoArgs& a) {
       << " trials, eta " << a.eta << ", " << a.min_epochs << " epoch(s) first"
       << (group->size() > 1 ? ", over " + std::to_string(group->size()) + " ranks" : std::string()) << std::endl;
 
+  const auto augmentation = data::parse_augmentation(a.augment, config.height, config.width);
+  if (augmentation) out << "augmenting the training images: " << augmentation->describe() << std::endl;
+
   const train::hpo::Objective objective = [&](const train::hpo::Config& c, int64_t epochs, int64_t trial) {
     const TrainArgs t = with_config(a, c);
     manual_seed(a.seed + static_cast<uint64_t>(trial));  // a trial's weights: a function of its id alone
@@ -114,7 +117,7 @@ int run_hpo(const HpoArgs& a) {
     model->to(device);
     auto optimizer = make_optimizer(t, model->parameters());
     data::DataLoader loader(train_set, data::DataLoaderOptions(t.batch_size).shuffle(true).seed(a.seed + trial)
-                                           .pin_memory(device.is_cuda()));
+                                           .augment(augmentation).pin_memory(device.is_cuda()));
     data::DataLoader val_loader(val_set, data::DataLoaderOptions(1000).pin_memory(device.is_cuda()));
     train::TrainerOptions opts;
     opts.epochs = epochs;
@@ -122,6 +125,7 @@ int run_hpo(const HpoArgs& a) {
     opts.progress = train::ProgressMode::None;
     opts.device = device;
     opts.loss = loss_for(t);
+    opts.clip_grad_norm = t.clip_grad_norm;
     train::Trainer trainer(model, optimizer, opts);
     trainer.fit(loader);  // a diverging run throws: the trial fails
     return train::evaluate(*model, val_loader).accuracy;
@@ -159,6 +163,8 @@ int run_hpo(const HpoArgs& a) {
       << b.batch_size << " --label-smoothing " << b.label_smoothing << " --epochs " << best.budget
       << " --seed " << a.seed + static_cast<uint64_t>(best.id);
   if (a.max_batches > 0) cmd << " --max-batches " << a.max_batches;
+  if (augmentation) cmd << " --augment " << a.augment;
+  if (a.clip_grad_norm > 0) cmd << " --clip-grad-norm " << a.clip_grad_norm;
   out << "\nbest: trial " << best.id << ", validation accuracy " << std::setprecision(4) << best.score << " after "
       << best.budget << " epoch(s)\n  " << cmd.str() << std::endl;
 

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "cli/validators.h"
 #include "cli/commands.h"
 #include "ising/ising_cli.h"
 #include "spacegroup/spacegroup_cli.h"
@@ -22,8 +23,8 @@ void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset =
                     "folder with the IDX files or CIFAR-10 batches (default /usr/share/datasets/fashion-mnist "
                     "for fashion-mnist)");
   }
-  cmd->add_option("--batch-size", a.batch_size, "samples per batch")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", a.batch_size, "samples per batch")->check(magmadnn::cli::Positive)->capture_default_str();
+  cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
   cmd->add_option("--device", a.device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--tf32", a.tf32,
@@ -46,13 +47,13 @@ int main(int argc, char** argv) {
   TrainArgs train_args;
   CLI::App* train = app.add_subcommand("train", "train a model on a data set");
   add_common(train, train_args);
-  train->add_option("--epochs", train_args.epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--epochs", train_args.epochs, "passes over the training set")->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--optimizer", train_args.optimizer, "sgd, adam, adamw, adagrad or rmsprop")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "adagrad", "rmsprop"}))
       ->capture_default_str();
-  train->add_option("--lr", train_args.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--lr", train_args.lr, "learning rate")->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--momentum", train_args.momentum, "momentum (sgd, rmsprop)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  train->add_option("--weight-decay", train_args.weight_decay, "L2 penalty (decoupled for adamw)")->check(CLI::NonNegativeNumber);
+  train->add_option("--weight-decay", train_args.weight_decay, "L2 penalty (decoupled for adamw)")->check(magmadnn::cli::NonNegative);
   train->add_option("--save", train_args.save, "save the trained weights (safetensors)");
   train->add_option("--log", train_args.log, "append per-epoch metrics as JSON lines");
   train->add_option("--progress", train_args.progress, "auto, bar, lines or none")
@@ -65,33 +66,35 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "step", "cosine", "plateau", "onecycle"}))
       ->capture_default_str();
   train->add_option("--step-size", train_args.step_size, "epochs between decays (--scheduler step)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--gamma", train_args.gamma, "decay factor (--scheduler step, plateau)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
 
   train->add_option("--label-smoothing", train_args.label_smoothing, "cross-entropy label smoothing in [0, 1)")
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  train->add_option("--augment", train_args.augment, kAugmentHelp);
+  train->add_option("--clip-grad-norm", train_args.clip_grad_norm, kClipGradNormHelp)->check(magmadnn::cli::NonNegative);
   train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
   train->add_option("--checkpoint", train_args.checkpoint,
                     "write a full training checkpoint here (atomically) at each epoch end and every --checkpoint-every steps");
   train->add_option("--checkpoint-every", train_args.checkpoint_every, "steps between checkpoints (0: epoch ends only)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
   train->add_option("--checkpoint-minutes", train_args.checkpoint_minutes, "minutes between checkpoints (0: off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
   train->add_option("--resume", train_args.resume, "continue the run saved in this checkpoint (same arguments)");
   train->add_option("--stop-after-steps", train_args.stop_after_steps,
                     "stop after this many steps in total, writing --checkpoint first (e.g. a job's time limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
   train->add_option("--distributed", train_args.distributed,
                     "under mpirun: ddp (data parallel, --batch-size split over the ranks) or pipeline (the model's "
                     "layers split into stages, one per rank)")
       ->check(CLI::IsMember({"none", "ddp", "pipeline"}))
       ->capture_default_str();
   train->add_option("--dist-timeout", train_args.dist_timeout, "seconds a collective may take before the run stops")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--micro-batches", train_args.micro_batches, "micro-batches per step (--distributed pipeline)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_flag("--sync-batchnorm", train_args.sync_batchnorm,
                   "with --distributed ddp: each batch norm normalises over the global batch of all ranks "
                   "(SyncBatchNorm), as one process training on the whole batch would");
@@ -113,23 +116,25 @@ int main(int argc, char** argv) {
                   "what to search, e.g. \"lr=log:1e-4:0.1,momentum=0.8:0.99,batch_size=32|64|128,optimizer=sgd|adam\" "
                   "(names: lr, momentum, weight_decay, label_smoothing, batch_size, optimizer)")
       ->required();
-  hpo->add_option("--trials", hpo_args.trials, "configurations drawn")->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--trials", hpo_args.trials, "configurations drawn")->check(magmadnn::cli::Positive)->capture_default_str();
   hpo->add_option("--eta", hpo_args.eta, "keep the best 1/eta per rung, eta times the epochs (1: plain random search)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  hpo->add_option("--min-epochs", hpo_args.min_epochs, "epochs of the first rung")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
+  hpo->add_option("--min-epochs", hpo_args.min_epochs, "epochs of the first rung")->check(magmadnn::cli::Positive)->capture_default_str();
   hpo->add_option("--max-epochs", hpo_args.max_epochs, "no rung beyond this many epochs (0: no cap)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
   hpo->add_option("--val-fraction", hpo_args.val_fraction, "share of the training set held out to score the trials")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   hpo->add_option("--out", hpo_args.out, "write every trial as a JSON line to this file");
   hpo->add_option("--optimizer", hpo_args.optimizer, "when not searched")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "adagrad", "rmsprop"}))->capture_default_str();
-  hpo->add_option("--lr", hpo_args.lr, "when not searched")->check(CLI::PositiveNumber)->capture_default_str();
+  hpo->add_option("--lr", hpo_args.lr, "when not searched")->check(magmadnn::cli::Positive)->capture_default_str();
   hpo->add_option("--momentum", hpo_args.momentum, "when not searched")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  hpo->add_option("--weight-decay", hpo_args.weight_decay, "when not searched")->check(CLI::NonNegativeNumber);
+  hpo->add_option("--weight-decay", hpo_args.weight_decay, "when not searched")->check(magmadnn::cli::NonNegative);
   hpo->add_option("--label-smoothing", hpo_args.label_smoothing, "when not searched")->check(CLI::Range(0.0, 0.999));
+  hpo->add_option("--augment", hpo_args.augment, kAugmentHelp);
+  hpo->add_option("--clip-grad-norm", hpo_args.clip_grad_norm, kClipGradNormHelp)->check(magmadnn::cli::NonNegative);
   hpo->add_option("--max-batches", hpo_args.max_batches, "stop each epoch after this many batches (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(magmadnn::cli::NonNegative);
 
   PredictArgs predict_args;
   CLI::App* predict = app.add_subcommand("predict", "classify the images of a .npy or IDX file with saved weights (CSV)");
@@ -145,8 +150,8 @@ int main(int argc, char** argv) {
   BenchArgs bench_args;
   CLI::App* bench = app.add_subcommand("bench", "time training steps on synthetic inputs");
   add_common(bench, bench_args, /*with_dataset=*/false);
-  bench->add_option("--batches", bench_args.batches, "timed training steps")->check(CLI::PositiveNumber)->capture_default_str();
-  bench->add_option("--warmup", bench_args.warmup, "untimed steps first")->check(CLI::NonNegativeNumber)->capture_default_str();
+  bench->add_option("--batches", bench_args.batches, "timed training steps")->check(magmadnn::cli::Positive)->capture_default_str();
+  bench->add_option("--warmup", bench_args.warmup, "untimed steps first")->check(magmadnn::cli::NonNegative)->capture_default_str();
   bench->add_option("--lr", bench_args.lr, "SGD learning rate")->capture_default_str();
   bench->add_option("--momentum", bench_args.momentum, "SGD momentum")->capture_default_str();
   bench->add_flag("--cuda-graph", bench_args.cuda_graph,

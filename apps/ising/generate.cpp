@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/validators.h"
 #include "ising/ising_cli.h"
 #include "magmadnn/core/error.h"
 #include "magmadnn/io/numpy.h"
@@ -120,7 +121,7 @@ void add_generate_command(CLI::App* ising, std::function<int()>& run) {
                     ->check(CLI::ExistingFile)
                     ->excludes(lattice)
                     ->excludes(size);
-  auto* nodes = cmd->add_option("--nodes", args->nodes, "number of nodes of the --edges graph")->check(CLI::PositiveNumber);
+  auto* nodes = cmd->add_option("--nodes", args->nodes, "number of nodes of the --edges graph")->check(magmadnn::cli::Positive);
   edges->needs(nodes);
   nodes->needs(edges);
   cmd->add_option("--coupling", args->coupling, "uniform (J = --j) or random (uniform in [--j-min, --j-max])")
@@ -136,15 +137,15 @@ void add_generate_command(CLI::App* ising, std::function<int()>& run) {
                   "Metropolis temperatures: a list \"1.0,2.269,3.5\" or a range \"start:stop:step\"")
       ->capture_default_str();
   cmd->add_option("--burn-in", args->burn_in, "Metropolis sweeps before the first sample")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(magmadnn::cli::NonNegative)->capture_default_str();
   cmd->add_option("--sweeps-between", args->sweeps_between, "Metropolis sweeps between samples")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   cmd->add_option("--chains", args->chains, "independent Metropolis chains per temperature")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   cmd->add_option("--samples", args->samples, "number of configurations (split evenly over temperatures)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   cmd->add_option("--seed", args->seed, "random seed (spins and random couplings)")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "threads (temperatures run in parallel)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", args->threads, "threads (temperatures run in parallel)")->check(magmadnn::cli::Positive)->capture_default_str();
   cmd->add_option("--out", args->out, "output: a folder of .npy files, or a .npz archive")->required();
   cmd->add_flag("--compress", args->compress, "deflate-compress the .npz archive");
   cmd->callback([&run, args] { run = [args]() -> int { return run_generate(*args); }; });

@@ -14,6 +14,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/validators.h"
 #include "cli/commands.h"
 #include "ising/ising_cli.h"
 #include "ising/parity_plot.h"
@@ -297,14 +298,14 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   train->add_option("--model", *models, "comma-separated: cnn, gcn, graphconv")->capture_default_str();
   train->add_option("--max-train", ta->max_train, "use at most this many training samples (0: all)")
-      ->check(CLI::NonNegativeNumber);
-  train->add_option("--epochs", ta->epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--batch-size", ta->batch_size, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--lr", ta->lr, "peak learning rate (Adam, one-cycle)")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--hidden", ta->hidden, "channels / features per site")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--layers", ta->layers, "convolution or graph layers")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::NonNegative);
+  train->add_option("--epochs", ta->epochs, "passes over the training set")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--batch-size", ta->batch_size, "samples per step")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--lr", ta->lr, "peak learning rate (Adam, one-cycle)")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--hidden", ta->hidden, "channels / features per site")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--layers", ta->layers, "convolution or graph layers")->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--seed", ta->seed, "random seed")->capture_default_str();
-  train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   train->add_option("--out", ta->out, "folder for weights, parity.svg and metrics.json")->capture_default_str();
   train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
   train->callback([&run, ta, models] {
@@ -325,7 +326,7 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
   eval->add_option("--weights", ea->weights, "weights written by `magmadnn ising train`")->required();
   eval->add_option("--data", ea->data, "data set: a folder of .npy files or an .npz archive")->required();
   eval->add_option("--metrics-out", ea->metrics_out, "write the metrics as JSON");
-  eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   eval->add_option("--device", ea->device, "cpu, cuda or cuda:N")->capture_default_str();
   eval->callback([&run, ea] { run = [ea] { return run_eval(*ea); }; });
 }

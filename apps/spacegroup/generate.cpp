@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "cli/validators.h"
 #include "magmadnn/core/error.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/spacegroup/dataset.h"
@@ -87,7 +88,7 @@ void add_generate_command(CLI::App* parent, std::function<int()>& run) {
                 "describe each triclinic, monoclinic and orthorhombic crystal in a random one of its six axis "
                 "settings (Pnma as Pbnm, ...); the standard setting otherwise");
   cmd->add_option("--seed", a->seed, "random seed (the same set for any thread count)")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   cmd->add_flag("--compress", a->compress, "deflate-compress an .npz archive");
   cmd->callback([&run, a] { run = [a] { return run_generate(*a); }; });
 }

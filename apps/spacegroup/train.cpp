@@ -16,6 +16,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/validators.h"
 #include "cli/commands.h"
 #include "cli/distributed.h"
 #include "magmadnn/magmadnn.h"
@@ -348,28 +349,28 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   train->add_option("--target", ta->target, "what to predict")
       ->check(CLI::IsMember({"space-group", "point-group", "laue-class", "crystal-system"}))->capture_default_str();
-  train->add_option("--epochs", ta->epochs, "passes over the training set")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--batch-size", ta->batch_size, "samples per step")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--lr", ta->lr, "peak learning rate (AdamW, one-cycle)")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--epochs", ta->epochs, "passes over the training set")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--batch-size", ta->batch_size, "samples per step")->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--lr", ta->lr, "peak learning rate (AdamW, one-cycle)")->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--weight-decay", ta->weight_decay, "AdamW's decoupled weight decay")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(magmadnn::cli::NonNegative)->capture_default_str();
   train->add_option("--label-smoothing", ta->label_smoothing, "cross-entropy label smoothing")
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
   train->add_option("--width", ta->width, "ResNet channels of the first stage (doubled per stage)")
       ->check(CLI::Range(int64_t{1}, int64_t{512}))->capture_default_str();
   train->add_option("--blocks", ta->blocks, "basic blocks per stage (2,2,2,2 is ResNet-18's layout)")->capture_default_str();
   train->add_option("--seed", ta->seed, "random seed")->capture_default_str();
-  train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   train->add_option("--out", ta->out, "folder for spacegroup.safetensors and metrics.json")->capture_default_str();
   train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
   train->add_flag("--bf16", ta->bf16, kBf16Help);
   train->add_option("--max-batches", ta->max_batches, "training steps per epoch (0: all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(magmadnn::cli::NonNegative)->capture_default_str();
   train->add_option("--distributed", ta->distributed, "ddp: data-parallel over the ranks of mpirun (--batch-size is global)")
       ->check(CLI::IsMember({"none", "ddp"}))->capture_default_str();
   train->add_flag("--sync-batchnorm", ta->sync_batchnorm, "ddp: batch-norm statistics over all ranks");
   train->add_option("--dist-timeout", ta->dist_timeout, "seconds a collective may take before the run stops")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   train->callback([&run, ta] {
     try {
       parse_blocks(ta->blocks);  // inside CLI11's parse: report a bad value as a validation error
@@ -384,7 +385,7 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
   eval->add_option("--weights", ea->weights, "weights written by `magmadnn spacegroup train`")->required();
   eval->add_option("--data", ea->data, "data set: a folder or an .npz archive")->required();
   eval->add_option("--metrics-out", ea->metrics_out, "write the metrics as JSON");
-  eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  eval->add_option("--threads", ea->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   eval->add_option("--device", ea->device, "cpu, cuda or cuda:N")->capture_default_str();
   eval->add_flag("--bf16", ea->bf16, kBf16Help);
   eval->callback([&run, ea] { run = [ea] { return run_eval(*ea); }; });

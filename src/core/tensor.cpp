@@ -111,6 +111,18 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+Tensor& Tensor::mul_(const Tensor& factor) {
+  MAGMADNN_CHECK(factor.defined(), "mul_: undefined factor");
+  MAGMADNN_CHECK(is_floating(dtype()), "mul_: expected a float tensor, got ", dtype(), " of shape ", shape());
+  MAGMADNN_CHECK(factor.device() == device(), "mul_: factor on ", factor.device(), " for a tensor on ", device());
+  MAGMADNN_CHECK(is_contiguous(), "mul_: expected a contiguous tensor, got shape ", shape(), " with strides ",
+                 Shape(strides()));
+  if (numel() == 0) return *this;
+  const Tensor f = factor.dtype() == dtype() ? factor : factor.to(dtype());
+  backend_for(device()).binary(BinaryOp::Mul, *this, f.shape() == shape() ? f : f.expand(shape()), *this);
+  return *this;
+}
+
 Tensor& Tensor::set_requires_grad(bool requires_grad) {
   MAGMADNN_CHECK(!requires_grad || is_floating(dtype()), "requires_grad: only float tensors can require gradients, got ",
                  dtype());

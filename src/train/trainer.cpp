@@ -1,6 +1,7 @@
 // The training loop and evaluation; see train/trainer.h.
 #include "magmadnn/train/trainer.h"
 
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "magmadnn/autograd/autograd.h"
 #include "magmadnn/core/rng.h"
 #include "magmadnn/io/checkpoint.h"
+#include "magmadnn/nn/clip_grad.h"
 #include "magmadnn/ops/ops.h"
 
 namespace magmadnn::train {
@@ -112,6 +114,11 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
   MAGMADNN_CHECK(model_ && optimizer_, "Trainer: model and optimizer must be set");
   MAGMADNN_CHECK(options_.epochs >= 1, "Trainer: epochs must be at least 1, got ", options_.epochs);
   MAGMADNN_CHECK(!(options_.step && options_.device_step), "Trainer: set TrainerOptions::step or device_step, not both");
+  MAGMADNN_CHECK(std::isfinite(options_.clip_grad_norm) && options_.clip_grad_norm >= 0,
+                 "Trainer: clip_grad_norm must be finite and >= 0 (0: off), got ", options_.clip_grad_norm);
+  MAGMADNN_CHECK(options_.clip_grad_norm == 0 || !(options_.step || options_.device_step),
+                 "Trainer: clip_grad_norm applies to the Trainer's own step; a custom step or device_step must clip "
+                 "its gradients itself");
   if (!options_.loss) options_.loss = cross_entropy_loss();
   if (!options_.out) options_.out = &std::cout;
 }
@@ -131,6 +138,7 @@ Trainer::DeviceStep Trainer::step_on_device(const data::Example& host_batch) {
                    " (try a smaller --lr, or check the input data for NaN/inf)");
   }
   loss.backward();
+  if (options_.clip_grad_norm > 0) nn::utils::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
   optimizer_->step();
   return {loss.detach(), count_correct_tensor(out, batch.target)};
 }
@@ -238,6 +246,8 @@ void Trainer::resume(const TrainingCheckpoint& c, const std::string& source) {
     else if (it->second != value)
       problems.push_back(key + " " + it->second + " (this run: " + value + ")");
   }
+  for (const auto& [key, value] : c.metadata)  // e.g. a flag the resumed run left out
+    if (!options_.checkpoint_metadata.count(key)) problems.push_back(key + " " + value + " (this run: none)");
   for (const std::string& m : io::state_dict_mismatches(checkpoint_module().state_dict(), c.model))
     problems.push_back("model: " + m);
   for (const auto& [name, s] : states_)

@@ -11,7 +11,10 @@ source "$(dirname "$0")/check_lib.sh"
 "$bin" info >"$tmp/info" 2>&1 && grep -q "oneDNN" "$tmp/info" && ok "info" || bad "info: $(cat "$tmp/info")"
 expect_error "no subcommand" "A subcommand is required" "$bin"
 expect_error "unknown flag" "--bogus" "$bin" train --bogus
-expect_error "negative epochs" "--epochs" "$bin" train --epochs -1
+expect_error "negative epochs" "--epochs: must be a positive number, got -1" "$bin" train --epochs -1
+expect_error "zero epochs" "--epochs: must be a positive number, got 0" "$bin" train --epochs 0
+expect_error "epochs not a number" "--epochs: must be a positive number, got 'x'" "$bin" train --epochs x
+expect_error "negative clip" "--clip-grad-norm: must be a number >= 0, got -1" "$bin" train --clip-grad-norm -1
 expect_error "bad optimizer" "--optimizer" "$bin" train --optimizer lbfgs
 expect_error "unknown model" "unknown model 'resnet999'" "$bin" bench --model resnet999 --batches 1
 expect_error "bad device" "unknown device 'gpu7'" "$bin" bench --device gpu7 --batches 1
@@ -57,6 +60,9 @@ fi
 
 # One epoch on Fashion-MNIST, then eval of the saved weights.
 if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  # Augmentation specs are checked against the images' size, so after the data set is read.
+  expect_error "unknown augmentation" "--augment crop:4,rotate: unknown augmentation 'rotate'" "$bin" train --augment crop:4,rotate
+  expect_error "crop padding" "'crop:P' needs a padding P from 0 to 28, got '40'" "$bin" train --augment crop:40
   # One-cycle (per batch) ends the epoch at a small learning rate: with a constant one the last
   # batches move the accuracy by +-1.5 points from seed to seed (0.836-0.859 over seeds 0-4),
   # with one-cycle 0.858-0.865.

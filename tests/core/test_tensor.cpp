@@ -467,3 +467,25 @@ TEST(TensorCopy, OverlappingContiguousCopy) {
   x.narrow(0, 0, 4).copy_(x.narrow(0, 1, 4));  // source and destination overlap
   EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, 2, 3, 4, 4));
 }
+
+TEST(TensorMul, InPlaceByAScalarARowOrATensor) {
+  Tensor x = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  const float* data = x.data<float>();
+  x.mul_(from_vector<double>({0.5}, {}));  // a float64 scalar, converted
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(0.5, 1, 1.5, 2, 2.5, 3));
+  EXPECT_EQ(x.data<float>(), data);  // the same storage
+  x.mul_(from_vector<float>({2, 0, -1}, {3}));  // a row, broadcast over both rows
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, 0, -1.5, 4, 0, -3));
+  x.mul_(from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3}));
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, 0, -4.5, 16, 0, -18));
+  // Large enough for the parallel loops, against multiplying element by element.
+  Tensor big = arange(0.0, 300000.0, 1.0);
+  big.mul_(from_vector<float>({0.25f}, {}));
+  const auto v = big.to_vector<float>();
+  for (size_t i = 0; i < v.size(); i += 9973) EXPECT_EQ(v[i], static_cast<float>(i) * 0.25f);
+  EXPECT_THAT(error_of([&] { x.mul_(Tensor()); }), HasSubstr("mul_: undefined factor"));
+  EXPECT_THAT(error_of([&] { Tensor i = zeros({2}, kInt64); i.mul_(ones({})); }),
+              HasSubstr("mul_: expected a float tensor, got int64"));
+  EXPECT_THAT(error_of([&] { x.transpose(0, 1).mul_(ones({})); }), HasSubstr("mul_: expected a contiguous tensor"));
+  EXPECT_THAT(error_of([&] { x.mul_(ones({4})); }), HasSubstr("(4)"));
+}

@@ -282,6 +282,49 @@ TEST(TrainerMetrics, DivergenceIsAnErrorOnTheCpu) {
   EXPECT_TRUE(allclose(model->parameters()[0], before));  // stopped before the first update
 }
 
+TEST(TrainerClipGradNorm, StepEqualsAHandWrittenClippedStep) {
+  // Large inputs make the first gradient's norm far above the bound, so clipping decides the step.
+  auto train_set = tiny_set(8);
+  train_set->set_inputs(mul(train_set->inputs(), 50.0));
+  const data::Example batch = train_set->get_batch({0, 1, 2, 3});
+  const double bound = 0.25;
+
+  auto reference = tiny_model();
+  optim::SGD ref_opt(reference->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  ref_opt.zero_grad();
+  cross_entropy((*reference)(batch.input), batch.target).backward();
+  const double unclipped = nn::utils::clip_grad_norm_(reference->parameters(), bound).item<double>();
+  ASSERT_GT(unclipped, 4 * bound);
+  ref_opt.step();
+
+  auto model = tiny_model();
+  const std::vector<Tensor> before = [&] {
+    std::vector<Tensor> v;
+    for (const Tensor& p : model->parameters()) v.push_back(p.clone());
+    return v;
+  }();
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  train::TrainerOptions o;
+  o.progress = train::ProgressMode::None;
+  o.clip_grad_norm = bound;
+  train::Trainer trainer(model, opt, o);
+  trainer.train_step(batch);
+  double step_norm_sq = 0;
+  for (size_t k = 0; k < before.size(); ++k) {
+    EXPECT_EQ(model->parameters()[k].to_vector<float>(), reference->parameters()[k].to_vector<float>()) << k;
+    step_norm_sq += sum(square(sub(model->parameters()[k], before[k]))).item<double>();
+  }
+  // The first SGD step moves the weights by lr * (clipped gradient): a norm of 0.1 * bound.
+  EXPECT_NEAR(std::sqrt(step_norm_sq), 0.1 * bound, 1e-6);
+
+  o.clip_grad_norm = -1;
+  EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }),
+              HasSubstr("Trainer: clip_grad_norm must be finite and >= 0 (0: off), got -1"));
+  o.clip_grad_norm = 1;
+  o.step = [](const data::Example&, int64_t*) { return 0.0; };
+  EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }), HasSubstr("a custom step or device_step must clip"));
+}
+
 TEST(TrainerDevice, DefaultsToTheModelsDeviceAndRejectsAMissingGpu) {
   auto model = tiny_model();
   auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1));

@@ -106,6 +106,9 @@ class Tensor {
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // broadcasts src to this shape, converts dtype
+  // this *= factor, factor broadcast to this shape (converted to this dtype; on this device).
+  // Float tensors only; one pass with no temporary (gradient clipping, loss scaling).
+  Tensor& mul_(const Tensor& factor);
 
   // --- Autograd ---
   bool requires_grad() const { return impl().requires_grad; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "magmadnn/nn/activation.h"
+#include "magmadnn/nn/clip_grad.h"
 #include "magmadnn/nn/conv.h"
 #include "magmadnn/nn/dropout.h"
 #include "magmadnn/nn/embedding.h"

@@ -60,6 +60,9 @@ struct TrainerOptions {
   std::string metrics_log;       // JSON-lines file, one object per epoch; none when empty
   LossFn loss;                   // cross-entropy when empty
   int64_t max_batches = 0;       // per epoch; 0 means the whole loader
+  // When positive: after backward, the gradients of all parameters are rescaled together to a
+  // total 2-norm of at most this (nn::utils::clip_grad_norm_), before the optimizer step.
+  double clip_grad_norm = 0;
 
   // Full training checkpoints to checkpoint_path (none when empty): after every
   // checkpoint_every_steps optimizer steps, when checkpoint_every_minutes have passed since the
@@ -70,8 +73,9 @@ struct TrainerOptions {
   double checkpoint_every_minutes = 0;
   bool checkpoint_at_epoch_end = true;
   bool write_checkpoints = true;
-  // Strings saved with every checkpoint; resume() requires the checkpoint to hold the same values
-  // (e.g. the batch size and world size: a resumed run must see the same batches).
+  // Strings saved with every checkpoint; resume() requires the checkpoint to hold the same keys
+  // with the same values (e.g. the batch size and world size: a resumed run must see the same
+  // batches); a key only one of them has (an optional flag) is a mismatch too.
   std::map<std::string, std::string> checkpoint_metadata;
   // Stop fit() after this many optimizer steps in total (0: never), writing a checkpoint there
   // first; e.g. to end within a batch job's time limit and --resume in the next job.

@@ -39,6 +39,29 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor& out, F f) {
     });
     return;
   }
+  // One operand a single value broadcast everywhere (all strides 0), e.g. x * scale_tensor: the
+  // contiguous loop, in parallel, with that value hoisted.
+  auto single = [](const Tensor& t) {
+    for (int64_t s : t.strides())
+      if (s != 0) return false;
+    return true;
+  };
+  if (out.is_contiguous() && a.is_contiguous() && single(b)) {
+    const T yv = *pb;
+    parallel_range(out.numel(), [&](int64_t s, int64_t e) {
+#pragma omp simd
+      for (int64_t i = s; i < e; ++i) po[i] = f(pa[i], yv);
+    });
+    return;
+  }
+  if (out.is_contiguous() && b.is_contiguous() && single(a)) {
+    const T xv = *pa;
+    parallel_range(out.numel(), [&](int64_t s, int64_t e) {
+#pragma omp simd
+      for (int64_t i = s; i < e; ++i) po[i] = f(xv, pb[i]);
+    });
+    return;
+  }
   for_each_strided<3>(out.shape(), {&out.strides(), &a.strides(), &b.strides()}, [&](auto off, int64_t n, auto st) {
     T* o = po + off[0];
     const T* x = pa + off[1];

@@ -10,6 +10,25 @@ namespace magmadnn::cpu {
 
 namespace {
 
+// op over x[0 .. n) in 16 interleaved lanes, combined at the end: independent accumulators let
+// the compiler vectorise and hide the add latency a single running sum is bound by (a float sum
+// in double ran at ~2.4 G elements/s with one accumulator). Rows shorter than 16 reduce in order.
+template <typename T, typename Acc, typename Op>
+Acc reduce_row(const T* x, int64_t n, Acc init, Op op) {
+  constexpr int kLanes = 16;
+  Acc acc = init;
+  int64_t r = 0;
+  if (n >= kLanes) {
+    Acc lane[kLanes];
+    for (int l = 0; l < kLanes; ++l) lane[l] = init;
+    for (; r + kLanes <= n; r += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane[l] = op(lane[l], static_cast<Acc>(x[r + l]));
+    for (int l = 0; l < kLanes; ++l) acc = op(acc, lane[l]);
+  }
+  for (; r < n; ++r) acc = op(acc, static_cast<Acc>(x[r]));
+  return acc;
+}
+
 template <typename T, typename Acc, typename Op>
 void reduce_3d(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, Acc init, Op op, double scale) {
   if (inner == 1) {
@@ -19,9 +38,8 @@ void reduce_3d(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, Acc 
 #pragma omp parallel
       {
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num(), chunk = (R + nt - 1) / nt;
-        Acc acc = init;
-        for (int64_t r = t * chunk; r < std::min(R, (t + 1) * chunk); ++r) acc = op(acc, static_cast<Acc>(x[r]));
-        partial[t] = acc;
+        const int64_t r0 = std::min(R, t * chunk), r1 = std::min(R, (t + 1) * chunk);
+        partial[t] = reduce_row(x + r0, r1 - r0, init, op);
       }
       Acc acc = init;
       for (Acc p : partial) acc = op(acc, p);
@@ -30,10 +48,7 @@ void reduce_3d(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, Acc 
     }
 #pragma omp parallel for schedule(static) if (outer * R >= kParallelGrain && outer > 1)
     for (int64_t o = 0; o < outer; ++o) {
-      const T* row = x + o * R;
-      Acc acc = init;
-      for (int64_t r = 0; r < R; ++r) acc = op(acc, static_cast<Acc>(row[r]));
-      out[o] = static_cast<T>(acc * scale);
+      out[o] = static_cast<T>(reduce_row(x + o * R, R, init, op) * scale);
     }
     return;
   }
