@@ -436,6 +436,24 @@ int run_bench(const BenchArgs& a) {
   return 0;
 }
 
+int run_summary(const SummaryArgs& a) {
+  const models::ModelConfig config = config_for_dataset(a.dataset);
+  auto model = models::make_model(a.model, config);
+  const nn::ModelSummary s = nn::summarize(*model, {a.batch_size, config.in_channels, config.height, config.width});
+  std::cout << a.model << " for " << a.dataset << "\n" << s.table();
+  if (!a.metrics_out.empty()) {
+    json layers = json::array();
+    for (const auto& l : s.layers)
+      layers.push_back({{"name", l.name}, {"type", l.type}, {"output", l.output.vec()}, {"parameters", l.parameters},
+                        {"macs", l.macs}});
+    write_json_atomic(a.metrics_out, {{"command", "summary"}, {"model", a.model}, {"dataset", a.dataset},
+                                      {"input", s.input.vec()}, {"parameters", s.parameters},
+                                      {"trainable_parameters", s.trainable_parameters}, {"macs", s.macs},
+                                      {"parameter_bytes", s.parameter_bytes}, {"layers", layers}});
+  }
+  return 0;
+}
+
 int run_info() {
   std::cout << "magmadnn " << version() << "\n";
   std::cout << "backends:\n";

@@ -152,4 +152,13 @@ int run_predict(const PredictArgs& args);
 int run_hpo(const HpoArgs& args);
 int run_info();
 
+struct SummaryArgs {
+  std::string model = "mlp";
+  std::string dataset = "fashion-mnist";  // its input shape
+  int64_t batch_size = 1;
+  std::string metrics_out;  // the table as JSON
+};
+// The model's layers, output shapes, parameters and multiply-accumulates (nn::summarize).
+int run_summary(const SummaryArgs& args);
+
 }  // namespace magmadnn::cli

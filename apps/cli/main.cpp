@@ -159,6 +159,16 @@ int main(int argc, char** argv) {
 
   CLI::App* info = app.add_subcommand("info", "version, backends, threads, library versions");
 
+  SummaryArgs summary_args;
+  CLI::App* summary = app.add_subcommand("summary", "a model's layers, output shapes, parameters and multiply-accumulates");
+  summary->add_option("--model", summary_args.model, "mlp, lenet, resnet18 or resnet34")->capture_default_str();
+  summary->add_option("--dataset", summary_args.dataset, "input shape of: fashion-mnist, mnist or cifar10")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))
+      ->capture_default_str();
+  summary->add_option("--batch-size", summary_args.batch_size, "samples in the traced batch")
+      ->check(magmadnn::cli::Positive)->capture_default_str();
+  summary->add_option("--metrics-out", summary_args.metrics_out, "also write the table as JSON to this file");
+
   std::function<int()> run_ising;  // set when an `ising ...` subcommand is parsed
   magmadnn::cli::ising::add_ising_commands(app, run_ising);
   std::function<int()> run_spacegroup;  // set when a `spacegroup ...` subcommand is parsed
@@ -176,6 +186,7 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(predict_args);
     if (*hpo) return run_hpo(hpo_args);
     if (*info) return run_info();
+    if (*summary) return run_summary(summary_args);
     if (run_ising) return run_ising();
     if (run_spacegroup) return run_spacegroup();
   } catch (const magmadnn::Error& e) {

@@ -53,8 +53,8 @@ class EnergyCNN : public EnergyModel {
   // x: (B, 1, L, L) -> features (B, hidden, L, L) -> sites (B, L, L, hidden) -> density (B, L, L, 1) -> (B)
   Tensor forward(const Tensor& x) override {
     MAGMADNN_CHECK(x.dim() == 4 && x.size(1) == 1, "EnergyCNN: expected spins (B, 1, L, L), got ", x.shape());
-    Tensor sites = permute(relu(conv_->forward(x)), {0, 2, 3, 1});
-    return sum(head_->forward(sites), {1, 2, 3});
+    Tensor sites = permute(relu((*conv_)(x)), {0, 2, 3, 1});
+    return sum((*head_)(sites), {1, 2, 3});
   }
 
   void set_lattice(const Graph& g) override {

@@ -36,11 +36,11 @@ std::string BasicBlock::name() const {
 
 Tensor BasicBlock::forward(const Tensor& x) {
   // x: (N, in, H, W) -> (N, out, H / stride, W / stride)
-  Tensor y = conv1_->forward(x);
-  if (!fused_) y = relu(bn1_->forward(y));  // fused: bn1 is in conv1's weights, the ReLU in conv1
-  y = conv2_->forward(y);
-  if (!fused_) y = bn2_->forward(y);
-  Tensor skip = shortcut_->empty() ? x : shortcut_->forward(x);
+  Tensor y = (*conv1_)(x);
+  if (!fused_) y = relu((*bn1_)(y));  // fused: bn1 is in conv1's weights, the ReLU in conv1
+  y = (*conv2_)(y);
+  if (!fused_) y = (*bn2_)(y);
+  Tensor skip = shortcut_->empty() ? x : (*shortcut_)(x);
   return relu(add(y, skip));
 }
 
@@ -111,8 +111,8 @@ Tensor ResNet::forward(const Tensor& x) {
   MAGMADNN_CHECK(x.defined() && x.dim() == 4 && x.size(1) == config_.in_channels, name(),
                  ": expected input (N, ", config_.in_channels, ", H, W), got ",
                  x.defined() ? x.shape().str() : "an undefined tensor");
-  Tensor features = layers_->forward(stem_->forward(x));
-  return fc_->forward(adaptive_avg_pool2d(features, Size2(1)).flatten(1));
+  Tensor features = (*layers_)((*stem_)(x));
+  return (*fc_)(adaptive_avg_pool2d(features, Size2(1)).flatten(1));
 }
 
 std::shared_ptr<nn::Sequential> ResNet::as_sequential() {

@@ -236,6 +236,23 @@ void Module::print_tree(std::ostream& os, int indent) const {
   os << std::string(indent, ' ') << ")";
 }
 
+namespace {
+thread_local ForwardObserver* forward_observer = nullptr;
+}  // namespace
+
+Tensor Module::operator()(const Tensor& x) {
+  if (!forward_observer) return forward(x);
+  Tensor y = forward(x);
+  (*forward_observer)(*this, x, y);
+  return y;
+}
+
+ForwardObserverGuard::ForwardObserverGuard(ForwardObserver observer)
+    : observer_(std::move(observer)), previous_(forward_observer) {
+  forward_observer = &observer_;
+}
+ForwardObserverGuard::~ForwardObserverGuard() { forward_observer = previous_; }
+
 std::string Module::summary() const {
   std::ostringstream os;
   print_tree(os, 0);

@@ -8,6 +8,20 @@ bin="$1"
 source "$(dirname "$0")/check_lib.sh"
 
 
+# summary: parameters and multiply-accumulates of ResNet-18 (28x28, one channel) as PyTorch counts
+# them for the same network (../shared/bench/torch_ref.py's ResNet18, forward hooks on Conv2d and
+# Linear: 11,172,810 parameters, 455,800,832 MACs).
+if "$bin" summary --model resnet18 --metrics-out "$tmp/summary.json" >"$tmp/summary.out" 2>&1; then
+  p=$(json_number "$tmp/summary.json" parameters) m=$(json_number "$tmp/summary.json" macs)
+  [[ "$p" == 11172810 && "$m" == 455800832 ]] && ok "summary resnet18: $p parameters, $m MACs" ||
+    bad "summary resnet18: $p parameters, $m MACs"
+  grep -q "layers.7.conv2 *Conv2d *(1, 512, 4, 4)" "$tmp/summary.out" && ok "summary table" ||
+    bad "summary table: $(head -5 "$tmp/summary.out")"
+else
+  bad "summary: $(cat "$tmp/summary.out")"
+fi
+expect_error "summary of an unknown model" "unknown model 'vgg'" "$bin" summary --model vgg
+
 "$bin" info >"$tmp/info" 2>&1 && grep -q "oneDNN" "$tmp/info" && ok "info" || bad "info: $(cat "$tmp/info")"
 expect_error "no subcommand" "A subcommand is required" "$bin"
 expect_error "unknown flag" "--bogus" "$bin" train --bogus

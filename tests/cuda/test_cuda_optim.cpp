@@ -4,6 +4,7 @@
 // blocks and launches; every optimizer variant in float32 and float64; the optimizers on the GPU;
 // the list checks. Skips without a GPU.
 #include <functional>
+#include <limits>
 
 #include "cuda/cuda_test_util.h"
 
@@ -199,6 +200,37 @@ TEST(CudaOptimGroup, OptimizersOnTheGpuMatchTheCpu) {
                    name + " parameter " + std::to_string(k));
       EXPECT_EQ(og->step_count(0, k), oc->step_count(0, k)) << name;
     }
+  }
+}
+
+TEST(CudaClipGrad, NormAndValueClippingMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  const std::vector<int64_t> s = sizes();
+  for (double norm_type : {2.0, 1.0, 3.0, std::numeric_limits<double>::infinity()}) {
+    manual_seed(43);
+    std::vector<Tensor> pc, pg;
+    for (size_t k = 0; k < 40; ++k) {
+      Tensor t = zeros({s[k]});
+      pc.push_back(t.clone().set_requires_grad());
+      pg.push_back(t.to(kGpu).set_requires_grad());
+      if (k % 7 == 3) continue;  // no gradient: skipped on both sides
+      const Tensor g = randn({s[k]});
+      pc.back().set_grad(g);
+      pg.back().set_grad(g.to(kGpu));
+    }
+    const std::string what = "clip_grad_norm_ norm_type " + std::to_string(norm_type);
+    const Tensor tc = nn::utils::clip_grad_norm_(pc, 1.5, norm_type);
+    const Tensor tg = nn::utils::clip_grad_norm_(pg, 1.5, norm_type);
+    EXPECT_EQ(tg.device(), kGpu) << what;
+    expect_close(tg.to(Device::cpu()), tc, 1e-5, what + " total");
+    for (size_t k = 0; k < pc.size(); ++k) {
+      ASSERT_EQ(pg[k].grad().defined(), pc[k].grad().defined()) << what;
+      if (pc[k].grad().defined()) expect_close(pg[k].grad().to(Device::cpu()), pc[k].grad(), 1e-5, what);
+    }
+    nn::utils::clip_grad_value_(pc, 1e-3);
+    nn::utils::clip_grad_value_(pg, 1e-3);
+    for (size_t k = 0; k < pc.size(); ++k)
+      if (pc[k].grad().defined()) expect_close(pg[k].grad().to(Device::cpu()), pc[k].grad(), 0, "clip_grad_value_");
   }
 }
 

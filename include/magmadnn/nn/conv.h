@@ -42,6 +42,7 @@ class Conv2d : public Module {
 
   const Conv2dOptions& options() const { return options_; }
   Tensor& weight() { return weight_; }  // (out, in / groups, kH, kW)
+  const Tensor& weight() const { return weight_; }
   Tensor& bias() { return bias_; }      // (out) or undefined
   // Gives the layer a bias (zeros) if it has none: used when folding a BatchNorm into it.
   Tensor& ensure_bias();

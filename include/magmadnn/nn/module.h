@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -26,7 +27,9 @@ class Module : public std::enable_shared_from_this<Module> {
   Module& operator=(const Module&) = delete;
 
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x), reported to the forward observer of this thread when one is set (nn::summarize).
+  // Modules call their children through it, so every layer of a model is seen.
+  Tensor operator()(const Tensor& x);
 
   // One-line description with the constructor arguments, e.g.
   // "Linear(in_features=784, out_features=512, bias=true)". By default the class name ("Net").
@@ -116,5 +119,21 @@ class Module : public std::enable_shared_from_this<Module> {
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& module);
+
+// While a ForwardObserverGuard lives, every Module::operator() on this thread calls its observer
+// with the module, its input and its output (after forward returns). Guards nest; the innermost
+// observes.
+using ForwardObserver = std::function<void(const Module& module, const Tensor& input, const Tensor& output)>;
+class ForwardObserverGuard {
+ public:
+  explicit ForwardObserverGuard(ForwardObserver observer);
+  ~ForwardObserverGuard();
+  ForwardObserverGuard(const ForwardObserverGuard&) = delete;
+  ForwardObserverGuard& operator=(const ForwardObserverGuard&) = delete;
+
+ private:
+  ForwardObserver observer_;
+  ForwardObserver* previous_;
+};
 
 }  // namespace magmadnn::nn

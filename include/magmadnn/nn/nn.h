@@ -14,3 +14,4 @@
 #include "magmadnn/nn/normalization.h"
 #include "magmadnn/nn/pooling.h"
 #include "magmadnn/nn/sequential.h"
+#include "magmadnn/nn/summary.h"
