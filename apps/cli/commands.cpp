@@ -80,6 +80,9 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   auto optimizer = make_optimizer(a, dist.parameters(*model));
   const auto augmentation = data::parse_augmentation(a.augment, config.height, config.width);
   if (augmentation) out << "augmenting the training images: " << augmentation->describe() << std::endl;
+  if (a.accumulate_grad_batches > 1)
+    out << "accumulating the gradients of " << a.accumulate_grad_batches << " batches: steps of "
+        << a.accumulate_grad_batches * a.batch_size << " samples" << std::endl;
   data::DataLoader train_loader(train_set, for_device(dist.train_loader_options(), device).augment(augmentation));
   data::DataLoader test_loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
 
@@ -91,6 +94,9 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   opts.metrics_log = dist.is_root() ? a.log : "";
   opts.max_batches = a.max_batches;
   opts.clip_grad_norm = a.clip_grad_norm;
+  opts.accumulate_steps = a.accumulate_grad_batches;
+  if (auto ddp = std::dynamic_pointer_cast<dist::DistributedDataParallel>(train_model))
+    opts.no_sync = [ddp] { return std::make_shared<dist::DistributedDataParallel::NoSyncGuard>(*ddp); };
   opts.checkpoint_path = a.checkpoint;
   opts.checkpoint_every_steps = a.checkpoint_every;
   opts.checkpoint_every_minutes = a.checkpoint_minutes;
@@ -105,6 +111,12 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                               {"max_batches", std::to_string(a.max_batches)}};
   if (a.sync_batchnorm) opts.checkpoint_metadata["sync_batchnorm"] = "true";  // absent before the flag existed
   if (augmentation) opts.checkpoint_metadata["augment"] = augmentation->describe();
+  if (a.accumulate_grad_batches > 1) {
+    MAGMADNN_CHECK(a.distributed != "pipeline", "--accumulate-grad-batches does not combine with --distributed ",
+                   "pipeline (use more --micro-batches there)");
+    MAGMADNN_CHECK(!a.cuda_graph, "--accumulate-grad-batches does not combine with --cuda-graph yet");
+    opts.checkpoint_metadata["accumulate_grad_batches"] = std::to_string(a.accumulate_grad_batches);
+  }
   if (a.clip_grad_norm > 0) {
     MAGMADNN_CHECK(a.distributed != "pipeline", "--clip-grad-norm does not combine with --distributed pipeline yet ",
                    "(each stage holds only its own gradients)");
@@ -137,8 +149,9 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   if (a.scheduler == "cosine") epoch_schedule = std::make_shared<optim::CosineAnnealingLR>(*optimizer, a.epochs);
   std::shared_ptr<optim::OneCycleLR> one_cycle;  // stepped per batch; --lr is its peak
   if (a.scheduler == "onecycle") {
-    const int64_t steps_per_epoch =
+    const int64_t batches_per_epoch =
         a.max_batches > 0 ? std::min(a.max_batches, train_loader.num_batches()) : train_loader.num_batches();
+    const int64_t steps_per_epoch = (batches_per_epoch + a.accumulate_grad_batches - 1) / a.accumulate_grad_batches;
     one_cycle = std::make_shared<optim::OneCycleLR>(*optimizer, a.lr, a.epochs * steps_per_epoch);
     trainer.on_step_end([&](int64_t) { one_cycle->step(); });
     trainer.track("onecycle", *one_cycle);
@@ -330,6 +343,10 @@ const char* const kAugmentHelp =
 const char* const kClipGradNormHelp =
     "after each backward pass, rescale all gradients together so their total 2-norm is at most this "
     "(torch.nn.utils.clip_grad_norm_; 0: off)";
+
+const char* const kAccumulateHelp =
+    "sum the gradients of this many consecutive batches before each optimizer step (each loss divided by "
+    "it): steps of --batch-size times this many samples in the memory of one batch";
 
 Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark, bool bf16) {
   const Device device = Device::parse(text);

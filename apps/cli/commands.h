@@ -51,6 +51,7 @@ struct TrainArgs : CommonArgs {
   double label_smoothing = 0;      // cross-entropy against (1 - e) one-hot + e uniform
   std::string augment;             // random crops / flips of training images (data::parse_augmentation)
   double clip_grad_norm = 0;       // rescale the gradients to this total 2-norm at most (0: off)
+  int64_t accumulate_grad_batches = 1;  // optimizer step after the gradients of this many batches
   std::string checkpoint;          // full training checkpoint (train/checkpoint.h), rank 0 writes
   int64_t checkpoint_every = 0;    // steps between checkpoints (0: at epoch ends only)
   double checkpoint_minutes = 0;   // minutes between checkpoints (0: off)
@@ -104,6 +105,7 @@ Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_
 extern const char* const kBf16Help;
 extern const char* const kAugmentHelp;
 extern const char* const kClipGradNormHelp;
+extern const char* const kAccumulateHelp;
 
 // Shared by the subcommands: threads and seed from the arguments, then --device (as above; "cuda"
 // is cuda:0 here, a distributed run picks its rank's device); a data set's input shape (for bench

@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 0.99))->capture_default_str();
   train->add_option("--augment", train_args.augment, kAugmentHelp);
   train->add_option("--clip-grad-norm", train_args.clip_grad_norm, kClipGradNormHelp)->check(magmadnn::cli::NonNegative);
+  train->add_option("--accumulate-grad-batches", train_args.accumulate_grad_batches, kAccumulateHelp)
+      ->check(magmadnn::cli::Positive)->capture_default_str();
   train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
       ->check(magmadnn::cli::NonNegative);
   train->add_option("--checkpoint", train_args.checkpoint,

@@ -116,6 +116,11 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
   MAGMADNN_CHECK(!(options_.step && options_.device_step), "Trainer: set TrainerOptions::step or device_step, not both");
   MAGMADNN_CHECK(std::isfinite(options_.clip_grad_norm) && options_.clip_grad_norm >= 0,
                  "Trainer: clip_grad_norm must be finite and >= 0 (0: off), got ", options_.clip_grad_norm);
+  MAGMADNN_CHECK(options_.accumulate_steps >= 1, "Trainer: accumulate_steps must be at least 1, got ",
+                 options_.accumulate_steps);
+  MAGMADNN_CHECK(options_.accumulate_steps == 1 || !(options_.step || options_.device_step),
+                 "Trainer: accumulate_steps applies to the Trainer's own step; a custom step or device_step must "
+                 "accumulate itself");
   MAGMADNN_CHECK(options_.clip_grad_norm == 0 || !(options_.step || options_.device_step),
                  "Trainer: clip_grad_norm applies to the Trainer's own step; a custom step or device_step must clip "
                  "its gradients itself");
@@ -128,8 +133,13 @@ Device Trainer::device() const {
 }
 
 Trainer::DeviceStep Trainer::step_on_device(const data::Example& host_batch) {
+  return accumulate_step(host_batch, /*first=*/true, /*last=*/true, /*k=*/1);  // a whole step on one batch
+}
+
+Trainer::DeviceStep Trainer::accumulate_step(const data::Example& host_batch, bool first, bool last, int64_t k) {
   const data::Example batch = to_device(host_batch, device());
-  optimizer_->zero_grad();
+  const int64_t group = options_.accumulate_steps;
+  if (first) optimizer_->zero_grad();
   Tensor out = (*model_)(batch.input);
   Tensor loss = options_.loss(out, batch.target);
   if (loss.device().is_cpu()) {  // free on the CPU: stop before the step spreads NaN into the weights
@@ -137,7 +147,23 @@ Trainer::DeviceStep Trainer::step_on_device(const data::Example& host_batch) {
     MAGMADNN_CHECK(std::isfinite(value), "training diverged: loss is ", value,
                    " (try a smaller --lr, or check the input data for NaN/inf)");
   }
-  loss.backward();
+  {
+    const std::shared_ptr<void> no_sync = !last && options_.no_sync ? options_.no_sync() : nullptr;
+    (group > 1 ? div(loss, static_cast<double>(group)) : loss).backward();
+  }
+  if (!last) return {loss.detach(), count_correct_tensor(out, batch.target)};
+  if (k < group) {  // an epoch's short last group: the gradient of its own mean loss
+    NoGradGuard no_grad;
+    const Tensor factor = full({}, static_cast<double>(group) / static_cast<double>(k), kFloat64, device());
+    for (Tensor p : model_->parameters()) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      if (g.is_contiguous())
+        g.mul_(factor);
+      else
+        p.set_grad(mul(g, factor.to(g.dtype())));
+    }
+  }
   if (options_.clip_grad_norm > 0) nn::utils::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
   optimizer_->step();
   return {loss.detach(), count_correct_tensor(out, batch.target)};
@@ -358,6 +384,7 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
         if (batches_in_epoch_ == num_batches) break;
         const auto t0 = std::chrono::steady_clock::now();
         const int64_t n = batch.input.size(0);
+        bool stepped = true;  // whether this batch ended with an optimizer step
         if (options_.step) {
           read_epoch_sums();  // (only if default steps came first) keep the host sums whole
           clear_epoch_sums_on_device();
@@ -365,20 +392,25 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
           const double loss = options_.step(to_device(batch, device), &hits);
           epoch_loss_sum_ += loss * n;
           epoch_correct_ += hits;
+        } else if (options_.device_step) {
+          add_to_epoch_sums(options_.device_step(to_device(batch, device)), n);
         } else {
-          add_to_epoch_sums(options_.device_step ? options_.device_step(to_device(batch, device)) : step_on_device(batch),
-                            n);
+          // Batch k (1-based) of its accumulation group; the group ends at accumulate_steps or the epoch's end.
+          const int64_t k = batches_in_epoch_ % options_.accumulate_steps + 1;
+          stepped = k == options_.accumulate_steps || batches_in_epoch_ + 1 == num_batches;
+          add_to_epoch_sums(accumulate_step(batch, k == 1, stepped, k), n);
         }
         epoch_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         epoch_samples_ += n;
         ++batches_in_epoch_;
-        ++global_step_;
-        for (auto& cb : step_callbacks_) cb(global_step_);
         progress.update(batches_in_epoch_, epoch_samples_, [&] {
           read_epoch_sums();
           return ProgressReporter::Values{epoch_loss_sum_ / epoch_samples_,
                                           static_cast<double>(epoch_correct_) / epoch_samples_};
         });
+        if (!stepped) continue;  // gradients pending: no step, checkpoint or stop between a group's batches
+        ++global_step_;
+        for (auto& cb : step_callbacks_) cb(global_step_);
         maybe_checkpoint(train_loader, /*epoch_end=*/false);
         if (options_.stop_after_steps > 0 && global_step_ >= options_.stop_after_steps) {
           read_epoch_sums();  // a later fit() or checkpoint() continues from the host sums

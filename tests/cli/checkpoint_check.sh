@@ -2,7 +2,7 @@
 # Training checkpoints through the CLI: a run stopped after 13 steps (mid-epoch) and resumed with
 # --resume ends with byte-identical weights and the same per-epoch metrics as an uninterrupted
 # run (MLP with dropout, Adam, per-step OneCycleLR; SGD with ReduceLROnPlateau; Adam, cosine and
-# random crops and flips); bad, corrupt
+# random crops and flips; gradients accumulated over 2 batches); bad, corrupt
 # and mismatched checkpoints give one clear error, a non-zero exit, and overwrite nothing.
 # Runs on small generated IDX files. Usage: checkpoint_check.sh path/to/magmadnn
 set -uo pipefail
@@ -15,25 +15,28 @@ strip_times() { sed -E 's/"(samples_per_second|train_seconds)":[^,}]*,?//g' "$1"
 
 python3 "$here/make_idx.py" "$tmp/data" 640 200 || { echo "FAIL: cannot generate IDX files"; exit 1; }
 
-for variant in "adam onecycle" "adam cosine crop:3,flip" "sgd plateau"; do
+# Variants: optimizer, scheduler, augmentation, batches per optimizer step, the step to stop at
+# (with 2 batches per step an epoch of 6 batches has 3 steps: stop at 4 is one step into epoch 2).
+for variant in "adam onecycle none 1 9" "adam cosine crop:3,flip 1 9" "adam onecycle none 2 4" "sgd plateau none 1 9"; do
   set -- $variant
-  opt=$1 sched=$2 aug=${3:-none}
+  opt=$1 sched=$2 aug=$3 acc=$4 stop=$5
   common=(train --data-dir "$tmp/data" --model mlp --epochs 3 --batch-size 32 --max-batches 6 --optimizer "$opt"
-          --lr 0.01 --scheduler "$sched" --seed 5 --progress none --augment "$aug")
+          --lr 0.01 --scheduler "$sched" --seed 5 --progress none --augment "$aug" --accumulate-grad-batches "$acc")
+  variant="$opt $sched, augment $aug, $acc batch(es) per step"
   rm -f "$tmp/full.log"
   if ! "$bin" "${common[@]}" --save "$tmp/full.st" --log "$tmp/full.log" >"$tmp/out" 2>&1; then
     bad "$variant: uninterrupted run: $(tail -5 "$tmp/out")"; continue
   fi
   rm -f "$tmp/ckpt" "$tmp/part.log"
-  if ! "$bin" "${common[@]}" --checkpoint "$tmp/ckpt" --checkpoint-every 4 --stop-after-steps 9 --log "$tmp/part.log" \
-       >"$tmp/out" 2>&1 || ! grep -q "stopped after 9 steps" "$tmp/out"; then
+  if ! "$bin" "${common[@]}" --checkpoint "$tmp/ckpt" --checkpoint-every 4 --stop-after-steps "$stop" --log "$tmp/part.log" \
+       >"$tmp/out" 2>&1 || ! grep -q "stopped after $stop steps" "$tmp/out"; then
     bad "$variant: stopped run: $(tail -5 "$tmp/out")"; continue
   fi
   if ! "$bin" "${common[@]}" --resume "$tmp/ckpt" --checkpoint "$tmp/ckpt" --save "$tmp/resumed.st" \
        --log "$tmp/part.log" >"$tmp/out" 2>&1; then
     bad "$variant: resumed run: $(tail -5 "$tmp/out")"; continue
   fi
-  grep -q "resumed from .* after 1 epochs and 9 steps" "$tmp/out" && ok "$variant: resume message" ||
+  grep -q "resumed from .* after 1 epochs and $stop steps" "$tmp/out" && ok "$variant: resume message" ||
     bad "$variant: resume message: $(head -3 "$tmp/out")"
   cmp -s "$tmp/full.st" "$tmp/resumed.st" && ok "$variant: resumed weights equal the uninterrupted run's" ||
     bad "$variant: resumed weights differ"

@@ -1,9 +1,11 @@
 // DistributedDataParallel under mpirun: N ranks with B/N samples each reach the same parameters
 // as one process with the whole batch B (MLP and CNN, several bucket sizes down to buckets
-// smaller than one tensor), buckets start during backward, and no_sync accumulates locally.
+// smaller than one tensor), buckets start during backward, no_sync accumulates locally, and the
+// Trainer's gradient accumulation over DDP equals one process's.
 #include <gmock/gmock.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "magmadnn/magmadnn.h"
 #include "mpi/mpi_test_main.h"
@@ -130,6 +132,40 @@ TEST(Ddp, NoSyncAccumulatesThenSynchronisesTheSum) {
     want += plain->parameters().back().grad().to_vector<float>()[0] / p;
   }
   EXPECT_NEAR(model->parameters().back().grad().to_vector<float>()[0], want, 1e-5);
+}
+
+TEST(Ddp, TrainerAccumulationMatchesSingleProcess) {
+  // 48 samples; one process: batches of 12, accumulate 2 (two steps of 24 samples). DDP: each rank
+  // reads its strided shard in batches of 12 / N, so the ranks' batch t is the single process's
+  // batch t; the Trainer holds DDP's no_sync over the first batch of each group.
+  manual_seed(21);
+  auto data = std::make_shared<data::TensorDataset>(randn({48, 6}), randint(0, 3, {48}));
+  auto run = [&](bool ddp) {
+    manual_seed(ddp && pg().rank() != 0 ? 50 + pg().rank() : 40);  // DDP broadcasts rank 0's weights
+    auto model = make_mlp();
+    std::shared_ptr<nn::Module> net = model;
+    train::TrainerOptions o;
+    o.progress = train::ProgressMode::None;
+    std::ostringstream out;
+    o.out = &out;
+    o.accumulate_steps = 2;
+    auto options = data::DataLoaderOptions(12).shuffle(false).prefetch(false);
+    if (ddp) {
+      auto wrapped = std::make_shared<dist::DistributedDataParallel>(model, mpi_test::group());
+      o.no_sync = [wrapped] { return std::make_shared<dist::DistributedDataParallel::NoSyncGuard>(*wrapped); };
+      net = wrapped;
+      options.batch_size(12 / pg().size()).num_shards(pg().size()).shard(pg().rank());
+    }
+    auto opt = std::make_shared<optim::SGD>(net->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+    train::Trainer trainer(net, opt, o);
+    data::DataLoader loader(data, options);
+    trainer.fit(loader);
+    EXPECT_EQ(trainer.global_step(), 2);
+    std::vector<Tensor> params;
+    for (const Tensor& q : model->parameters()) params.push_back(q.detach().clone());
+    return params;
+  };
+  expect_close(run(/*ddp=*/true), run(/*ddp=*/false), 1e-5);
 }
 
 MPI_TEST_MAIN

@@ -325,6 +325,74 @@ TEST(TrainerClipGradNorm, StepEqualsAHandWrittenClippedStep) {
   EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }), HasSubstr("a custom step or device_step must clip"));
 }
 
+TEST(TrainerAccumulation, GroupsOfBatchesStepLikeTheirConcatenation) {
+  // 10 samples in batches of 2 (in order), accumulate 3: groups {0-5}, {6-9} (a short group of
+  // two batches, rescaled to its own mean) -> two optimizer steps, like plain steps on the
+  // concatenated batches of 6 and 4 samples. Float64 and no dropout, so they agree to rounding.
+  auto train_set = tiny_set(12);
+  train_set->set_inputs(train_set->inputs().to(kFloat64));
+  auto make = [] {
+    auto m = tiny_model();
+    m->to(kFloat64);
+    return m;
+  };
+  auto reference = make();
+  optim::SGD ref_opt(reference->parameters(), optim::SGDOptions(0.2).momentum(0.9));
+  for (auto rows : {std::vector<int64_t>{0, 1, 2, 3, 4, 5}, std::vector<int64_t>{6, 7, 8, 9}}) {
+    const data::Example b = train_set->get_batch(rows);
+    ref_opt.zero_grad();
+    cross_entropy((*reference)(b.input), b.target).backward();
+    ref_opt.step();
+  }
+
+  auto model = make();
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.2).momentum(0.9));
+  std::ostringstream out;
+  train::TrainerOptions o;
+  o.progress = train::ProgressMode::None;
+  o.out = &out;
+  o.accumulate_steps = 3;
+  train::Trainer trainer(model, opt, o);
+  std::vector<int64_t> steps_seen;
+  trainer.on_step_end([&](int64_t step) { steps_seen.push_back(step); });
+  data::DataLoader loader(train_set, data::DataLoaderOptions(2).shuffle(false).prefetch(false));
+  const auto history = trainer.fit(loader);
+  EXPECT_EQ(trainer.global_step(), 2);
+  EXPECT_EQ(steps_seen, (std::vector<int64_t>{1, 2}));
+  for (size_t k = 0; k < model->parameters().size(); ++k) {
+    const auto got = model->parameters()[k].to_vector<double>(), want = reference->parameters()[k].to_vector<double>();
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << "parameter " << k << "[" << i << "]";
+  }
+  // The reported epoch loss is the mean of the unscaled batch losses.
+  EXPECT_GT(history[0].train_loss, 0.5);
+
+  o.accumulate_steps = 0;
+  EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }), HasSubstr("accumulate_steps must be at least 1, got 0"));
+  o.accumulate_steps = 2;
+  o.device_step = [](const data::Example&) { return train::StepOutput{}; };
+  EXPECT_THAT(error_of([&] { train::Trainer(model, opt, o); }), HasSubstr("a custom step or device_step must accumulate"));
+}
+
+TEST(TrainerAccumulation, NoSyncGuardHeldForAllButTheLastBatchOfAGroup) {
+  auto model = tiny_model();
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1));
+  std::ostringstream out;
+  train::TrainerOptions o;
+  o.progress = train::ProgressMode::None;
+  o.out = &out;
+  o.accumulate_steps = 2;
+  std::vector<int> calls;  // 1 per guard made
+  o.no_sync = [&] {
+    calls.push_back(1);
+    return std::shared_ptr<void>();
+  };
+  train::Trainer trainer(model, opt, o);
+  data::DataLoader loader(tiny_set(3), in_order());  // 10 samples in batches of 4: 3 batches, groups {2, 1}
+  trainer.fit(loader);
+  EXPECT_EQ(calls.size(), 1u);  // only the first batch of the first group
+  EXPECT_EQ(trainer.global_step(), 2);
+}
+
 TEST(TrainerDevice, DefaultsToTheModelsDeviceAndRejectsAMissingGpu) {
   auto model = tiny_model();
   auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1));

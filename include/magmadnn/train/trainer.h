@@ -63,6 +63,15 @@ struct TrainerOptions {
   // When positive: after backward, the gradients of all parameters are rescaled together to a
   // total 2-norm of at most this (nn::utils::clip_grad_norm_), before the optimizer step.
   double clip_grad_norm = 0;
+  // Gradient accumulation: each optimizer step sums the gradients of this many consecutive batches,
+  // each batch's loss divided by it, so a step follows the mean loss of accumulate_steps * the
+  // loader's batch size samples. An epoch's last, shorter group is rescaled to its own mean. Steps
+  // (global_step(), on_step_end, checkpoint_every_steps, stop_after_steps) count optimizer steps;
+  // checkpoints are written between groups only.
+  int64_t accumulate_steps = 1;
+  // Optional: returns a guard under which backward does not synchronise gradients across processes
+  // (DistributedDataParallel::no_sync), held for all but the last batch of a group.
+  std::function<std::shared_ptr<void>()> no_sync;
 
   // Full training checkpoints to checkpoint_path (none when empty): after every
   // checkpoint_every_steps optimizer steps, when checkpoint_every_minutes have passed since the
@@ -112,7 +121,8 @@ class Trainer {
   // Trains for options.epochs epochs; returns the metrics of each.
   std::vector<EpochMetrics> fit(data::DataLoader& train_loader, data::DataLoader* test_loader = nullptr);
   // One optimizer step on a batch; returns the loss and fills `correct` with the batch's hits.
-  // Reads both back to the host (a synchronisation on a GPU); fit() uses step_on_device.
+  // Reads both back to the host (a synchronisation on a GPU). A whole step on this batch alone,
+  // whatever accumulate_steps; fit() accumulates over its groups of batches.
   double train_step(const data::Example& batch, int64_t* correct = nullptr);
   // One optimizer step on a batch (moved to device() first) without reading anything back to
   // the host: the loss as a scalar tensor on the device and the batch's hits as a float64 scalar
@@ -172,6 +182,10 @@ class Trainer {
   // there; read_epoch_sums() copies them into epoch_loss_sum_ / epoch_correct_ (a host
   // synchronisation on a GPU: only for progress, checkpoints and the epoch's end) and throws when
   // training has diverged.
+  // One batch of an accumulation group (options_.accumulate_steps batches): `first` zeroes the
+  // gradients; `last`, the k-th batch of its group, rescales a group of k < accumulate_steps to
+  // its own mean and steps the optimizer.
+  DeviceStep accumulate_step(const data::Example& batch, bool first, bool last, int64_t k);
   void add_to_epoch_sums(const DeviceStep& step, int64_t batch_size);
   void read_epoch_sums();
   std::pair<double, int64_t> current_epoch_sums() const;  // without changing anything
