@@ -69,15 +69,20 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   }
   // coef = min(1, max_norm / (total + 1e-6)): gradients within the bound stay exactly as they are.
   const Tensor coef = clamp(max_norm / add(total, 1e-6), std::nullopt, 1.0);
+  scale_grad_(parameters, coef);
+  return total;
+}
+
+void scale_grad_(const std::vector<Tensor>& parameters, const Tensor& factor) {
+  autograd::NoGradGuard no_grad;
   for (const Tensor& p : parameters) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     if (g.is_contiguous())
-      g.mul_(coef);  // in place: the optimizer (and DDP's buckets) keep the same storage
+      g.mul_(factor);  // in place: the optimizer (and DDP's buckets) keep the same storage
     else  // e.g. a broadcast view that backward left: a fresh gradient
-      Tensor(p).set_grad(mul(g, coef.to(g.dtype())));
+      Tensor(p).set_grad(mul(g, factor.to(g.dtype())));
   }
-  return total;
 }
 
 void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value) {

@@ -152,18 +152,9 @@ Trainer::DeviceStep Trainer::accumulate_step(const data::Example& host_batch, bo
     (group > 1 ? div(loss, static_cast<double>(group)) : loss).backward();
   }
   if (!last) return {loss.detach(), count_correct_tensor(out, batch.target)};
-  if (k < group) {  // an epoch's short last group: the gradient of its own mean loss
-    NoGradGuard no_grad;
-    const Tensor factor = full({}, static_cast<double>(group) / static_cast<double>(k), kFloat64, device());
-    for (Tensor p : model_->parameters()) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      if (g.is_contiguous())
-        g.mul_(factor);
-      else
-        p.set_grad(mul(g, factor.to(g.dtype())));
-    }
-  }
+  if (k < group)  // an epoch's short last group: the gradient of its own mean loss
+    nn::utils::scale_grad_(model_->parameters(),
+                           full({}, static_cast<double>(group) / static_cast<double>(k), kFloat64, device()));
   if (options_.clip_grad_norm > 0) nn::utils::clip_grad_norm_(model_->parameters(), options_.clip_grad_norm);
   optimizer_->step();
   return {loss.detach(), count_correct_tensor(out, batch.target)};

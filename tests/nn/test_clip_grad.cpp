@@ -91,6 +91,17 @@ TEST(ClipGrad, GradientsThatAreBroadcastViews) {
   for (double g : p.grad().contiguous().to_vector<double>()) EXPECT_EQ(g, 0.25);
 }
 
+TEST(ClipGrad, ScaleGradInPlaceOrReplacingAView) {
+  Tensor a = zeros({3}).set_requires_grad(), b = zeros({2, 2}).set_requires_grad(), none = zeros({1}).set_requires_grad();
+  add(sum(mul(a, from_vector<float>({1, -2, 3}, {3}))), sum(b)).backward();
+  const float* storage = a.grad().data<float>();
+  nn::utils::scale_grad_({a, b, none}, full({}, 2.5, kFloat64));
+  EXPECT_EQ(a.grad().to_vector<float>(), (std::vector<float>{2.5f, -5.0f, 7.5f}));
+  EXPECT_EQ(a.grad().data<float>(), storage);
+  EXPECT_EQ(b.grad().contiguous().to_vector<float>(), std::vector<float>(4, 2.5f));
+  EXPECT_FALSE(none.grad().defined());
+}
+
 TEST(ClipGrad, NonFiniteNorms) {
   auto nan_grad = [] {
     Tensor p = zeros({2}).set_requires_grad();

@@ -19,6 +19,11 @@ namespace magmadnn::nn::utils {
 Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 
+// Multiplies every defined gradient by `factor` (a tensor on the gradients' device that
+// broadcasts to each of them, e.g. a scalar), in place where the gradient is contiguous (the storage optimizers and DDP buckets see);
+// a gradient that is a broadcast view is replaced by the product.
+void scale_grad_(const std::vector<Tensor>& parameters, const Tensor& factor);
+
 // Clamps every element of every defined gradient to [-clip_value, clip_value] in place.
 void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value);
 
