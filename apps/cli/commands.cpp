@@ -54,8 +54,36 @@ double peak_rss_mb() {
 }
 
 
+// The epoch with the lowest validation loss so far and the epochs since (--save-best,
+// --early-stopping), as checkpoint state.
+struct BestEpoch {
+  double loss = std::numeric_limits<double>::infinity();
+  double accuracy = 0;
+  int64_t epoch = 0;
+  int64_t epochs_since = 0;
+
+  train::StateDict state_dict() const {
+    return {{"loss", full({}, loss, kFloat64)}, {"accuracy", full({}, accuracy, kFloat64)},
+            {"epoch", full({}, static_cast<double>(epoch), kInt64)},
+            {"epochs_since", full({}, static_cast<double>(epochs_since), kInt64)}};
+  }
+  void load(const train::StateDict& s) {
+    auto get = [&](const char* key) {
+      auto it = s.find(key);
+      MAGMADNN_CHECK(it != s.end() && it->second.numel() == 1, "checkpoint state 'best': missing or bad '", key, "'");
+      return it->second.to(kFloat64).item<double>();
+    };
+    *this = BestEpoch{get("loss"), get("accuracy"), static_cast<int64_t>(get("epoch")),
+                      static_cast<int64_t>(get("epochs_since"))};
+  }
+};
+
 int train(const TrainArgs& a, DistributedRun& dist, Device device) {
-  for (const auto& [flag, file] : {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}}) {
+  MAGMADNN_CHECK(a.val_fraction > 0 || (a.early_stopping == 0 && a.save_best.empty()),
+                 "--early-stopping and --save-best choose by the validation loss: they need --val-fraction "
+                 "(choosing on the test set would overstate the test accuracy)");
+  for (const auto& [flag, file] :
+       {std::pair{"--save", a.save}, {"--checkpoint", a.checkpoint}, {"--save-best", a.save_best}}) {
     if (file.empty()) continue;  // fail now, not after hours of training
     const auto parent = std::filesystem::absolute(file).parent_path();
     MAGMADNN_CHECK(std::filesystem::is_directory(parent), flag, " ", file, ": folder ", parent.string(),
@@ -64,10 +92,14 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   const std::string dir = data_dir(a);
   auto train_set = load_split(a, dir, /*train=*/true);
   auto test_set = load_split(a, dir, /*train=*/false);
+  // --val-fraction: the per-epoch evaluation runs on a held-out part of the training set.
+  std::shared_ptr<data::TensorDataset> val_set;
+  if (a.val_fraction > 0) std::tie(train_set, val_set) = data::random_split(*train_set, a.val_fraction, a.seed, "--val-fraction");
   std::ostream null_out(nullptr);  // ranks other than 0 print nothing
   std::ostream& out = dist.is_root() ? std::cout : null_out;
   out << "magmadnn " << version() << ": training " << a.model << " on " << a.dataset << " (" << train_set->size()
-      << " train / " << test_set->size() << " test samples from " << dir << "), "
+      << " train / " << (val_set ? std::to_string(val_set->size()) + " validation / " : "") << test_set->size()
+      << " test samples from " << dir << "), "
       << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str())
       << dist.describe() << std::endl;
 
@@ -85,6 +117,10 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
         << a.accumulate_grad_batches * a.batch_size << " samples" << std::endl;
   data::DataLoader train_loader(train_set, for_device(dist.train_loader_options(), device).augment(augmentation));
   data::DataLoader test_loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
+  std::unique_ptr<data::DataLoader> val_loader;
+  if (val_set)
+    val_loader = std::make_unique<data::DataLoader>(val_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
+  data::DataLoader& eval_loader = val_loader ? *val_loader : test_loader;  // per epoch
 
   train::TrainerOptions opts;
   opts.epochs = a.epochs;
@@ -95,6 +131,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   opts.max_batches = a.max_batches;
   opts.clip_grad_norm = a.clip_grad_norm;
   opts.accumulate_steps = a.accumulate_grad_batches;
+  if (val_set) opts.eval_name = "val";
   if (auto ddp = std::dynamic_pointer_cast<dist::DistributedDataParallel>(train_model))
     opts.no_sync = [ddp] { return std::make_shared<dist::DistributedDataParallel::NoSyncGuard>(*ddp); };
   opts.checkpoint_path = a.checkpoint;
@@ -111,6 +148,11 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                               {"max_batches", std::to_string(a.max_batches)}};
   if (a.sync_batchnorm) opts.checkpoint_metadata["sync_batchnorm"] = "true";  // absent before the flag existed
   if (augmentation) opts.checkpoint_metadata["augment"] = augmentation->describe();
+  if (val_set) {
+    std::ostringstream v;
+    v << a.val_fraction;
+    opts.checkpoint_metadata["val_fraction"] = v.str();
+  }
   if (a.accumulate_grad_batches > 1) {
     MAGMADNN_CHECK(a.distributed != "pipeline", "--accumulate-grad-batches does not combine with --distributed ",
                    "pipeline (use more --micro-batches there)");
@@ -127,7 +169,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   }
   if (a.scheduler == "onecycle" || a.scheduler == "cosine")  // their shape depends on the run's length
     opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
-  dist.configure(opts, *optimizer, test_loader);
+  dist.configure(opts, *optimizer, eval_loader);
   dist.configure_checkpoints(opts, *optimizer);
   opts.loss = loss_for(a);
   std::shared_ptr<train::CudaGraphStep> graphed;
@@ -163,15 +205,38 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   if (epoch_schedule) trainer.track("schedule", *epoch_schedule);
   trainer.on_epoch_end([&](const train::EpochMetrics& m) {
     if (epoch_schedule) epoch_schedule->step();
-    if (plateau) plateau->step(m.test_loss);
+    if (plateau) plateau->step(m.test_loss);  // the per-epoch evaluation's: validation with --val-fraction
     return true;
   });
+  // With a validation split: the epoch of the lowest validation loss (--save-best keeps its
+  // weights) and the epochs since, which --early-stopping bounds; checkpoints carry both.
+  BestEpoch best;
+  if (val_set) {
+    trainer.add_checkpoint_state("best", [&] { return best.state_dict(); }, [&](const train::StateDict& s) { best.load(s); });
+    trainer.on_epoch_end([&](const train::EpochMetrics& m) {
+      if (m.test_loss < best.loss) {
+        best = BestEpoch{m.test_loss, m.test_accuracy, m.epoch, 0};
+        if (!a.save_best.empty()) {
+          const auto weights = dist.full_state_dict(*model);  // collective for pipeline
+          if (dist.is_root()) io::save_safetensors(a.save_best, weights, {{"format", "pt"}});
+        }
+        return true;
+      }
+      ++best.epochs_since;
+      if (a.early_stopping > 0 && best.epochs_since >= a.early_stopping) {
+        out << "early stopping: no lower validation loss for " << best.epochs_since << " epochs (best "
+            << std::setprecision(4) << best.loss << " after epoch " << best.epoch << ")" << std::endl;
+        return false;
+      }
+      return true;
+    });
+  }
   if (!a.resume.empty()) {
     trainer.resume(a.resume);
     out << "resumed from " << a.resume << " after " << trainer.epochs_completed() << " epochs and "
         << trainer.global_step() << " steps" << std::endl;
   }
-  const auto history = trainer.fit(train_loader, &test_loader);
+  const auto history = trainer.fit(train_loader, &eval_loader);
   if (trainer.stopped_early()) {
     dist.finish();
     out << "stopped after " << trainer.global_step() << " steps"
@@ -179,10 +244,18 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
     return 0;
   }
   const auto weights = dist.full_state_dict(*model);  // collective for pipeline
+  // The test set, once, after a validated run; else the last epoch's evaluation was on it.
+  train::EvalMetrics test;
+  if (val_set) test = dist.evaluate(*model, test_loader, opts.loss ? opts.loss : train::cross_entropy_loss());
   dist.finish();
   if (!dist.is_root()) return 0;
 
+  MAGMADNN_CHECK(!history.empty(), "train: no epoch was run (a resumed run whose checkpoint is already at --epochs?)");
   const train::EpochMetrics& last = history.back();
+  if (!val_set) {
+    test.loss = last.test_loss;
+    test.accuracy = last.test_accuracy;
+  }
   double train_seconds = 0;
   int64_t samples = 0;
   json epochs = json::array();
@@ -190,28 +263,40 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
     train_seconds += m.train_seconds;
     samples += static_cast<int64_t>(std::llround(m.samples_per_second * m.train_seconds));
     epochs.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_accuracy", m.train_accuracy},
-                      {"test_loss", m.test_loss}, {"test_accuracy", m.test_accuracy},
+                      {opts.eval_name + "_loss", m.test_loss}, {opts.eval_name + "_accuracy", m.test_accuracy},
                       {"train_seconds", m.train_seconds}, {"samples_per_second", m.samples_per_second}});
   }
-  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << last.test_accuracy << " test loss "
-            << last.test_loss << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)"
-            << std::endl;
+  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << test.accuracy << " test loss " << test.loss
+            << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)" << std::endl;
+  if (!a.save_best.empty())
+    std::cout << std::setprecision(4) << "saved the weights of epoch " << best.epoch << " (validation loss "
+              << best.loss << ", accuracy " << best.accuracy << ") to " << a.save_best << std::endl;
   if (!a.save.empty()) {
     io::save_safetensors(a.save, weights, {{"format", "pt"}});
     std::cout << "saved weights to " << a.save << std::endl;
   }
   if (!a.metrics_out.empty()) {
-    write_json_atomic(a.metrics_out, {{"command", "train"}, {"model", a.model}, {"dataset", a.dataset},
+    json metrics = {{"command", "train"}, {"model", a.model}, {"dataset", a.dataset},
                                       {"epochs", a.epochs}, {"batch_size", a.batch_size},
                                       {"optimizer", a.optimizer}, {"lr", a.lr}, {"scheduler", a.scheduler}, {"seed", a.seed},
                                       {"distributed", a.distributed}, {"world_size", dist.world_size()},
                                       {"samples_per_second_all_ranks",  // ddp ranks each train on their shard
                                        samples / train_seconds * (a.distributed == "ddp" ? dist.world_size() : 1)},
                                       {"threads", get_num_threads()}, {"device", device.str()}, {"bf16", a.bf16},
-                                      {"test_accuracy", last.test_accuracy},
-                                      {"test_loss", last.test_loss}, {"train_seconds", train_seconds},
+                                      {"test_accuracy", test.accuracy},
+                                      {"test_loss", test.loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
-                                      {"history", epochs}});
+                                      {"history", epochs}};
+    if (val_set) {
+      metrics["val_fraction"] = a.val_fraction;
+      metrics["val_accuracy"] = last.test_accuracy;
+      metrics["val_loss"] = last.test_loss;
+      metrics["best_epoch"] = best.epoch;
+      metrics["best_val_loss"] = best.loss;
+      metrics["best_val_accuracy"] = best.accuracy;
+      metrics["epochs_run"] = last.epoch;
+    }
+    write_json_atomic(a.metrics_out, metrics);
   }
   return 0;
 }

@@ -52,6 +52,9 @@ struct TrainArgs : CommonArgs {
   std::string augment;             // random crops / flips of training images (data::parse_augmentation)
   double clip_grad_norm = 0;       // rescale the gradients to this total 2-norm at most (0: off)
   int64_t accumulate_grad_batches = 1;  // optimizer step after the gradients of this many batches
+  double val_fraction = 0;         // hold out this share of the training set for per-epoch evaluation
+  int64_t early_stopping = 0;      // stop after this many epochs without a better validation loss (0: off)
+  std::string save_best;           // weights of the epoch with the lowest validation loss
   std::string checkpoint;          // full training checkpoint (train/checkpoint.h), rank 0 writes
   int64_t checkpoint_every = 0;    // steps between checkpoints (0: at epoch ends only)
   double checkpoint_minutes = 0;   // minutes between checkpoints (0: off)

@@ -147,7 +147,7 @@ std::vector<Tensor> DistributedRun::parameters(const nn::Module& model) const {
 }
 
 void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer& optimizer,
-                               data::DataLoader& test_loader) {
+                               data::DataLoader& eval_loader) {
   if (!pipeline_) return;
   MAGMADNN_CHECK(args_.label_smoothing == 0,
                  "--label-smoothing is not supported with --distributed pipeline");
@@ -161,32 +161,36 @@ void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer&
     if (correct) *correct = 0;
     return loss;
   };
-  auto group = group_;
-  options.evaluate = [pipe, group, &test_loader] {
-    const bool was_training = pipe->stage()->is_training();
-    pipe->stage()->eval();
-    double loss_sum = 0, correct = 0, samples = 0;
-    for (const data::Example& batch : test_loader) {
-      Tensor out = pipe->forward(batch.input);
-      if (pipe->is_last_stage()) {
-        const int64_t n = batch.input.size(0);
-        loss_sum += cross_entropy(out, batch.target).item<double>() * n;
-        correct += static_cast<double>(train::count_correct(out, batch.target));
-        samples += static_cast<double>(n);
-      }
+  options.evaluate = [this, &eval_loader] { return evaluate(*pipeline_->stage(), eval_loader); };
+}
+
+train::EvalMetrics DistributedRun::evaluate(nn::Module& model, data::DataLoader& loader,
+                                            const train::LossFn& loss) const {
+  if (!pipeline_) return train::evaluate(model, loader, loss);
+  const auto& pipe = pipeline_;
+  const bool was_training = pipe->stage()->is_training();
+  pipe->stage()->eval();
+  double loss_sum = 0, correct = 0, samples = 0;
+  for (const data::Example& batch : loader) {
+    Tensor out = pipe->forward(batch.input);
+    if (pipe->is_last_stage()) {
+      const int64_t n = batch.input.size(0);
+      loss_sum += cross_entropy(out, batch.target).item<double>() * n;
+      correct += static_cast<double>(train::count_correct(out, batch.target));
+      samples += static_cast<double>(n);
     }
-    pipe->stage()->train(was_training);
-    Tensor sums = from_vector<double>({loss_sum, correct, samples});
-    group->broadcast(sums, pipe->num_stages() - 1);  // the last stage's figures to every rank
-    const std::vector<double> s = sums.to_vector<double>();
-    train::EvalMetrics m;
-    m.samples = static_cast<int64_t>(s[2]);
-    if (s[2] > 0) {
-      m.loss = s[0] / s[2];
-      m.accuracy = s[1] / s[2];
-    }
-    return m;
-  };
+  }
+  pipe->stage()->train(was_training);
+  Tensor sums = from_vector<double>({loss_sum, correct, samples});
+  group_->broadcast(sums, pipe->num_stages() - 1);  // the last stage's figures to every rank
+  const std::vector<double> s = sums.to_vector<double>();
+  train::EvalMetrics m;
+  m.samples = static_cast<int64_t>(s[2]);
+  if (s[2] > 0) {
+    m.loss = s[0] / s[2];
+    m.accuracy = s[1] / s[2];
+  }
+  return m;
 }
 
 namespace {

@@ -44,9 +44,13 @@ class DistributedRun {
   std::shared_ptr<nn::Module> wrap(std::shared_ptr<nn::Module> model);
   std::vector<Tensor> parameters(const nn::Module& model) const;
 
-  // For pipeline: Trainer step and per-epoch evaluation over `test_loader` (collectives; every
+  // For pipeline: Trainer step and per-epoch evaluation over `eval_loader` (collectives; every
   // rank gets the metrics). Unset otherwise.
-  void configure(train::TrainerOptions& options, optim::Optimizer& optimizer, data::DataLoader& test_loader);
+  void configure(train::TrainerOptions& options, optim::Optimizer& optimizer, data::DataLoader& eval_loader);
+  // Loss and accuracy of `model` over `loader` on every rank: through the stages for pipeline (a
+  // collective), else train::evaluate of the whole model (identical replicas under ddp).
+  train::EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader,
+                              const train::LossFn& loss = train::cross_entropy_loss()) const;
 
   // For pipeline: checkpoints gather every stage's weights, optimizer and generator state on
   // rank 0, and --resume gives each stage its part back. Unset otherwise.

@@ -66,23 +66,6 @@ void check_space(const train::hpo::SearchSpace& space) {
   }
 }
 
-// A reproducible split: the last `fraction` of a seeded permutation is held out for validation.
-std::pair<std::shared_ptr<data::TensorDataset>, std::shared_ptr<data::TensorDataset>> split(
-    const data::TensorDataset& all, double fraction, uint64_t seed) {
-  const int64_t n = all.size(), held = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
-  MAGMADNN_CHECK(held >= 1 && held < n, "hpo: --val-fraction ", fraction, " of ", n,
-                 " training samples leaves no training or no validation sample");
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed ^ 0x5eed5eedULL);
-  std::shuffle(order.begin(), order.end(), rng);
-  const auto take = [&](int64_t begin, int64_t end) {
-    const Tensor idx = from_vector<int64_t>(std::vector<int64_t>(order.begin() + begin, order.begin() + end), {end - begin});
-    return std::make_shared<data::TensorDataset>(index_select(all.inputs(), 0, idx), index_select(all.targets(), 0, idx));
-  };
-  return {take(0, n - held), take(n - held, n)};
-}
-
 std::string config_text(const train::hpo::Config& c) {
   std::string s;
   for (const auto& [k, v] : c) s += (s.empty() ? "" : " ") + k + "=" + v;
@@ -100,7 +83,8 @@ int run_hpo(const HpoArgs& a) {
   std::ostream null_out(nullptr);
   std::ostream& out = root ? std::cout : null_out;
 
-  auto [train_set, val_set] = split(*load_split(a, data_dir(a), /*train=*/true), a.val_fraction, a.seed);
+  auto [train_set, val_set] = data::random_split(*load_split(a, data_dir(a), /*train=*/true), a.val_fraction, a.seed,
+                                              "hpo: --val-fraction");
   const models::ModelConfig config = config_for(*train_set);
   out << "magmadnn " << version() << ": hyperparameter search for " << a.model << " on " << a.dataset << " ("
       << train_set->size() << " training / " << val_set->size() << " validation samples), " << a.trials

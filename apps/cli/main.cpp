@@ -76,6 +76,16 @@ int main(int argc, char** argv) {
   train->add_option("--clip-grad-norm", train_args.clip_grad_norm, kClipGradNormHelp)->check(magmadnn::cli::NonNegative);
   train->add_option("--accumulate-grad-batches", train_args.accumulate_grad_batches, kAccumulateHelp)
       ->check(magmadnn::cli::Positive)->capture_default_str();
+  train->add_option("--val-fraction", train_args.val_fraction,
+                    "hold out this share of the training set (seeded by --seed): the per-epoch evaluation, "
+                    "--scheduler plateau, --early-stopping and --save-best use it, the test set is evaluated once "
+                    "at the end")
+      ->check(CLI::Range(0.0, 0.9));
+  train->add_option("--early-stopping", train_args.early_stopping,
+                    "stop after this many epochs without a lower validation loss (needs --val-fraction)")
+      ->check(magmadnn::cli::NonNegative);
+  train->add_option("--save-best", train_args.save_best,
+                    "save the weights of the epoch with the lowest validation loss here (needs --val-fraction)");
   train->add_option("--max-batches", train_args.max_batches, "stop each epoch after this many batches (0: all)")
       ->check(magmadnn::cli::NonNegative);
   train->add_option("--checkpoint", train_args.checkpoint,

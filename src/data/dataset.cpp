@@ -1,5 +1,10 @@
-// Dataset::get_batch by stacking, and TensorDataset (see data/dataset.h).
+// Dataset::get_batch by stacking, TensorDataset and random_split (see data/dataset.h).
 #include "magmadnn/data/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
 
 #include "magmadnn/autograd/autograd.h"
 #include "magmadnn/ops/ops.h"
@@ -67,6 +72,22 @@ Example TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
   Tensor index = from_vector<int64_t>(indices, {static_cast<int64_t>(indices.size())}, inputs_.device());
   Tensor tindex = targets_.device() == inputs_.device() ? index : index.to(targets_.device());
   return {index_select(inputs_, 0, index), index_select(targets_, 0, tindex)};
+}
+
+std::pair<std::shared_ptr<TensorDataset>, std::shared_ptr<TensorDataset>> random_split(
+    const TensorDataset& all, double fraction, uint64_t seed, const std::string& what) {
+  const int64_t n = all.size(), held = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
+  MAGMADNN_CHECK(std::isfinite(fraction) && held >= 1 && held < n, what, " ", fraction, " of ", n,
+                 " samples leaves no training or no held-out sample");
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed ^ 0x5eed5eedULL);
+  std::shuffle(order.begin(), order.end(), rng);
+  const auto take = [&](int64_t begin, int64_t end) {
+    const Tensor idx = from_vector<int64_t>(std::vector<int64_t>(order.begin() + begin, order.begin() + end), {end - begin});
+    return std::make_shared<TensorDataset>(index_select(all.inputs(), 0, idx), index_select(all.targets(), 0, idx));
+  };
+  return {take(0, n - held), take(n - held, n)};
 }
 
 }  // namespace magmadnn::data

@@ -116,6 +116,7 @@ Trainer::Trainer(std::shared_ptr<nn::Module> model, std::shared_ptr<optim::Optim
   MAGMADNN_CHECK(!(options_.step && options_.device_step), "Trainer: set TrainerOptions::step or device_step, not both");
   MAGMADNN_CHECK(std::isfinite(options_.clip_grad_norm) && options_.clip_grad_norm >= 0,
                  "Trainer: clip_grad_norm must be finite and >= 0 (0: off), got ", options_.clip_grad_norm);
+  MAGMADNN_CHECK(!options_.eval_name.empty(), "Trainer: eval_name must not be empty");
   MAGMADNN_CHECK(options_.accumulate_steps >= 1, "Trainer: accumulate_steps must be at least 1, got ",
                  options_.accumulate_steps);
   MAGMADNN_CHECK(options_.accumulate_steps == 1 || !(options_.step || options_.device_step),
@@ -432,7 +433,9 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
     std::ostringstream summary;
     summary << std::fixed << "epoch " << epoch << "/" << options_.epochs << std::setprecision(4) << " train_loss "
             << m.train_loss << std::setprecision(4) << " train_acc " << m.train_accuracy;
-    if (has_eval) summary << " test_loss " << m.test_loss << " test_acc " << m.test_accuracy;
+    if (has_eval)
+      summary << " " << options_.eval_name << "_loss " << m.test_loss << " " << options_.eval_name << "_acc "
+              << m.test_accuracy;
     summary << std::setprecision(0) << " " << m.samples_per_second << " samples/s " << std::setprecision(1)
             << m.train_seconds << "s";
     progress.end_epoch(summary.str());
@@ -444,8 +447,8 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
                           {"samples_per_second", m.samples_per_second},
                           {"lr", m.lr}};
       if (has_eval) {
-        j["test_loss"] = m.test_loss;
-        j["test_accuracy"] = m.test_accuracy;
+        j[options_.eval_name + "_loss"] = m.test_loss;
+        j[options_.eval_name + "_accuracy"] = m.test_accuracy;
       }
       log << j.dump() << "\n" << std::flush;
     }

@@ -49,7 +49,7 @@ base=("$bin" hpo --data-dir "$tmp/data" --model mlp --trials 2 --max-batches 2)
 expect_error "unknown hyperparameter" "hpo: cannot search 'dropout'; the names are lr, momentum" "${base[@]}" --space "dropout=0:0.5"
 expect_error "unknown optimizer" "hpo: unknown optimizer 'lbfgs'" "${base[@]}" --space "optimizer=sgd|lbfgs"
 expect_error "bad range" "hpo: 'lr=log:0:1': a log range needs 0 < LOW < HIGH" "${base[@]}" --space "lr=log:0:1"
-expect_error "no validation data" "--val-fraction 0 of 640 training samples leaves no training or no validation sample" \
+expect_error "no validation data" "hpo: --val-fraction 0 of 640 samples leaves no training or no held-out sample" \
   "${base[@]}" --space "lr=0.01:0.1" --val-fraction 0
 expect_error "every trial diverges" "hpo: every trial failed" "${base[@]}" --space "lr=1e30:1e31"
 finish

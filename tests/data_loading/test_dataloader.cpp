@@ -391,3 +391,25 @@ TEST(Normalize, InplaceOnDatasetAndAsTransform) {
   EXPECT_FLOAT_EQ(va[2 * 3], (3.0f - 1.0f) / 2.0f);
   EXPECT_FLOAT_EQ(va[2 * 3 + 1], (3.5f - 2.0f) / 0.5f);
 }
+
+TEST(RandomSplit, DisjointReproduciblePartsOfTheRequestedSizes) {
+  auto ds = numbered(50);
+  auto [rest, held] = random_split(*ds, 0.2, 7);
+  ASSERT_EQ(rest->size(), 40);
+  ASSERT_EQ(held->size(), 10);
+  std::vector<int64_t> all;
+  for (int64_t i = 0; i < rest->size(); ++i) all.push_back(rest->get(i).target.item<int64_t>());
+  for (int64_t i = 0; i < held->size(); ++i) all.push_back(held->get(i).target.item<int64_t>());
+  for (int64_t i = 0; i < 50; ++i)  // inputs still match their targets
+    EXPECT_EQ(i < 40 ? rest->get(i).input.to_vector<float>()[0] : held->get(i - 40).input.to_vector<float>()[0],
+              static_cast<float>(all[i] - 100));
+  std::sort(all.begin(), all.end());
+  for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(all[i], 100 + i);  // every sample once
+  auto again = random_split(*ds, 0.2, 7).second;
+  auto other = random_split(*ds, 0.2, 8).second;
+  EXPECT_EQ(again->targets().to_vector<int64_t>(), held->targets().to_vector<int64_t>());
+  EXPECT_NE(other->targets().to_vector<int64_t>(), held->targets().to_vector<int64_t>());
+  EXPECT_THAT(error_of([&] { random_split(*ds, 0.001, 7, "--val-fraction"); }),
+              HasSubstr("--val-fraction 0.001 of 50 samples leaves no training or no held-out sample"));
+  EXPECT_THAT(error_of([&] { random_split(*ds, 1.0, 7); }), HasSubstr("random_split 1 of 50 samples"));
+}

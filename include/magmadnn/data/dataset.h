@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "magmadnn/core/tensor.h"
@@ -44,5 +47,11 @@ class TensorDataset : public Dataset {
   Tensor inputs_;
   Tensor targets_;
 };
+
+// A reproducible split of `all` into (the rest, the held-out `fraction`): the last
+// round(fraction * N) samples of a permutation seeded by `seed`, each part a new TensorDataset.
+// Both parts must be non-empty; the error names `what` (e.g. the flag that asked for the split).
+std::pair<std::shared_ptr<TensorDataset>, std::shared_ptr<TensorDataset>> random_split(
+    const TensorDataset& all, double fraction, uint64_t seed, const std::string& what = "random_split");
 
 }  // namespace magmadnn::data

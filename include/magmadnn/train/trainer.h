@@ -32,7 +32,7 @@ struct EvalMetrics {
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_accuracy = 0;
-  double test_loss = 0, test_accuracy = 0;  // NaN without a test loader
+  double test_loss = 0, test_accuracy = 0;  // the per-epoch evaluation (see eval_name); NaN without one
   double train_seconds = 0;                 // training steps only, without evaluation
   double samples_per_second = 0;
   double lr = 0;
@@ -58,6 +58,10 @@ struct TrainerOptions {
   ProgressMode progress = ProgressMode::Auto;
   std::ostream* out = nullptr;   // progress and summaries; std::cout when null
   std::string metrics_log;       // JSON-lines file, one object per epoch; none when empty
+  // What the per-epoch evaluation is called in the epoch lines and the metrics log: "test", or
+  // "val" when it runs on a validation split ("val_loss", "val_accuracy"). EpochMetrics::test_*
+  // hold its figures either way.
+  std::string eval_name = "test";
   LossFn loss;                   // cross-entropy when empty
   int64_t max_batches = 0;       // per epoch; 0 means the whole loader
   // When positive: after backward, the gradients of all parameters are rescaled together to a
