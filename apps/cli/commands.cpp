@@ -352,7 +352,7 @@ train::LossFn loss_for(const TrainArgs& a) {
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
-  return parse_device_flag(a.device, a.tf32, a.cudnn_benchmark, a.bf16);
+  return parse_device_flag(a.device, MathFlags{a.tf32, a.cudnn_benchmark, a.bf16});
 }
 
 models::ModelConfig config_for_dataset(const std::string& dataset) {
@@ -433,7 +433,8 @@ const char* const kAccumulateHelp =
     "sum the gradients of this many consecutive batches before each optimizer step (each loss divided by "
     "it): steps of --batch-size times this many samples in the memory of one batch";
 
-Device parse_device_flag(const std::string& text, bool tf32, bool cudnn_benchmark, bool bf16) {
+Device parse_device_flag(const std::string& text, const MathFlags& math) {
+  const bool tf32 = math.tf32, cudnn_benchmark = math.cudnn_benchmark, bf16 = math.bf16;
   const Device device = Device::parse(text);
   MAGMADNN_CHECK(!tf32 || device.is_cuda(), "--tf32 needs --device cuda (it selects GPU math), got --device ", text);
   MAGMADNN_CHECK(!cudnn_benchmark || device.is_cuda(),

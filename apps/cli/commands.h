@@ -97,12 +97,17 @@ struct HpoArgs : TrainArgs {
   std::string out;           // JSON lines, one per trial
 };
 
+// The math a command's flags ask for on its device: --tf32 and --cudnn-benchmark (CUDA only),
+// --bf16 (CPU only, on CPUs with bf16 dot products).
+struct MathFlags {
+  bool tf32 = false;             // TF32 in cuDNN convolutions and cuBLAS matmuls
+  bool cudnn_benchmark = false;  // convolution algorithms chosen by timing them
+  bool bf16 = false;             // float32 convolutions and matmuls on bf16 inputs (set_allow_bf16)
+};
+
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
-// build (one clear error otherwise); with tf32 (--tf32, CUDA only) TF32 math is allowed there.
-// With cudnn_benchmark (--cudnn-benchmark, CUDA only) convolution algorithms are chosen by timing.
-// With bf16 (--bf16, CPU only, on CPUs with bf16 dot products) float32 convolutions and matmuls
-// run on bf16 inputs (set_allow_bf16); without it they run in float32.
-Device parse_device_flag(const std::string& text, bool tf32 = false, bool cudnn_benchmark = false, bool bf16 = false);
+// build, with `math` checked against it and applied (one clear error otherwise).
+Device parse_device_flag(const std::string& text, const MathFlags& math = {});
 
 // The help text of --bf16, shared by the commands that take it.
 extern const char* const kBf16Help;

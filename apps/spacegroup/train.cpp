@@ -211,7 +211,7 @@ cli::TrainArgs distributed_args(const TrainArgs& a) {
 
 int train_on(const TrainArgs& a, DistributedRun& run) {
   using namespace magmadnn::spacegroup;
-  const Device device = run.device(parse_device_flag(a.device, /*tf32=*/false, /*cudnn_benchmark=*/false, a.bf16));
+  const Device device = run.device(parse_device_flag(a.device, MathFlags{/*tf32=*/false, /*cudnn_benchmark=*/false, /*bf16=*/a.bf16}));
   const Target target = parse_target(a.target);
   const std::vector<int> blocks = parse_blocks(a.blocks);
   manual_seed(a.seed);  // every rank builds the same model (DDP also broadcasts rank 0's)
@@ -313,7 +313,7 @@ int run_train(const TrainArgs& a) {
 int run_eval(const EvalArgs& a) {
   using namespace magmadnn::spacegroup;
   if (a.threads > 0) set_num_threads(a.threads);
-  const Device device = parse_device_flag(a.device, /*tf32=*/false, /*cudnn_benchmark=*/false, a.bf16);
+  const Device device = parse_device_flag(a.device, MathFlags{/*tf32=*/false, /*cudnn_benchmark=*/false, /*bf16=*/a.bf16});
   std::map<std::string, std::string> meta;
   io::load_safetensors(a.weights, &meta);  // the architecture is in the metadata
   for (const char* key : {"spacegroup_target", "base_width", "blocks", "image_size"})
