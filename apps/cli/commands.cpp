@@ -422,7 +422,8 @@ const char* const kBf16Help =
 
 const char* const kAugmentHelp =
     "random augmentation of the training images, a comma-separated list of crop:P (pad by P pixels, crop "
-    "back to the image size at a random position), flip (left-right, p = 0.5), vflip (top-bottom); e.g. "
+    "back to the image size at a random position), flip (left-right, p = 0.5), vflip (top-bottom), "
+    "transpose (swap the axes of square images), sign (negate the sample); e.g. "
     "crop:4,flip. Each sample's choices depend only on --seed, the epoch and the sample";
 
 const char* const kClipGradNormHelp =

@@ -40,6 +40,7 @@ struct TrainArgs {
   uint64_t seed = 0;
   int threads = 0;
   std::string device = "cpu";
+  std::string augment = "none";  // none, spin-flip, symmetries
 };
 
 struct EvalArgs {
@@ -139,6 +140,29 @@ std::shared_ptr<EnergyModel> build_model(const std::string& kind, int64_t hidden
   return model;
 }
 
+// --augment for a model's inputs: "spin-flip" negates configurations (H(-s) = H(s) for any
+// couplings, no field); "symmetries" adds, for square-image inputs (the CNN) of a uniformly coupled
+// periodic square lattice, the eight symmetries of the square (flips and transpose; translations
+// the circular CNN already respects). Graph models are invariant to lattice symmetries by
+// construction, so they get the spin flip alone.
+std::shared_ptr<const data::Augmentation> ising_augmentation(const std::string& spec, const IsingDataset& train,
+                                                             const Tensor& inputs) {
+  if (spec == "none") return nullptr;
+  std::vector<std::shared_ptr<const data::Augmentation>> steps{std::make_shared<data::RandomSignFlip>()};
+  if (spec == "symmetries") {
+    MAGMADNN_CHECK(train.graph.kind == magmadnn::ising::LatticeKind::Square && train.graph.uniform_coupling(),
+                   "ising train --augment symmetries: the lattice symmetries hold for a square lattice with one "
+                   "coupling J, not for this ", magmadnn::ising::lattice_name(train.graph.kind),
+                   train.graph.uniform_coupling() ? "" : " with varying couplings", " (use --augment spin-flip)");
+    if (inputs.dim() == 4) {
+      steps.push_back(std::make_shared<data::RandomHorizontalFlip>());
+      steps.push_back(std::make_shared<data::RandomVerticalFlip>());
+      steps.push_back(std::make_shared<data::RandomTranspose>());
+    }
+  }
+  return std::make_shared<data::Compose>(std::move(steps));
+}
+
 // One model: Adam + one-cycle on MSE of the energy per site, on `device`; returns train seconds.
 // The epoch's loss is summed on the device and read once per epoch (no host sync per step).
 double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& test, const TrainArgs& a,
@@ -146,7 +170,10 @@ double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& te
   const double sites = static_cast<double>(train.num_nodes());
   auto dataset = std::make_shared<data::TensorDataset>(model.input(train, 0, train.size()),
                                                        div(train.energies_tensor(kFloat32), sites));
-  data::DataLoader loader(dataset, data::DataLoaderOptions(a.batch_size).shuffle(true).seed(a.seed).drop_last(true));
+  const auto augmentation = ising_augmentation(a.augment, train, dataset->inputs());
+  if (augmentation) std::cout << "  augmenting: " << augmentation->describe() << std::endl;
+  data::DataLoader loader(
+      dataset, data::DataLoaderOptions(a.batch_size).shuffle(true).seed(a.seed).drop_last(true).augment(augmentation));
   MAGMADNN_CHECK(loader.num_batches() > 0, "ising train: ", train.size(), " training samples are fewer than one batch of ",
                  a.batch_size);
   optim::Adam opt(model.parameters(), optim::AdamOptions(a.lr));
@@ -232,7 +259,8 @@ int run_train(const TrainArgs& a) {
   json summary = {{"data", a.data}, {"test_data", a.test_data}, {"train_samples", train.size()},
                   {"test_samples", test.size()}, {"sites", train.num_nodes()}, {"epochs", a.epochs},
                   {"batch_size", a.batch_size}, {"lr", a.lr}, {"hidden", a.hidden}, {"layers", a.layers},
-                  {"seed", a.seed}, {"threads", get_num_threads()}, {"device", device.str()}, {"models", results}};
+                  {"seed", a.seed}, {"threads", get_num_threads()}, {"device", device.str()}, {"augment", a.augment},
+                  {"models", results}};
   const std::string metrics = (std::filesystem::path(a.out) / "metrics.json").string();
   io::write_file_atomic(metrics, summary.dump(2) + "\n", "ising train");
   std::cout << "wrote " << svg << ", " << metrics << " and the weights in " << a.out << std::endl;
@@ -308,6 +336,11 @@ void add_train_command(CLI::App* ising, std::function<int()>& run) {
   train->add_option("--threads", ta->threads, "CPU threads (default: all cores)")->check(magmadnn::cli::Positive);
   train->add_option("--out", ta->out, "folder for weights, parity.svg and metrics.json")->capture_default_str();
   train->add_option("--device", ta->device, "cpu, cuda or cuda:N")->capture_default_str();
+  train->add_option("--augment", ta->augment,
+                    "symmetries of the energy applied at random to training configurations: none, spin-flip "
+                    "(s -> -s), symmetries (spin flip and, for the cnn on a square lattice with one coupling, the "
+                    "eight symmetries of the square)")
+      ->check(CLI::IsMember({"none", "spin-flip", "symmetries"}))->capture_default_str();
   train->callback([&run, ta, models] {
     // Runs inside CLI11's parse: report bad values as CLI11 validation errors.
     ta->models = split_list(*models);

@@ -1,4 +1,4 @@
-// RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, Compose and --augment's parser (see
+// RandomCrop, the flips, RandomTranspose, RandomSignFlip, Compose and --augment's parser (see
 // data/augment.h). Each runs as one pass over the batch on the CPU; a sample's choices come from
 // one Philox block keyed by the loader's seed, counted by (data set index, epoch, stream).
 #include "magmadnn/data/augment.h"
@@ -145,6 +145,63 @@ Tensor RandomVerticalFlip::operator()(const Tensor& batch, const AugmentDraws& d
 }
 std::string RandomVerticalFlip::describe() const { return "RandomVerticalFlip(p=" + number(p_) + ")"; }
 
+RandomTranspose::RandomTranspose(double p) : p_(p) {
+  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomTranspose: p must be in [0, 1], got ", p);
+}
+
+// x: (N, C, S, S) -> out: (N, C, S, S), out[n, c, i, j] = x[n, c, j, i] where chosen.
+Tensor RandomTranspose::operator()(const Tensor& batch, const AugmentDraws& draws) const {
+  check_batch("RandomTranspose", batch, draws);
+  MAGMADNN_CHECK(batch.size(2) == batch.size(3), "RandomTranspose: expected square images, got shape ", batch.shape());
+  const Tensor x = batch.contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const int64_t n = x.size(0), planes = x.size(1), side = x.size(2);
+  dispatch_float(x.dtype(), "RandomTranspose", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    const scalar_t* px = x.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+#pragma omp parallel for if (x.numel() > (1 << 18))
+    for (int64_t i = 0; i < n; ++i) {
+      const bool swap = happens(draws.words(i)[0], p_);
+      for (int64_t c = 0; c < planes; ++c) {
+        const scalar_t* src = px + (i * planes + c) * side * side;
+        scalar_t* dst = po + (i * planes + c) * side * side;
+        for (int64_t y = 0; y < side; ++y)
+          for (int64_t xx = 0; xx < side; ++xx) dst[y * side + xx] = swap ? src[xx * side + y] : src[y * side + xx];
+      }
+    }
+  });
+  return out;
+}
+std::string RandomTranspose::describe() const { return "RandomTranspose(p=" + number(p_) + ")"; }
+
+RandomSignFlip::RandomSignFlip(double p) : p_(p) {
+  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomSignFlip: p must be in [0, 1], got ", p);
+}
+
+// x: (N, ...) -> out = -x[n] where chosen, else x[n].
+Tensor RandomSignFlip::operator()(const Tensor& batch, const AugmentDraws& draws) const {
+  MAGMADNN_CHECK(batch.defined() && batch.device().is_cpu() && is_floating(batch.dtype()) && batch.dim() >= 1,
+                 "RandomSignFlip: expected a float32 or float64 batch (N, ...) on the CPU, got ",
+                 batch.defined() ? batch.shape().str() : std::string("an undefined tensor"));
+  MAGMADNN_CHECK(static_cast<int64_t>(draws.indices.size()) == batch.size(0), "RandomSignFlip: ", draws.indices.size(),
+                 " sample indices for a batch of shape ", batch.shape());
+  const Tensor x = batch.contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const int64_t n = x.size(0), per = n == 0 ? 0 : x.numel() / n;
+  dispatch_float(x.dtype(), "RandomSignFlip", [&](auto tag) {
+    using scalar_t = decltype(tag);
+    const scalar_t* px = x.data<scalar_t>();
+    scalar_t* po = out.data<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const scalar_t sign = happens(draws.words(i)[0], p_) ? scalar_t(-1) : scalar_t(1);
+      for (int64_t k = 0; k < per; ++k) po[i * per + k] = sign * px[i * per + k];
+    }
+  });
+  return out;
+}
+std::string RandomSignFlip::describe() const { return "RandomSignFlip(p=" + number(p_) + ")"; }
+
 Compose::Compose(std::vector<std::shared_ptr<const Augmentation>> steps) : steps_(std::move(steps)) {
   MAGMADNN_CHECK(steps_.size() <= 15, "Compose: at most 15 augmentations, got ", steps_.size());
   for (const auto& s : steps_) MAGMADNN_CHECK(s != nullptr, "Compose: null augmentation");
@@ -172,6 +229,10 @@ std::shared_ptr<const Augmentation> parse_augmentation(const std::string& spec, 
       steps.push_back(std::make_shared<RandomHorizontalFlip>());
     } else if (item == "vflip") {
       steps.push_back(std::make_shared<RandomVerticalFlip>());
+    } else if (item == "transpose") {
+      steps.push_back(std::make_shared<RandomTranspose>());
+    } else if (item == "sign") {
+      steps.push_back(std::make_shared<RandomSignFlip>());
     } else if (item.rfind("crop:", 0) == 0) {
       const std::string value = item.substr(5);
       size_t used = 0;
@@ -187,7 +248,7 @@ std::shared_ptr<const Augmentation> parse_augmentation(const std::string& spec, 
       steps.push_back(std::make_shared<RandomCrop>(height, width, padding));
     } else {
       MAGMADNN_ERROR("--augment ", spec, ": unknown augmentation '", item,
-                     "' (expected a comma-separated list of crop:P, flip, vflip; or none)");
+                     "' (expected a comma-separated list of crop:P, flip, vflip, transpose, sign; or none)");
     }
   }
   MAGMADNN_CHECK(!steps.empty(), "--augment '", spec, "': no augmentation given");

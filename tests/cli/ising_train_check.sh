@@ -44,6 +44,24 @@ cnn_mae=$(json_get "$tmp/run/metrics.json" "['models']['cnn']['test']['mae']")
 "$bin" ising eval --model cnn --weights "$tmp/run/cnn.safetensors" --data "$tmp/big.npz" >"$tmp/out" 2>&1 \
   && grep -q "256 sites" "$tmp/out" && ok "cnn evaluates zero-shot on 16x16" || bad "zero-shot: $(cat "$tmp/out")"
 
+# --augment symmetries: the CNN gets the spin flip and the square's symmetries, graphconv the spin
+# flip; the fit stays real. On random couplings only the spin flip is allowed.
+if "$bin" ising train --data "$tmp/train.npz" --test-data "$tmp/test" --model cnn,graphconv --epochs 10 \
+     --batch-size 32 --hidden 8 --threads 2 --augment symmetries --out "$tmp/aug" >"$tmp/aug.log" 2>&1; then
+  grep -q "augmenting: Compose(RandomSignFlip(p=0.5), RandomHorizontalFlip(p=0.5), RandomVerticalFlip(p=0.5), RandomTranspose(p=0.5))" "$tmp/aug.log" &&
+    grep -q "augmenting: Compose(RandomSignFlip(p=0.5))" "$tmp/aug.log" && ok "augment symmetries: cnn D4 + spin flip, graphconv spin flip" ||
+    bad "augment symmetries: $(grep augmenting "$tmp/aug.log")"
+  aug_mae=$(json_get "$tmp/aug/metrics.json" "['models']['cnn']['test']['mae']")
+  /usr/bin/env python3 -c "import sys; sys.exit(not $aug_mae < 3.0)" && ok "augmented cnn test MAE $aug_mae < 3" \
+    || bad "augmented cnn test MAE $aug_mae"
+else
+  bad "train --augment symmetries: $(tail -5 "$tmp/aug.log")"
+fi
+expect_error "symmetries on random couplings" "the lattice symmetries hold for a square lattice with one coupling J" \
+  "$bin" ising train --data "$tmp/randj.npz" --model gcn --augment symmetries --epochs 1 --batch-size 32 --out "$tmp/x"
+expect_run "spin flip on random couplings" "$bin" ising train --data "$tmp/randj.npz" --model gcn --augment spin-flip \
+  --epochs 1 --batch-size 32 --hidden 4 --out "$tmp/x"
+
 # Errors.
 expect_error "missing data" "nope.npz: cannot open" "$bin" ising train --data "$tmp/nope.npz" --out "$tmp/x"
 head -c 700 "$tmp/train.npz" >"$tmp/trunc.npz"

@@ -242,7 +242,7 @@ TEST(Augment, ParseSpec) {
   EXPECT_THAT(error_of([] { parse_augmentation("crop:4x", 28, 28); }), HasSubstr("got '4x'"));
   EXPECT_THAT(error_of([] { parse_augmentation("flip,,crop:2", 28, 28); }), HasSubstr("unknown augmentation ''"));
   EXPECT_THAT(error_of([] { parse_augmentation("rotate", 28, 28); }),
-              HasSubstr("expected a comma-separated list of crop:P, flip, vflip; or none"));
+              HasSubstr("expected a comma-separated list of crop:P, flip, vflip, transpose, sign; or none"));
 }
 
 TEST(Augment, ErrorsNameTheOpAndShapes) {
@@ -257,4 +257,58 @@ TEST(Augment, ErrorsNameTheOpAndShapes) {
   EXPECT_THAT(error_of([] { RandomHorizontalFlip(1.5); }), HasSubstr("p must be in [0, 1], got 1.5"));
   EXPECT_THAT(error_of([] { RandomCrop(0, 3); }), HasSubstr("size must be positive, got 0x3"));
   EXPECT_THAT(error_of([] { RandomCrop(3, 3, -2); }), HasSubstr("padding must be non-negative"));
+}
+
+TEST(Augment, FlipsAndTransposeGenerateTheEightSymmetriesOfASquare) {
+  const int64_t n = 800, s = 4;
+  const Tensor one = random_images(1, 1, s, s);
+  const Tensor x = one.expand({n, 1, s, s}).contiguous();  // the same image n times
+  const Compose d4({std::make_shared<RandomHorizontalFlip>(), std::make_shared<RandomVerticalFlip>(),
+                    std::make_shared<RandomTranspose>()});
+  const Tensor out = d4(x, draws_for(n));
+  // The eight images of the dihedral group, written out by index.
+  const std::vector<double> v = one.to_vector<double>();
+  auto at = [&](int64_t r, int64_t c) { return v[r * s + c]; };
+  std::vector<std::vector<double>> group;
+  for (int k = 0; k < 8; ++k) {
+    std::vector<double> img;
+    for (int64_t r = 0; r < s; ++r)
+      for (int64_t c = 0; c < s; ++c) {
+        int64_t rr = r, cc = c;
+        if (k & 4) std::swap(rr, cc);      // transpose (applied last, so undone first)
+        if (k & 2) rr = s - 1 - rr;        // vertical flip
+        if (k & 1) cc = s - 1 - cc;        // horizontal flip
+        img.push_back(at(rr, cc));
+      }
+    group.push_back(img);
+  }
+  std::vector<int64_t> counts(8, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const auto img = sample(out, i);
+    const auto it = std::find(group.begin(), group.end(), img);
+    ASSERT_NE(it, group.end()) << "sample " << i << " is no symmetry of the square";
+    ++counts[it - group.begin()];
+  }
+  for (int k = 0; k < 8; ++k) EXPECT_GT(counts[k], 60) << k;  // 100 expected each
+  EXPECT_THAT(error_of([] { RandomTranspose()(zeros({2, 1, 3, 4}), draws_for(2)); }),
+              HasSubstr("RandomTranspose: expected square images, got shape (2, 1, 3, 4)"));
+}
+
+TEST(Augment, SignFlipNegatesWholeSamplesOfAnyShape) {
+  const int64_t n = 1000;
+  const Tensor x = random_images(n, 1, 1, 6).reshape({n, 6, 1});  // e.g. graph inputs (N, nodes, 1)
+  const Tensor out = RandomSignFlip(0.25)(x, draws_for(n));
+  ASSERT_EQ(out.shape(), x.shape());
+  int64_t negated = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    auto a = sample(x, i), b = sample(out, i);
+    if (b != a) {
+      for (auto& e : a) e = -e;
+      ASSERT_EQ(b, a) << "sample " << i;
+      ++negated;
+    }
+  }
+  EXPECT_NEAR(negated, 250, 5 * std::sqrt(1000 * 0.25 * 0.75));
+  EXPECT_EQ(parse_augmentation("sign,transpose", 4, 4)->describe(),
+            "Compose(RandomSignFlip(p=0.5), RandomTranspose(p=0.5))");
 }

@@ -1,5 +1,6 @@
 // Random data augmentation of training batches: RandomCrop (with padding), RandomHorizontalFlip,
-// RandomVerticalFlip and Compose, as torchvision's transforms of the same names. Each sample's
+// RandomVerticalFlip and Compose, as torchvision's transforms of the same names, and
+// RandomTranspose and RandomSignFlip for the symmetries of square lattices and of Ising spins. Each sample's
 // choices are a pure function of (loader seed, epoch, the sample's index in the data set), drawn
 // with Philox, so they do not depend on the batch size, the number of ranks a loader is sharded
 // over, prefetching or the thread count, and a resumed run draws exactly what the uninterrupted
@@ -75,6 +76,30 @@ class RandomVerticalFlip : public Augmentation {
   double p_;
 };
 
+// Swaps the two image axes (x[n, c, i, j] -> x[n, c, j, i]) with probability p; square images only.
+// With the two flips it generates the eight symmetries of a square (the dihedral group D4).
+class RandomTranspose : public Augmentation {
+ public:
+  explicit RandomTranspose(double p = 0.5);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+
+ private:
+  double p_;
+};
+
+// Negates each sample (any shape (N, ...)) with probability p: the global spin flip s -> -s, a
+// symmetry of Ising energies without a field.
+class RandomSignFlip : public Augmentation {
+ public:
+  explicit RandomSignFlip(double p = 0.5);
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  std::string describe() const override;
+
+ private:
+  double p_;
+};
+
 // Applies its augmentations in order; the k-th draws from draws.substream(k), so adding one does
 // not change the choices of those before it.
 class Compose : public Augmentation {
@@ -90,7 +115,8 @@ class Compose : public Augmentation {
 
 // Parses the command line's --augment SPEC for images of (height, width): a comma-separated list
 // of "crop:P" (RandomCrop to the image's size after padding P), "flip" (RandomHorizontalFlip),
-// "vflip" (RandomVerticalFlip), e.g. "crop:4,flip". "none" or "" gives null. Errors name the spec.
+// "vflip" (RandomVerticalFlip), "transpose" (RandomTranspose), "sign" (RandomSignFlip), e.g.
+// "crop:4,flip". "none" or "" gives null. Errors name the spec.
 std::shared_ptr<const Augmentation> parse_augmentation(const std::string& spec, int64_t height, int64_t width);
 
 }  // namespace magmadnn::data
