@@ -115,6 +115,9 @@ Tensor& Tensor::mul_(const Tensor& factor) {
   MAGMADNN_CHECK(factor.defined(), "mul_: undefined factor");
   MAGMADNN_CHECK(is_floating(dtype()), "mul_: expected a float tensor, got ", dtype(), " of shape ", shape());
   MAGMADNN_CHECK(factor.device() == device(), "mul_: factor on ", factor.device(), " for a tensor on ", device());
+  MAGMADNN_CHECK(!(requires_grad() && autograd::grad_mode_enabled()),
+                 "mul_: a tensor that requires grad cannot change in place while gradients are recorded (use it "
+                 "under NoGradGuard)");
   MAGMADNN_CHECK(is_contiguous(), "mul_: expected a contiguous tensor, got shape ", shape(), " with strides ",
                  Shape(strides()));
   if (numel() == 0) return *this;

@@ -488,4 +488,11 @@ TEST(TensorMul, InPlaceByAScalarARowOrATensor) {
               HasSubstr("mul_: expected a float tensor, got int64"));
   EXPECT_THAT(error_of([&] { x.transpose(0, 1).mul_(ones({})); }), HasSubstr("mul_: expected a contiguous tensor"));
   EXPECT_THAT(error_of([&] { x.mul_(ones({4})); }), HasSubstr("(4)"));
+  Tensor w = ones({2}).set_requires_grad();
+  EXPECT_THAT(error_of([&] { w.mul_(ones({})); }), HasSubstr("mul_: a tensor that requires grad cannot change"));
+  {
+    NoGradGuard no_grad;
+    w.mul_(full({}, 3.0));
+  }
+  EXPECT_THAT(w.to_vector<float>(), ElementsAre(3, 3));
 }

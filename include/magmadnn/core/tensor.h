@@ -107,7 +107,8 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // broadcasts src to this shape, converts dtype
   // this *= factor, factor broadcast to this shape (converted to this dtype; on this device).
-  // Float tensors only; one pass with no temporary (gradient clipping, loss scaling).
+  // Float tensors only; one pass with no temporary (gradient clipping, loss scaling). Not on a
+  // tensor that requires grad while gradients are recorded.
   Tensor& mul_(const Tensor& factor);
 
   // --- Autograd ---
