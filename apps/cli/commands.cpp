@@ -416,6 +416,13 @@ std::string data_dir(const CommonArgs& a) {
   return data::kFashionMnistDir;
 }
 
+std::vector<std::string> class_names(const std::string& dataset) {
+  if (dataset == "fashion-mnist")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  if (dataset == "cifar10") return data::cifar10_class_names();
+  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+}
+
 const char* const kBf16Help =
     "CPU: round the inputs of convolutions and matmuls to bfloat16 and accumulate in float32 (about 2x "
     "their float32 speed; needs AVX512_BF16 or AMX); parameters, activations and gradients stay float32";
@@ -482,11 +489,27 @@ int run_eval(const EvalArgs& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
             << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
-  if (!a.metrics_out.empty()) {
-    write_json_atomic(a.metrics_out, {{"command", "eval"}, {"model", a.model}, {"weights", a.weights}, {"device", device.str()},
-                                      {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
-                                      {"samples", m.samples}, {"eval_seconds", seconds}});
+  json metrics = {{"command", "eval"}, {"model", a.model}, {"weights", a.weights}, {"device", device.str()},
+                  {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
+                  {"samples", m.samples}, {"eval_seconds", seconds}};
+  if (a.report) {
+    const std::vector<std::string> names = class_names(a.dataset);
+    const train::ConfusionMatrix cm = train::confusion_matrix(*model, loader, static_cast<int64_t>(names.size()));
+    std::cout << "\n" << cm.report(names);
+    auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+    json classes = json::array(), matrix = json::array();
+    for (int64_t c = 0; c < cm.num_classes(); ++c) {
+      classes.push_back({{"name", names[c]}, {"precision", num(cm.precision(c))}, {"recall", num(cm.recall(c))},
+                         {"f1", num(cm.f1(c))}, {"support", cm.support(c)}});
+      json row = json::array();
+      for (int64_t p = 0; p < cm.num_classes(); ++p) row.push_back(cm.count(c, p));
+      matrix.push_back(row);
+    }
+    metrics["per_class"] = classes;
+    metrics["macro_f1"] = num(cm.macro_f1());
+    metrics["confusion_matrix"] = matrix;
   }
+  if (!a.metrics_out.empty()) write_json_atomic(a.metrics_out, metrics);
   return 0;
 }
 

@@ -69,7 +69,8 @@ struct TrainArgs : CommonArgs {
 
 struct EvalArgs : CommonArgs {
   std::string weights;
-  bool fuse = false;  // fold BatchNorm into convolutions, fuse bias + ReLU
+  bool fuse = false;    // fold BatchNorm into convolutions, fuse bias + ReLU
+  bool report = false;  // per-class precision / recall / F1 and the confusion matrix
 };
 
 struct BenchArgs : CommonArgs {
@@ -108,6 +109,9 @@ struct MathFlags {
 // The device a --device flag names ("cpu", "cuda", "cuda:N"), checked usable on this machine and
 // build, with `math` checked against it and applied (one clear error otherwise).
 Device parse_device_flag(const std::string& text, const MathFlags& math = {});
+
+// The class names of a data set in label order (predict's CSV, eval --report).
+std::vector<std::string> class_names(const std::string& dataset);
 
 // The help text of --bf16, shared by the commands that take it.
 extern const char* const kBf16Help;

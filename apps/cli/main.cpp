@@ -119,6 +119,8 @@ int main(int argc, char** argv) {
   add_common(eval, eval_args);
   eval->add_option("--weights", eval_args.weights, "weights saved by `magmadnn train --save`")->required();
   eval->add_flag("--fuse", eval_args.fuse, "fold BatchNorm into convolutions and fuse bias+ReLU before evaluating");
+  eval->add_flag("--report", eval_args.report,
+                 "also print per-class precision, recall and F1 (with macro averages) and the confusion matrix");
 
   HpoArgs hpo_args;
   CLI::App* hpo = app.add_subcommand(

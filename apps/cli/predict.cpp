@@ -77,15 +77,6 @@ Tensor load_images(const std::string& path, const models::ModelConfig& c, const 
   return f;
 }
 
-// Class names of the data sets, for the CSV's `name` column.
-std::vector<std::string> class_names(const std::string& dataset) {
-  if (dataset == "fashion-mnist")
-    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-  if (dataset == "cifar10")
-    return {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
-  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-}
-
 }  // namespace
 
 int run_predict(const PredictArgs& a) {

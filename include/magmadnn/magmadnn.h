@@ -41,4 +41,5 @@
 #include "magmadnn/spacegroup/dataset.h"
 #include "magmadnn/train/progress.h"
 #include "magmadnn/train/hpo.h"
+#include "magmadnn/train/metrics.h"
 #include "magmadnn/train/trainer.h"

@@ -90,6 +90,25 @@ if [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
       eacc=$(json_number "$tmp/eval.json" test_accuracy)
       [[ "$eacc" == "$acc" ]] && ok "eval reproduces $acc" || bad "eval accuracy $eacc != train $acc"
       expect_error "weights of another model" "mismatches with the model" "$bin" eval --model lenet --weights "$tmp/mlp.safetensors"
+      # --report: the confusion matrix accounts for every test image and its diagonal for the
+      # accuracy; per-class precision / recall recomputed from it independently.
+      if "$bin" eval --model mlp --weights "$tmp/mlp.safetensors" --report --metrics-out "$tmp/report.json" \
+           >"$tmp/report.out" 2>&1 && grep -q "^Ankle boot " "$tmp/report.out"; then
+        python3 - "$tmp/report.json" <<'PY' && ok "eval --report: matrix, accuracy and per-class metrics agree" || bad "eval --report: $(head -c 300 "$tmp/report.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["confusion_matrix"]
+n = sum(map(sum, m))
+assert n == r["samples"] == 10000, n
+assert abs(sum(m[i][i] for i in range(10)) / n - r["test_accuracy"]) < 1e-12
+for c, k in enumerate(r["per_class"]):
+    col = sum(m[t][c] for t in range(10))
+    assert abs(k["precision"] - m[c][c] / col) < 1e-12 and abs(k["recall"] - m[c][c] / sum(m[c])) < 1e-12, k
+    assert k["support"] == sum(m[c])
+f1 = [k["f1"] for k in r["per_class"]]
+assert abs(r["macro_f1"] - sum(f1) / 10) < 1e-12
+PY
+      else bad "eval --report: $(tail -3 "$tmp/report.out")"; fi
     else bad "eval: $(cat "$tmp/eval.out")"; fi
   else
     bad "train: $(tail -5 "$tmp/train.out")"
