@@ -154,9 +154,15 @@ void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer&
   auto pipe = pipeline_;
   // Each rank steps its own stage; the loss (mean over the batch) arrives on every rank. The
   // last stage alone sees the logits, so train accuracy is not counted (reported as 0).
-  options.step = [pipe, &optimizer](const data::Example& batch, int64_t* correct) {
+  // --clip-grad-norm: the norm over the whole model, each stage's sum of squares added over the ranks.
+  auto group = group_;
+  const double clip = args_.clip_grad_norm;
+  options.step = [pipe, group, clip, &optimizer](const data::Example& batch, int64_t* correct) {
     optimizer.zero_grad();
     const double loss = pipe->train_step(batch.input, batch.target);
+    if (clip > 0)
+      nn::utils::clip_grad_norm_(pipe->parameters(), clip, 2.0, /*error_if_nonfinite=*/false,
+                                 [&group](Tensor& partial) { group->all_reduce(partial, dist::ReduceOp::Sum); });
     optimizer.step();
     if (correct) *correct = 0;
     return loss;

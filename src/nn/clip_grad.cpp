@@ -32,15 +32,17 @@ std::vector<Tensor> gradients(const std::vector<Tensor>& parameters, const char*
 }  // namespace
 
 Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, double norm_type,
-                       bool error_if_nonfinite) {
+                       bool error_if_nonfinite, const std::function<void(Tensor&)>& combine) {
   MAGMADNN_CHECK(std::isfinite(max_norm) && max_norm >= 0, "clip_grad_norm_: max_norm must be finite and >= 0, got ",
                  max_norm);
   const bool inf_norm = std::isinf(norm_type) && norm_type > 0;
   MAGMADNN_CHECK(inf_norm || (std::isfinite(norm_type) && norm_type > 0),
                  "clip_grad_norm_: norm_type must be positive or infinity, got ", norm_type);
+  MAGMADNN_CHECK(!(combine && inf_norm), "clip_grad_norm_: combining partial norms across processes needs a finite ",
+                 "norm_type, got inf");
   autograd::NoGradGuard no_grad;
   const std::vector<Tensor> grads = gradients(parameters, "clip_grad_norm_");
-  if (grads.empty()) return zeros({}, kFloat64);
+  if (grads.empty() && !combine) return zeros({}, kFloat64);
 
   // total: max |g| (inf), or (sum of sum |g|^p)^(1/p), accumulated in float64.
   Tensor total;
@@ -57,6 +59,11 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
       part = sum(pow(abs(g), norm_type));
     part = part.to(kFloat64);
     total = !total.defined() ? part : inf_norm ? maximum(total, part) : add(total, part);
+  }
+  if (combine) {
+    if (!total.defined()) total = zeros({}, kFloat64, grads.empty() ? Device::cpu() : grads.front().device());
+    combine(total);  // every process takes part, with or without gradients of its own
+    if (grads.empty()) return norm_type == 2.0 ? sqrt(total) : norm_type == 1.0 ? total : pow(total, 1.0 / norm_type);
   }
   if (!total.defined()) return zeros({}, kFloat64, grads.front().device());
   if (!inf_norm) total = norm_type == 2.0 ? sqrt(total) : norm_type == 1.0 ? total : pow(total, 1.0 / norm_type);

@@ -36,8 +36,9 @@ struct Run {
   std::vector<float> losses;
 };
 
+// clip > 0: gradients clipped to that total 2-norm before each step (over all stages for a pipeline).
 Run train(const std::function<std::shared_ptr<nn::Sequential>()>& make, const Shape& sample, int64_t B,
-          int steps, std::optional<dist::PipelineOptions> pipe_options) {
+          int steps, std::optional<dist::PipelineOptions> pipe_options, double clip = 0) {
   manual_seed(100);
   auto model = make();
   std::unique_ptr<dist::Pipeline> pipe;
@@ -62,6 +63,13 @@ Run train(const std::function<std::shared_ptr<nn::Sequential>()>& make, const Sh
       run.losses.push_back(loss.item<float>());
       loss.backward();
     }
+    if (clip > 0) {
+      if (pipe)
+        nn::utils::clip_grad_norm_(params, clip, 2.0, false,
+                                   [](Tensor& partial) { pg().all_reduce(partial, dist::ReduceOp::Sum); });
+      else
+        nn::utils::clip_grad_norm_(params, clip);
+    }
     if (opt) opt->step();
   }
   if (pipe) {
@@ -73,6 +81,8 @@ Run train(const std::function<std::shared_ptr<nn::Sequential>()>& make, const Sh
   return run;
 }
 
+Run single_process_clipped() { return train(make_mlp, {6}, 12, 3, std::nullopt, 0.05); }
+
 void expect_close(const Tensor& a, const Tensor& b, double rel, const std::string& what) {
   auto u = a.contiguous().to(kFloat32).to_vector<float>(), v = b.contiguous().to(kFloat32).to_vector<float>();
   ASSERT_EQ(u.size(), v.size()) << what;
@@ -81,10 +91,10 @@ void expect_close(const Tensor& a, const Tensor& b, double rel, const std::strin
 }
 
 void check_equivalence(const std::function<std::shared_ptr<nn::Sequential>()>& make, const Shape& sample,
-                       int64_t B, const dist::PipelineOptions& options) {
+                       int64_t B, const dist::PipelineOptions& options, double clip = 0) {
   const int steps = 3;
-  Run ref = train(make, sample, B, steps, std::nullopt);
-  Run got = train(make, sample, B, steps, options);
+  Run ref = train(make, sample, B, steps, std::nullopt, clip);
+  Run got = train(make, sample, B, steps, options, clip);
   ASSERT_EQ(got.losses.size(), ref.losses.size());
   for (size_t s = 0; s < ref.losses.size(); ++s)
     EXPECT_NEAR(got.losses[s], ref.losses[s], 1e-5) << "step " << s;
@@ -108,6 +118,34 @@ TEST(Pipeline, MlpMatchesSingleProcessForSeveralMicroBatchCounts) {
   for (int64_t mb : {1, 2, 4}) {
     SCOPED_TRACE("micro-batches " + std::to_string(mb));
     check_equivalence(make_mlp, {6}, 12, dist::PipelineOptions().micro_batches(mb));
+  }
+}
+
+TEST(Pipeline, ClippingOverAllStagesMatchesSingleProcess) {
+  // A bound far below the gradients' norm: every step is clipped, by the norm of the whole model.
+  check_equivalence(make_mlp, {6}, 12, dist::PipelineOptions().micro_batches(3), /*clip=*/0.05);
+  // Without the stages' sums combined, a stage would clip by its own norm: the weights differ.
+  if (pg().size() > 1) {
+    const auto ref = single_process_clipped();
+    manual_seed(100);
+    auto model = make_mlp();
+    dist::Pipeline pipe(model, mpi_test::group(), dist::PipelineOptions().micro_batches(3));
+    auto params = pipe.parameters();
+    double differs = 0;
+    if (!params.empty()) {
+      optim::SGD opt(params, optim::SGDOptions(0.1).momentum(0.9));
+      manual_seed(5);
+      for (int s = 0; s < 3; ++s) {
+        Tensor x = randn({12, 6}), y = randint(0, 3, {12});
+        opt.zero_grad();
+        pipe.train_step(pipe.is_first_stage() ? x : Tensor(), pipe.is_last_stage() ? y : Tensor());
+        nn::utils::clip_grad_norm_(params, 0.05);  // local norm only
+        opt.step();
+      }
+      for (auto& [k, v] : pipe.stage_state_dict())
+        differs = std::max(differs, magmadnn::max(abs(sub(v, ref.state.at(k)))).item<double>());
+      EXPECT_GT(differs, 1e-4) << "stage " << pg().rank();
+    }
   }
 }
 

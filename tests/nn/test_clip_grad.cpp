@@ -102,6 +102,27 @@ TEST(ClipGrad, ScaleGradInPlaceOrReplacingAView) {
   EXPECT_FALSE(none.grad().defined());
 }
 
+TEST(ClipGrad, CombineAddsOtherProcessesPartialSums) {
+  // This process holds a gradient of norm 3; "the others" add 16 to the sum of squares: total 5.
+  Tensor a = zeros({1}, kFloat64).set_requires_grad();
+  sum(mul(a, from_vector<double>({3}, {1}))).backward();
+  int calls = 0;
+  auto add16 = [&](Tensor& partial) {
+    ++calls;
+    partial.copy_(add(partial, 16.0));
+  };
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_({a}, 1.0, 2.0, false, add16).item<double>(), 5.0);
+  EXPECT_NEAR(a.grad().to_vector<double>()[0], 0.6, 1e-6);  // scaled by 1 / 5
+  // A process without gradients still takes part (the collective must not hang).
+  Tensor none = zeros({1}).set_requires_grad();
+  EXPECT_DOUBLE_EQ(nn::utils::clip_grad_norm_({none}, 1.0, 2.0, false, add16).item<double>(), 4.0);
+  EXPECT_EQ(calls, 2);
+  EXPECT_THAT(error_of([&] {
+                nn::utils::clip_grad_norm_({a}, 1.0, std::numeric_limits<double>::infinity(), false, add16);
+              }),
+              HasSubstr("combining partial norms across processes needs a finite norm_type"));
+}
+
 TEST(ClipGrad, NonFiniteNorms) {
   auto nan_grad = [] {
     Tensor p = zeros({2}).set_requires_grad();

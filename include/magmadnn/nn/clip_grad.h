@@ -4,6 +4,7 @@
 // non-finite norms), so they fit between backward() and the optimizer step of any backend.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "magmadnn/core/tensor.h"
@@ -16,8 +17,12 @@ namespace magmadnn::nn::utils {
 // (0 when no parameter has a gradient). norm_type > 0 or infinity. With error_if_nonfinite a NaN or
 // infinite total is an Error (a host read) and no gradient is changed; otherwise a non-finite
 // total leaves NaN gradients, as in PyTorch.
+// `combine`, when given, receives this process's float64 sum of |g|^p before the root is taken and
+// must add the other processes' in place (e.g. all_reduce Sum over a pipeline's stages, each of
+// which holds part of the model's gradients); every process calls it, with or without gradients.
+// Finite norm types only.
 Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, double norm_type = 2.0,
-                       bool error_if_nonfinite = false);
+                       bool error_if_nonfinite = false, const std::function<void(Tensor&)>& combine = nullptr);
 
 // Multiplies every defined gradient by `factor` (a tensor on the gradients' device that
 // broadcasts to each of them, e.g. a scalar), in place where the gradient is contiguous (the storage optimizers and DDP buckets see);
