@@ -483,7 +483,10 @@ int run_eval(const EvalArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   if (a.fuse) nn::fuse_for_inference(*model);
   model->to(device);
-  const train::EvalMetrics m = train::evaluate(*model, loader);  // on the model's device
+  const std::vector<std::string> names = class_names(a.dataset);
+  train::ConfusionMatrix cm(static_cast<int64_t>(names.size()));  // --report, counted in the same pass
+  const train::EvalMetrics m =
+      train::evaluate(*model, loader, train::cross_entropy_loss(), a.report ? &cm : nullptr);  // on the model's device
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
             << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
@@ -491,8 +494,6 @@ int run_eval(const EvalArgs& a) {
                   {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
                   {"samples", m.samples}, {"eval_seconds", seconds}};
   if (a.report) {
-    const std::vector<std::string> names = class_names(a.dataset);
-    const train::ConfusionMatrix cm = train::confusion_matrix(*model, loader, static_cast<int64_t>(names.size()));
     std::cout << "\n" << cm.report(names);
     auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
     json classes = json::array(), matrix = json::array();

@@ -42,7 +42,6 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
                  "norm_type, got inf");
   autograd::NoGradGuard no_grad;
   const std::vector<Tensor> grads = gradients(parameters, "clip_grad_norm_");
-  if (grads.empty() && !combine) return zeros({}, kFloat64);
 
   // total: max |g| (inf), or (sum of sum |g|^p)^(1/p), accumulated in float64.
   Tensor total;
@@ -60,12 +59,8 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
     part = part.to(kFloat64);
     total = !total.defined() ? part : inf_norm ? maximum(total, part) : add(total, part);
   }
-  if (combine) {
-    if (!total.defined()) total = zeros({}, kFloat64, grads.empty() ? Device::cpu() : grads.front().device());
-    combine(total);  // every process takes part, with or without gradients of its own
-    if (grads.empty()) return norm_type == 2.0 ? sqrt(total) : norm_type == 1.0 ? total : pow(total, 1.0 / norm_type);
-  }
-  if (!total.defined()) return zeros({}, kFloat64, grads.front().device());
+  if (!total.defined()) total = zeros({}, kFloat64, grads.empty() ? Device::cpu() : grads.front().device());
+  if (combine) combine(total);  // every process takes part, with or without gradients of its own
   if (!inf_norm) total = norm_type == 2.0 ? sqrt(total) : norm_type == 1.0 ? total : pow(total, 1.0 / norm_type);
 
   if (error_if_nonfinite) {
@@ -82,13 +77,15 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
 
 void scale_grad_(const std::vector<Tensor>& parameters, const Tensor& factor) {
   autograd::NoGradGuard no_grad;
+  Tensor cast = factor;  // converted once to the gradients' dtype, not once per gradient
   for (const Tensor& p : parameters) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
+    if (cast.dtype() != g.dtype()) cast = factor.to(g.dtype());
     if (g.is_contiguous())
-      g.mul_(factor);  // in place: the optimizer (and DDP's buckets) keep the same storage
+      g.mul_(cast);  // in place: the optimizer (and DDP's buckets) keep the same storage
     else  // e.g. a broadcast view that backward left: a fresh gradient
-      Tensor(p).set_grad(mul(g, factor.to(g.dtype())));
+      Tensor(p).set_grad(mul(g, cast));
   }
 }
 

@@ -145,20 +145,7 @@ std::string ConfusionMatrix::report(const std::vector<std::string>& names) const
 
 ConfusionMatrix confusion_matrix(nn::Module& model, data::DataLoader& loader, int64_t num_classes) {
   ConfusionMatrix m(num_classes);
-  const bool was_training = model.is_training();
-  model.eval();
-  autograd::NoGradGuard no_grad;
-  const Device device = module_device(model);
-  try {
-    for (const data::Example& batch : loader) {
-      const data::Example b = to_device(batch, device);
-      m.add(model(b.input), b.target);
-    }
-  } catch (...) {
-    model.train(was_training);
-    throw;
-  }
-  model.train(was_training);
+  evaluate(model, loader, cross_entropy_loss(), &m);
   return m;
 }
 

@@ -29,7 +29,7 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
 // a gradient that is a broadcast view is replaced by the product.
 void scale_grad_(const std::vector<Tensor>& parameters, const Tensor& factor);
 
-// Clamps every element of every defined gradient to [-clip_value, clip_value] in place.
+// Replaces every defined gradient by its elements clamped to [-clip_value, clip_value].
 void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value);
 
 }  // namespace magmadnn::nn::utils

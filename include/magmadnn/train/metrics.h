@@ -45,8 +45,9 @@ class ConfusionMatrix {
   int64_t total_ = 0;
 };
 
-// The confusion matrix of `model` (in eval mode, without gradients) over `loader`; batches go to
-// the model's device.
+// The confusion matrix of `model` over `loader`: evaluate() with a ConfusionMatrix (eval mode, no
+// gradients, batches on the model's device). To get loss and accuracy in the same pass, call
+// evaluate(model, loader, loss, &matrix) instead.
 ConfusionMatrix confusion_matrix(nn::Module& model, data::DataLoader& loader, int64_t num_classes);
 
 }  // namespace magmadnn::train

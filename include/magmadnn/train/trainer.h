@@ -23,6 +23,8 @@
 
 namespace magmadnn::train {
 
+class ConfusionMatrix;  // train/metrics.h
+
 struct EvalMetrics {
   double loss = 0;
   double accuracy = 0;  // fraction of argmax predictions equal to the integer target
@@ -209,7 +211,9 @@ class Trainer {
 
 // Loss and accuracy of a model over a loader, in eval mode without recording gradients. Batches
 // are moved to the model's device (module_device); the sums stay there until the end.
-EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss = cross_entropy_loss());
+// With `confusion`, each batch's predictions are also counted there (a host read per batch).
+EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss = cross_entropy_loss(),
+                     ConfusionMatrix* confusion = nullptr);
 
 // Number of rows whose argmax over dim 1 equals the target (read back to the host).
 int64_t count_correct(const Tensor& logits, const Tensor& target);
