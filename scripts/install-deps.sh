@@ -2,7 +2,8 @@
 # Installs the Debian packages MagmaDNN needs to build, test and train (only those missing).
 # Usage: scripts/install-deps.sh [--bench]   (--bench adds python3-torch for the PyTorch reference)
 set -euo pipefail
-packages=(build-essential cmake pkg-config libdnnl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+# ocl-icd-opencl-dev: only a Recommends of libdnnl-dev, but oneDNN's CMake config requires OpenCL.
+packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
           libopenmpi-dev openmpi-bin libsymspg-dev)
 # PyTorch is the reference for benchmarks; with OpenBLAS (not the reference BLAS) it runs at its
