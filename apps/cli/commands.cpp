@@ -105,7 +105,8 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
 
   // Built (and seeded) on the CPU whatever the device, then moved: the same initial weights
   // everywhere. The optimizer is created over the moved parameters.
-  const models::ModelConfig config = config_for(*train_set);
+  const models::ModelConfig config = config_for_dataset(a.dataset);
+  const bool regression = is_regression(a.dataset);
   auto model = models::make_model(a.model, config);
   model->to(device);
   auto train_model = dist.wrap(model);
@@ -169,14 +170,15 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
     opts.checkpoint_metadata["epochs"] = std::to_string(a.epochs);
   dist.configure(opts, *optimizer, eval_loader);
   dist.configure_checkpoints(opts, *optimizer);
-  opts.loss = loss_for(a);
+  opts.loss = loss_for(a.dataset, a.label_smoothing);
+  opts.accuracy = !regression;
   std::shared_ptr<train::CudaGraphStep> graphed;
   if (a.cuda_graph) {
     check_cuda_graph_args(a, device);
     MAGMADNN_CHECK(a.distributed == "none", "--cuda-graph does not combine with --distributed yet");
     MAGMADNN_CHECK(a.scheduler != "onecycle", "--cuda-graph with --scheduler onecycle: the learning rate changes ",
                    "every step, so the graph would be captured again every step; use a per-epoch scheduler");
-    graphed = std::make_shared<train::CudaGraphStep>(*model, *optimizer, opts.loss ? opts.loss : train::cross_entropy_loss(), 3);
+    graphed = std::make_shared<train::CudaGraphStep>(*model, *optimizer, opts.loss, 3);
     opts.device_step = [graphed](const data::Example& batch) {
       const train::CudaGraphStep::Result r = graphed->step(batch.input, batch.target);
       return train::StepOutput{r.loss, r.correct};
@@ -244,7 +246,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   const auto weights = dist.full_state_dict(*model);  // collective for pipeline
   // The test set, once, after a validated run; else the last epoch's evaluation was on it.
   train::EvalMetrics test;
-  if (val_set) test = dist.evaluate(*model, test_loader, opts.loss ? opts.loss : train::cross_entropy_loss());
+  if (val_set) test = dist.evaluate(*model, test_loader, opts.loss);
   dist.finish();
   if (!dist.is_root()) return 0;
 
@@ -260,15 +262,26 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   for (const auto& m : history) {
     train_seconds += m.train_seconds;
     samples += static_cast<int64_t>(std::llround(m.samples_per_second * m.train_seconds));
-    epochs.push_back({{"epoch", m.epoch}, {"train_loss", m.train_loss}, {"train_accuracy", m.train_accuracy},
-                      {opts.eval_name + "_loss", m.test_loss}, {opts.eval_name + "_accuracy", m.test_accuracy},
-                      {"train_seconds", m.train_seconds}, {"samples_per_second", m.samples_per_second}});
+    json e = {{"epoch", m.epoch}, {"train_loss", m.train_loss}, {opts.eval_name + "_loss", m.test_loss},
+              {"train_seconds", m.train_seconds}, {"samples_per_second", m.samples_per_second}};
+    if (!regression) {
+      e["train_accuracy"] = m.train_accuracy;
+      e[opts.eval_name + "_accuracy"] = m.test_accuracy;
+    }
+    epochs.push_back(e);
   }
-  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << test.accuracy << " test loss " << test.loss
-            << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)" << std::endl;
-  if (!a.save_best.empty())
+  std::cout << std::fixed << std::setprecision(4);
+  if (regression)
+    std::cout << "test rmse " << std::sqrt(test.loss) << " test loss (mse) " << test.loss;
+  else
+    std::cout << "test accuracy " << test.accuracy << " test loss " << test.loss;
+  std::cout << std::setprecision(0) << " (" << samples / train_seconds << " samples/s training)" << std::endl;
+  if (!a.save_best.empty()) {
     std::cout << std::setprecision(4) << "saved the weights of epoch " << best.epoch << " (validation loss "
-              << best.loss << ", accuracy " << best.accuracy << ") to " << a.save_best << std::endl;
+              << best.loss;
+    if (!regression) std::cout << ", accuracy " << best.accuracy;
+    std::cout << ") to " << a.save_best << std::endl;
+  }
   if (!a.save.empty()) {
     io::save_safetensors(a.save, weights, {{"format", "pt"}});
     std::cout << "saved weights to " << a.save << std::endl;
@@ -281,18 +294,24 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
                                       {"samples_per_second_all_ranks",  // ddp ranks each train on their shard
                                        samples / train_seconds * (a.distributed == "ddp" ? dist.world_size() : 1)},
                                       {"threads", get_num_threads()}, {"device", device.str()}, {"bf16", a.bf16},
-                                      {"test_accuracy", test.accuracy},
+                                      {"task", regression ? "regression" : "classification"},
                                       {"test_loss", test.loss}, {"train_seconds", train_seconds},
                                       {"samples_per_second", samples / train_seconds}, {"peak_rss_mb", peak_rss_mb()},
                                       {"history", epochs}};
+    if (regression)
+      metrics["test_rmse"] = std::sqrt(test.loss);
+    else
+      metrics["test_accuracy"] = test.accuracy;
     if (val_set) {
       metrics["val_fraction"] = a.val_fraction;
-      metrics["val_accuracy"] = last.test_accuracy;
       metrics["val_loss"] = last.test_loss;
       metrics["best_epoch"] = best.epoch;
       metrics["best_val_loss"] = best.loss;
-      metrics["best_val_accuracy"] = best.accuracy;
       metrics["epochs_run"] = last.epoch;
+      if (!regression) {
+        metrics["val_accuracy"] = last.test_accuracy;
+        metrics["best_val_accuracy"] = best.accuracy;
+      }
     }
     write_json_atomic(a.metrics_out, metrics);
   }
@@ -340,32 +359,10 @@ EpochStats train_epoch(data::DataLoader& loader, optim::Optimizer& optimizer, op
   return stats;
 }
 
-train::LossFn loss_for(const TrainArgs& a) {
-  if (a.label_smoothing <= 0) return nullptr;  // the Trainer's default cross-entropy
-  return [e = a.label_smoothing](const Tensor& out, const Tensor& target) {
-    return cross_entropy(out, target, Tensor(), Reduction::Mean, e);
-  };
-}
-
 Device setup(const CommonArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   manual_seed(a.seed);
   return parse_device_flag(a.device, MathFlags{a.tf32, a.cudnn_benchmark, a.bf16});
-}
-
-models::ModelConfig config_for_dataset(const std::string& dataset) {
-  models::ModelConfig c;
-  if (dataset == "cifar10") {
-    c.in_channels = 3;
-    c.height = c.width = 32;
-  }
-  return c;
-}
-
-data::Normalize normalization_for(const std::string& dataset) {
-  if (dataset == "cifar10") return data::Normalize(data::kCifar10Mean, data::kCifar10Std);
-  if (dataset == "fashion-mnist") return data::Normalize({data::kFashionMnistMean}, {data::kFashionMnistStd});
-  return data::Normalize({data::kMnistMean}, {data::kMnistStd});
 }
 
 std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params) {
@@ -384,41 +381,6 @@ std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::
     return std::make_shared<optim::RMSprop>(
         params, optim::RMSpropOptions(a.lr).momentum(a.momentum).weight_decay(a.weight_decay));
   MAGMADNN_ERROR("unknown optimizer '", a.optimizer, "'");
-}
-
-std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train) {
-  std::shared_ptr<data::TensorDataset> ds;
-  ds = a.dataset == "cifar10" ? data::load_cifar10(dir, train) : data::load_mnist(dir, train);
-  data::normalize_inplace(*ds, normalization_for(a.dataset));
-  // Loading and normalising left the raw and unnormalised copies in the allocator's cache:
-  // return them to the OS, they are never needed again.
-  cpu_allocator().empty_cache();
-  return ds;
-}
-
-
-models::ModelConfig config_for(const data::TensorDataset& ds) {
-  models::ModelConfig c;
-  const Shape& s = ds.inputs().shape();  // (N, C, H, W)
-  c.in_channels = s[1];
-  c.height = s[2];
-  c.width = s[3];
-  c.num_classes = 10;
-  return c;
-}
-
-std::string data_dir(const CommonArgs& a) {
-  if (!a.data_dir.empty()) return a.data_dir;
-  MAGMADNN_CHECK(a.dataset == "fashion-mnist", "--dataset ", a.dataset, " needs --data-dir DIR (a folder with ",
-                 a.dataset == "cifar10" ? "the CIFAR-10 binary batches" : "the MNIST IDX files", ")");
-  return data::kFashionMnistDir;
-}
-
-std::vector<std::string> class_names(const std::string& dataset) {
-  if (dataset == "fashion-mnist")
-    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-  if (dataset == "cifar10") return data::cifar10_class_names();
-  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 }
 
 const char* const kBf16Help =
@@ -477,22 +439,31 @@ int run_eval(const EvalArgs& a) {
   const Device device = setup(a);
   const std::string dir = data_dir(a);
   auto test_set = load_split(a, dir, /*train=*/false);
-  auto model = models::make_model(a.model, config_for(*test_set));
+  auto model = models::make_model(a.model, config_for_dataset(a.dataset));
+  const bool regression = is_regression(a.dataset);
+  MAGMADNN_CHECK(!(regression && a.report), "eval --report counts classes; ", a.dataset, " holds regression targets");
   io::load_module(*model, a.weights);  // weights from any device's run (saved from the CPU side)
   data::DataLoader loader(test_set, for_device(data::DataLoaderOptions(1000).shuffle(false), device));
   const auto t0 = std::chrono::steady_clock::now();
   if (a.fuse) nn::fuse_for_inference(*model);
   model->to(device);
   const std::vector<std::string> names = class_names(a.dataset);
-  train::ConfusionMatrix cm(static_cast<int64_t>(names.size()));  // --report, counted in the same pass
+  train::ConfusionMatrix cm(std::max<int64_t>(1, static_cast<int64_t>(names.size())));  // --report, same pass
   const train::EvalMetrics m =
-      train::evaluate(*model, loader, train::cross_entropy_loss(), a.report ? &cm : nullptr);  // on the model's device
+      train::evaluate(*model, loader, loss_for(a.dataset), a.report ? &cm : nullptr);  // on the model's device
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << std::fixed << std::setprecision(4) << "test accuracy " << m.accuracy << " test loss " << m.loss << " ("
-            << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
+  std::cout << std::fixed << std::setprecision(4);
+  if (regression)
+    std::cout << "test rmse " << std::sqrt(m.loss) << " test loss (mse) " << m.loss;
+  else
+    std::cout << "test accuracy " << m.accuracy << " test loss " << m.loss;
+  std::cout << " (" << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
   json metrics = {{"command", "eval"}, {"model", a.model}, {"weights", a.weights}, {"device", device.str()},
-                  {"test_accuracy", m.accuracy}, {"test_loss", m.loss}, {"fused", a.fuse},
-                  {"samples", m.samples}, {"eval_seconds", seconds}};
+                  {"test_loss", m.loss}, {"fused", a.fuse}, {"samples", m.samples}, {"eval_seconds", seconds}};
+  if (regression)
+    metrics["test_rmse"] = std::sqrt(m.loss);
+  else
+    metrics["test_accuracy"] = m.accuracy;
   if (a.report) {
     std::cout << "\n" << cm.report(names);
     auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
@@ -519,17 +490,20 @@ int run_bench(const BenchArgs& a) {
   model->to(device);
   optim::SGD opt(model->parameters(), optim::SGDOptions(a.lr).momentum(a.momentum));
   Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width}).to(device);
-  Tensor y = randint(0, config.num_classes, {a.batch_size}).to(device);
+  const bool regression = is_regression(a.dataset);
+  Tensor y = (regression ? randn({a.batch_size, config.num_classes}) : randint(0, config.num_classes, {a.batch_size}))
+                 .to(device);
+  const train::LossFn loss_fn = loss_for(a.dataset);
   Allocator& memory = backend_for(device).allocator();
   std::unique_ptr<train::CudaGraphStep> graphed;  // --cuda-graph: 3 eager steps, then replays
   if (a.cuda_graph) {
     check_cuda_graph_args(a, device);
-    graphed = std::make_unique<train::CudaGraphStep>(*model, opt, train::cross_entropy_loss(), 3);
+    graphed = std::make_unique<train::CudaGraphStep>(*model, opt, loss_fn, 3);
   }
   auto step = [&] {
     if (graphed) return graphed->step(x, y).loss;
     opt.zero_grad();
-    Tensor loss = cross_entropy((*model)(x), y);
+    Tensor loss = loss_fn((*model)(x), y);
     loss.backward();
     opt.step();
     return loss;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/datasets.h"
 #include "magmadnn/core/device.h"
 #include "magmadnn/data/dataloader.h"
 #include "magmadnn/data/dataset.h"
@@ -110,9 +111,6 @@ struct MathFlags {
 // build, with `math` checked against it and applied (one clear error otherwise).
 Device parse_device_flag(const std::string& text, const MathFlags& math = {});
 
-// The class names of a data set in label order (predict's CSV, eval --report).
-std::vector<std::string> class_names(const std::string& dataset);
-
 // The help text of --bf16, shared by the commands that take it.
 extern const char* const kBf16Help;
 extern const char* const kAugmentHelp;
@@ -120,22 +118,10 @@ extern const char* const kClipGradNormHelp;
 extern const char* const kAccumulateHelp;
 
 // Shared by the subcommands: threads and seed from the arguments, then --device (as above; "cuda"
-// is cuda:0 here, a distributed run picks its rank's device); a data set's input shape (for bench
-// and predict, without loading it) and its normalisation (the training set's per-channel mean and
-// std, applied by train, eval and predict alike).
+// is cuda:0 here, a distributed run picks its rank's device). The data sets: cli/datasets.h.
 Device setup(const CommonArgs& a);
-models::ModelConfig config_for_dataset(const std::string& dataset);
-data::Normalize normalization_for(const std::string& dataset);
-// The train or test split of --dataset from `dir`, normalised (normalization_for), and the model
-// configuration its shape gives.
-std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train);
-models::ModelConfig config_for(const data::TensorDataset& ds);
-// The folder of --dataset's files (--data-dir, or the default for fashion-mnist).
-std::string data_dir(const CommonArgs& a);
 // The optimizer --optimizer names, with --lr, --momentum and --weight-decay.
 std::shared_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, const std::vector<Tensor>& params);
-// The training loss: cross-entropy, with --label-smoothing when set (null: the Trainer's default).
-train::LossFn loss_for(const TrainArgs& a);
 // Writes `j` (indented) to `path` atomically: the --metrics-out files of every subcommand.
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
 

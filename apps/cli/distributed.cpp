@@ -132,7 +132,7 @@ std::shared_ptr<nn::Module> DistributedRun::wrap(std::shared_ptr<nn::Module> mod
     }
     MAGMADNN_CHECK(seq != nullptr, "--distributed pipeline: ", args_.model, " is not a Sequential model");
     const int64_t micro = std::max<int64_t>(1, std::min<int64_t>(args_.micro_batches, args_.batch_size));
-    pipeline_ = std::make_shared<dist::Pipeline>(seq, group_, dist::PipelineOptions().micro_batches(micro));
+    pipeline_ = std::make_shared<dist::Pipeline>(seq, group_, dist::PipelineOptions().micro_batches(micro).loss(loss_for(args_.dataset)));
   }
   return model;
 }
@@ -167,7 +167,9 @@ void DistributedRun::configure(train::TrainerOptions& options, optim::Optimizer&
     if (correct) *correct = 0;
     return loss;
   };
-  options.evaluate = [this, &eval_loader] { return evaluate(*pipeline_->stage(), eval_loader); };
+  options.evaluate = [this, &eval_loader, loss = loss_for(args_.dataset)] {
+    return evaluate(*pipeline_->stage(), eval_loader, loss);
+  };
 }
 
 train::EvalMetrics DistributedRun::evaluate(nn::Module& model, data::DataLoader& loader,
@@ -181,7 +183,7 @@ train::EvalMetrics DistributedRun::evaluate(nn::Module& model, data::DataLoader&
     Tensor out = pipe->forward(batch.input);
     if (pipe->is_last_stage()) {
       const int64_t n = batch.input.size(0);
-      loss_sum += cross_entropy(out, batch.target).item<double>() * n;
+      loss_sum += loss(out, batch.target).item<double>() * n;
       correct += static_cast<double>(train::count_correct(out, batch.target));
       samples += static_cast<double>(n);
     }

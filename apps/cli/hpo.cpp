@@ -1,6 +1,6 @@
 // `magmadnn hpo`: hyperparameter search for a zoo model (train/hpo.h). Trials train on the
-// training set minus a held-out validation part and are scored by their validation accuracy; the
-// test set is never looked at. Under mpirun the trials of each rung are split over the ranks.
+// training set minus a held-out validation part and are scored by their validation accuracy (by
+// their validation RMSE, lower is better, for a regression); the test set is never looked at. Under mpirun the trials of each rung are split over the ranks.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -85,7 +85,7 @@ int run_hpo(const HpoArgs& a) {
 
   auto [train_set, val_set] = data::random_split(*load_split(a, data_dir(a), /*train=*/true), a.val_fraction, a.seed,
                                               "hpo: --val-fraction");
-  const models::ModelConfig config = config_for(*train_set);
+  const models::ModelConfig config = config_for_dataset(a.dataset);
   out << "magmadnn " << version() << ": hyperparameter search for " << a.model << " on " << a.dataset << " ("
       << train_set->size() << " training / " << val_set->size() << " validation samples), " << a.trials
       << " trials, eta " << a.eta << ", " << a.min_epochs << " epoch(s) first"
@@ -94,6 +94,7 @@ int run_hpo(const HpoArgs& a) {
   const auto augmentation = data::parse_augmentation(a.augment, config.height, config.width);
   if (augmentation) out << "augmenting the training images: " << augmentation->describe() << std::endl;
 
+  const bool regression = is_regression(a.dataset);
   const train::hpo::Objective objective = [&](const train::hpo::Config& c, int64_t epochs, int64_t trial) {
     const TrainArgs t = with_config(a, c);
     manual_seed(a.seed + static_cast<uint64_t>(trial));  // a trial's weights: a function of its id alone
@@ -108,30 +109,36 @@ int run_hpo(const HpoArgs& a) {
     opts.max_batches = t.max_batches;
     opts.progress = train::ProgressMode::None;
     opts.device = device;
-    opts.loss = loss_for(t);
+    opts.loss = loss_for(t.dataset, t.label_smoothing);
+    opts.accuracy = !is_regression(t.dataset);
     opts.clip_grad_norm = t.clip_grad_norm;
     train::Trainer trainer(model, optimizer, opts);
     trainer.fit(loader);  // a diverging run throws: the trial fails
-    return train::evaluate(*model, val_loader).accuracy;
+    const train::EvalMetrics m = train::evaluate(*model, val_loader, opts.loss);
+    return regression ? -std::sqrt(m.loss) : m.accuracy;  // higher is better
   };
+  // The figure a score stands for: the accuracy, or the RMSE of a regression.
+  const char* metric = regression ? "val_rmse" : "val_acc";
+  auto shown = [regression](double score) { return regression ? -score : score; };
   train::hpo::SearchOptions o;
   o.trials = a.trials, o.seed = a.seed, o.eta = a.eta, o.min_budget = a.min_epochs, o.max_budget = a.max_epochs;
   if (group->size() > 1) o.group = group;
   o.on_trial = [&](const train::hpo::Trial& t) {
     std::cout << "  trial " << t.id << " (rank " << group->rank() << ") rung " << t.rung << ", " << t.budget
               << " epoch(s): "
-              << (t.failed ? "failed: " + t.error : "val_acc " + std::to_string(t.score).substr(0, 6)) << "  "
+              << (t.failed ? "failed: " + t.error : metric + (" " + std::to_string(shown(t.score)).substr(0, 6)))
+              << "  "
               << config_text(t.config) << std::endl;
   };
   const std::vector<train::hpo::Trial> trials = train::hpo::search(space, objective, o);
 
   out << std::fixed;
-  out << "\n    #  trial  rung  epochs  val_acc  seconds  configuration\n";
+  out << "\n    #  trial  rung  epochs " << std::setw(8) << metric << "  seconds  configuration\n";
   for (size_t i = 0; i < trials.size(); ++i) {
     const auto& t = trials[i];
     out << std::setw(5) << i + 1 << std::setw(7) << t.id << std::setw(6) << t.rung << std::setw(8) << t.budget
         << std::setw(9) << std::setprecision(4);
-    if (t.failed) out << "failed"; else out << t.score;
+    if (t.failed) out << "failed"; else out << shown(t.score);
     out << std::setw(9) << std::setprecision(1) << t.seconds << "  " << config_text(t.config) << "\n";
   }
   const train::hpo::Trial& best = trials.front();
@@ -149,14 +156,16 @@ int run_hpo(const HpoArgs& a) {
   if (a.max_batches > 0) cmd << " --max-batches " << a.max_batches;
   if (augmentation) cmd << " --augment " << a.augment;
   if (a.clip_grad_norm > 0) cmd << " --clip-grad-norm " << a.clip_grad_norm;
-  out << "\nbest: trial " << best.id << ", validation accuracy " << std::setprecision(4) << best.score << " after "
+  out << "\nbest: trial " << best.id << (regression ? ", validation RMSE " : ", validation accuracy ")
+      << std::setprecision(4) << shown(best.score) << " after "
       << best.budget << " epoch(s)\n  " << cmd.str() << std::endl;
 
   if (root && !a.out.empty()) {
     std::string lines;
     for (const auto& t : trials)
       lines += json{{"trial", t.id}, {"rung", t.rung}, {"epochs", t.budget}, {"failed", t.failed},
-                    {"val_accuracy", t.failed ? json(nullptr) : json(t.score)}, {"seconds", t.seconds},
+                    {regression ? "val_rmse" : "val_accuracy", t.failed ? json(nullptr) : json(shown(t.score))},
+                    {"seconds", t.seconds},
                     {"config", t.config}}
                    .dump() +
                "\n";
@@ -165,7 +174,8 @@ int run_hpo(const HpoArgs& a) {
   if (root && !a.metrics_out.empty()) {
     write_json_atomic(a.metrics_out,
                       {{"command", "hpo"}, {"model", a.model}, {"dataset", a.dataset}, {"trials", a.trials},
-                       {"ranks", group->size()}, {"best_trial", best.id}, {"best_val_accuracy", best.score},
+                       {"ranks", group->size()}, {"best_trial", best.id},
+                       {regression ? "best_val_rmse" : "best_val_accuracy", shown(best.score)},
                        {"best_epochs", best.budget}, {"best_config", best.config}, {"train_command", cmd.str()}});
   }
   group.reset();

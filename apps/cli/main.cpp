@@ -12,11 +12,20 @@
 
 namespace {
 
+const char* const kModelHelp =
+    "mlp, mlp:W1,W2,... (hidden widths, e.g. mlp:256,128), lenet, resnet18 or resnet34";
+
+// --dataset: a built-in name or a NumPy archive (checked here by name; the file when it is read).
+const CLI::Validator kDatasetFlag(
+    [](std::string& value) { return magmadnn::cli::check_dataset_flag(value); }, "DATASET", "");
+
 void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset = true) {
-  cmd->add_option("--model", a.model, "mlp, lenet, resnet18 or resnet34")->capture_default_str();
+  cmd->add_option("--model", a.model, kModelHelp)->capture_default_str();
   cmd->add_option("--dataset", a.dataset,
-                  with_dataset ? "fashion-mnist, mnist or cifar10" : "input shape of: fashion-mnist, mnist or cifar10")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))
+                  with_dataset ? std::string(magmadnn::cli::kDatasetHelp)
+                               : std::string("the data set whose input shape, outputs and normalisation to use: ") +
+                                     magmadnn::cli::kDatasetHelp)
+      ->check(kDatasetFlag)
       ->capture_default_str();
   if (with_dataset) {
     cmd->add_option("--data-dir", a.data_dir,
@@ -151,12 +160,15 @@ int main(int argc, char** argv) {
       ->check(magmadnn::cli::NonNegative);
 
   PredictArgs predict_args;
-  CLI::App* predict = app.add_subcommand("predict", "classify the images of a .npy or IDX file with saved weights (CSV)");
+  CLI::App* predict = app.add_subcommand(
+      "predict", "classify the images of a .npy or IDX file with saved weights (CSV); regression values for a "
+                 "regression data set");
   add_common(predict, predict_args, /*with_dataset=*/false);
   predict->add_option("--weights", predict_args.weights, "weights saved by `magmadnn train --save`")->required();
   predict->add_option("--input", predict_args.input,
                       ".npy (uint8 pixels, or float32/float64 in [0, 1]; (N, C, H, W), (N, H, W) or (N, H, W, C)) "
-                      "or an IDX images file, gzipped or not")
+                      "or an IDX images file, gzipped or not; for a --dataset FILE.npz, a .npy of samples shaped "
+                      "as its x_train's, raw values as there")
       ->required();
   predict->add_option("--output", predict_args.output, "CSV file (written atomically); standard output when absent");
   predict->add_option("--top", predict_args.top, "classes per image, most probable first")->capture_default_str();
@@ -175,9 +187,10 @@ int main(int argc, char** argv) {
 
   SummaryArgs summary_args;
   CLI::App* summary = app.add_subcommand("summary", "a model's layers, output shapes, parameters and multiply-accumulates");
-  summary->add_option("--model", summary_args.model, "mlp, lenet, resnet18 or resnet34")->capture_default_str();
-  summary->add_option("--dataset", summary_args.dataset, "input shape of: fashion-mnist, mnist or cifar10")
-      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))
+  summary->add_option("--model", summary_args.model, kModelHelp)->capture_default_str();
+  summary->add_option("--dataset", summary_args.dataset,
+                      std::string("the data set whose input shape and outputs to use: ") + magmadnn::cli::kDatasetHelp)
+      ->check(kDatasetFlag)
       ->capture_default_str();
   summary->add_option("--batch-size", summary_args.batch_size, "samples in the traced batch")
       ->check(magmadnn::cli::Positive)->capture_default_str();

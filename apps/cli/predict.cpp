@@ -1,7 +1,9 @@
-// `magmadnn predict`: class predictions of saved weights for images in a .npy or IDX file, as CSV.
-// Images are preprocessed as training preprocessed its data set: uint8 pixels scaled to [0, 1]
-// (floating inputs are taken to be in [0, 1] already), then normalised with the data set's mean
-// and std; the model runs in evaluation mode on --device in batches of --batch-size.
+// `magmadnn predict`: class predictions (or regression values) of saved weights for the samples in
+// a .npy or IDX file, as CSV. Inputs are preprocessed as training preprocessed its data set: for
+// the built-in image sets uint8 pixels scaled to [0, 1] (floating inputs are taken to be in [0, 1]
+// already), then normalised with the data set's mean and std; for a NumPy-archive data set the
+// values as they are, standardised by its x_train's statistics. The model runs in evaluation mode
+// on --device in batches of --batch-size.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -77,19 +79,83 @@ Tensor load_images(const std::string& path, const models::ModelConfig& c, const 
   return f;
 }
 
+// The samples of a .npy file for a NumPy-archive data set: any numeric dtype, the shapes
+// data::npz_inputs_as_nchw takes, each sample of the archive's sample shape.
+Tensor load_samples(const std::string& path, const models::ModelConfig& c, const std::string& dataset) {
+  MAGMADNN_CHECK(ends_with(path, ".npy"), "predict: --dataset ", dataset, " takes its samples from a .npy file, got ",
+                 path);
+  const io::NpyArray a = io::load_npy(path);
+  MAGMADNN_CHECK(!a.shape.empty(), "predict: ", path, " is a 0-d array; expected samples (N, ...)");
+  const Tensor x = data::npz_inputs_as_nchw(io::to_tensor(a, kFloat32), "predict: " + path);
+  MAGMADNN_CHECK(x.size(1) == c.in_channels && x.size(2) == c.height && x.size(3) == c.width, "predict: ", path,
+                 " holds samples of shape ", io::shape_str(a.shape), "; ", dataset, "'s samples are (",
+                 c.in_channels, ", ", c.height, ", ", c.width, ") as (C, H, W)");
+  const float* p = x.data<float>();
+  const int64_t per = x.numel() / x.size(0);
+  for (int64_t i = 0; i < x.numel(); ++i)
+    MAGMADNN_CHECK(std::isfinite(p[i]), "predict: ", path, ": sample ", i / per, " has a NaN or infinite value");
+  return x;
+}
+
+// Regression: one CSV row per sample with the model's K outputs.
+std::string regression_csv(nn::Module& model, const Tensor& samples, int64_t batch_size, Device device) {
+  std::ostringstream csv;
+  csv << "index";
+  NoGradGuard no_grad;
+  for (int64_t begin = 0; begin < samples.size(0); begin += batch_size) {
+    const int64_t end = std::min(samples.size(0), begin + batch_size);
+    const Tensor y = model.forward(samples.slice(0, begin, end).to(device)).to(Device::cpu()).contiguous();
+    const int64_t k = y.size(1);
+    if (begin == 0)
+      for (int64_t j = 0; j < k; ++j) csv << ",y" << j;
+    if (begin == 0) csv << "\n";
+    const std::vector<float> v = y.to_vector<float>();
+    for (int64_t i = 0; i < end - begin; ++i) {
+      csv << begin + i;
+      for (int64_t j = 0; j < k; ++j) {
+        char num[32];
+        std::snprintf(num, sizeof num, "%.7g", v[i * k + j]);
+        csv << "," << num;
+      }
+      csv << "\n";
+    }
+  }
+  return csv.str();
+}
+
 }  // namespace
 
 int run_predict(const PredictArgs& a) {
   const Device device = setup(a);
   const models::ModelConfig config = config_for_dataset(a.dataset);
+  const bool regression = is_regression(a.dataset);
+  MAGMADNN_CHECK(!regression || a.top == 1, "predict: --top ranks classes; ", a.dataset, " holds regression targets");
   MAGMADNN_CHECK(a.top >= 1 && a.top <= config.num_classes, "predict: --top must be in [1, ", config.num_classes,
                  "], got ", a.top);
   auto model = models::make_model(a.model, config);
   io::load_module(*model, a.weights);  // before the input: a wrong file fails first and cheaply
-  const Tensor images = normalization_for(a.dataset)(load_images(a.input, config, a.dataset));
+  const Tensor images = normalization_for(a.dataset)(is_npz_dataset(a.dataset) ? load_samples(a.input, config, a.dataset)
+                                                                               : load_images(a.input, config, a.dataset));
   model->eval();
   model->to(device);
   const int64_t n = images.size(0), k = a.top;
+  if (regression) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string csv = regression_csv(*model, images, a.batch_size, device);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (a.output.empty())
+      std::cout << csv << std::flush;
+    else
+      io::write_file_atomic(a.output, csv, "predictions");
+    (a.output.empty() ? std::cerr : std::cout) << "predicted " << n << " samples from " << a.input << " with "
+                                               << a.model << " on " << device << " in " << std::fixed
+                                               << std::setprecision(2) << seconds << "s" << std::endl;
+    if (!a.metrics_out.empty())
+      write_json_atomic(a.metrics_out, {{"command", "predict"}, {"model", a.model}, {"weights", a.weights},
+                                        {"input", a.input}, {"device", device.str()}, {"samples", n},
+                                        {"predict_seconds", seconds}});
+    return 0;
+  }
   const std::vector<std::string> names = class_names(a.dataset);
 
   std::ostringstream csv;

@@ -18,6 +18,7 @@
 #include "magmadnn/data/dataset.h"
 #include "magmadnn/data/idx.h"
 #include "magmadnn/data/mnist.h"
+#include "magmadnn/data/npz_dataset.h"
 #include "magmadnn/data/sampler.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/dist/ddp.h"

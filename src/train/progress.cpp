@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -71,9 +72,9 @@ void ProgressReporter::update(int64_t batch, int64_t samples, const std::functio
     line << "[" << std::string(filled, '=') << (filled < width ? ">" : "") << std::string(std::max(0, width - filled - 1), ' ')
          << "] ";
   }
-  line << "batch " << batch << "/" << num_batches_ << std::fixed << std::setprecision(4) << " loss " << loss
-       << std::setprecision(3) << " acc " << accuracy << std::setprecision(0) << " " << rate << " samples/s ETA "
-       << format_duration(eta);
+  line << "batch " << batch << "/" << num_batches_ << std::fixed << std::setprecision(4) << " loss " << loss;
+  if (!std::isnan(accuracy)) line << std::setprecision(3) << " acc " << accuracy;
+  line << std::setprecision(0) << " " << rate << " samples/s ETA " << format_duration(eta);
   if (mode_ == ProgressMode::Bar) {
     out_ << "\r" << line.str() << "\033[K" << std::flush;
   } else {

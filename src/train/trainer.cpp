@@ -399,7 +399,8 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
         progress.update(batches_in_epoch_, epoch_samples_, [&] {
           read_epoch_sums();
           return ProgressReporter::Values{epoch_loss_sum_ / epoch_samples_,
-                                          static_cast<double>(epoch_correct_) / epoch_samples_};
+                                          options_.accuracy ? static_cast<double>(epoch_correct_) / epoch_samples_
+                                                            : std::numeric_limits<double>::quiet_NaN()};
         });
         if (!stepped) continue;  // gradients pending: no step, checkpoint or stop between a group's batches
         ++global_step_;
@@ -422,34 +423,38 @@ std::vector<EpochMetrics> Trainer::fit(data::DataLoader& train_loader, data::Dat
     read_epoch_sums();
     clear_epoch_sums_on_device();
     m.train_loss = epoch_samples_ ? epoch_loss_sum_ / epoch_samples_ : 0;
-    m.train_accuracy = epoch_samples_ ? static_cast<double>(epoch_correct_) / epoch_samples_ : 0;
+    m.train_accuracy = !options_.accuracy ? std::numeric_limits<double>::quiet_NaN()
+                       : epoch_samples_   ? static_cast<double>(epoch_correct_) / epoch_samples_
+                                          : 0;
     m.train_seconds = epoch_seconds_;
     m.samples_per_second = epoch_seconds_ > 0 ? epoch_samples_ / epoch_seconds_ : 0;
     m.test_loss = m.test_accuracy = std::numeric_limits<double>::quiet_NaN();
     if (has_eval) {
       const EvalMetrics e = options_.evaluate ? options_.evaluate() : evaluate(*model_, *test_loader, options_.loss);
       m.test_loss = e.loss;
-      m.test_accuracy = e.accuracy;
+      m.test_accuracy = options_.accuracy ? e.accuracy : std::numeric_limits<double>::quiet_NaN();
     }
     std::ostringstream summary;
     summary << std::fixed << "epoch " << epoch << "/" << options_.epochs << std::setprecision(4) << " train_loss "
-            << m.train_loss << std::setprecision(4) << " train_acc " << m.train_accuracy;
-    if (has_eval)
-      summary << " " << options_.eval_name << "_loss " << m.test_loss << " " << options_.eval_name << "_acc "
-              << m.test_accuracy;
+            << m.train_loss;
+    if (options_.accuracy) summary << " train_acc " << m.train_accuracy;
+    if (has_eval) {
+      summary << " " << options_.eval_name << "_loss " << m.test_loss;
+      if (options_.accuracy) summary << " " << options_.eval_name << "_acc " << m.test_accuracy;
+    }
     summary << std::setprecision(0) << " " << m.samples_per_second << " samples/s " << std::setprecision(1)
             << m.train_seconds << "s";
     progress.end_epoch(summary.str());
     if (log.is_open()) {
       nlohmann::json j = {{"epoch", m.epoch},
                           {"train_loss", m.train_loss},
-                          {"train_accuracy", m.train_accuracy},
                           {"train_seconds", m.train_seconds},
                           {"samples_per_second", m.samples_per_second},
                           {"lr", m.lr}};
+      if (options_.accuracy) j["train_accuracy"] = m.train_accuracy;
       if (has_eval) {
         j[options_.eval_name + "_loss"] = m.test_loss;
-        j[options_.eval_name + "_accuracy"] = m.test_accuracy;
+        if (options_.accuracy) j[options_.eval_name + "_accuracy"] = m.test_accuracy;
       }
       log << j.dump() << "\n" << std::flush;
     }

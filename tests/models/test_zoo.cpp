@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 
 #include "golden/golden.h"
@@ -49,7 +51,38 @@ TEST(ModelZoo, Names) {
   EXPECT_THAT(models::model_names(), ElementsAre("mlp", "lenet", "resnet18", "resnet34"));
   for (const auto& name : models::model_names()) EXPECT_NE(models::make_model(name), nullptr) << name;
   EXPECT_THAT(error_of([] { models::make_model("vgg"); }),
-              HasSubstr("unknown model 'vgg': expected one of mlp, lenet, resnet18, resnet34"));
+              HasSubstr("unknown model 'vgg': expected one of mlp, lenet, resnet18, resnet34 or mlp:W1,W2,..."));
+}
+
+TEST(ModelZoo, MlpWithChosenWidths) {
+  models::ModelConfig tabular;
+  tabular.in_channels = 6;
+  tabular.height = tabular.width = 1;
+  tabular.num_classes = 3;
+  auto net = models::make_model("mlp:16,8", tabular);
+  // Flatten, Linear(6, 16), ReLU, Linear(16, 8), ReLU, Linear(8, 3): PyTorch's names and sizes.
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : net->state_dict()) shapes[name] = t.shape();
+  EXPECT_EQ(shapes, (std::map<std::string, Shape>{{"1.weight", {16, 6}}, {"1.bias", {16}}, {"3.weight", {8, 16}},
+                                                  {"3.bias", {8}}, {"5.weight", {3, 8}}, {"5.bias", {3}}}));
+  EXPECT_EQ(net->num_parameters(), 6 * 16 + 16 + 16 * 8 + 8 + 8 * 3 + 3);
+  EXPECT_EQ((*net)(randn({4, 6, 1, 1})).shape(), Shape({4, 3}));
+  // "mlp:" alone: one Linear layer (a linear / logistic model).
+  auto linear = models::make_model("mlp:", tabular);
+  EXPECT_EQ(linear->num_parameters(), 6 * 3 + 3);
+  // The default mlp is mlp:512,256, parameter for parameter.
+  manual_seed(5);
+  auto a = models::make_model("mlp");
+  manual_seed(5);
+  auto b = models::make_model("mlp:512,256");
+  const auto sa = a->state_dict(), sb = b->state_dict();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& [name, t] : sa) EXPECT_TRUE(allclose(t, sb.at(name), 0, 0)) << name;
+  for (const char* bad : {"mlp:3,,4", "mlp:-3", "mlp:0", "mlp:x", "mlp:4.5", "mlp:99999999999"})
+    EXPECT_THAT(error_of([&] { models::make_model(bad, tabular); }),
+                HasSubstr("hidden widths must be positive integers separated by commas"))
+        << bad;
+  EXPECT_THAT(error_of([&] { models::make_model("mlp:3,", tabular); }), HasSubstr("a comma ends the list"));
 }
 
 TEST(ModelZoo, StateDictsAndParameterCountsMatchPyTorch) {

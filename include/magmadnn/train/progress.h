@@ -21,7 +21,8 @@ class ProgressReporter {
   ProgressReporter(ProgressMode mode, std::ostream& out);
 
   void start_epoch(int64_t epoch, int64_t num_epochs, int64_t num_batches);
-  // After each batch: running mean loss and accuracy of the epoch so far, samples seen.
+  // After each batch: running mean loss and accuracy of the epoch so far (NaN: none, a
+  // regression), samples seen.
   void update(int64_t batch, double loss, double accuracy, int64_t samples);
   // The same, but the loss and accuracy are asked of `read` only when something is drawn (a bar
   // at most ~10 times a second, a line 5 times an epoch): reading them may wait for a GPU.

@@ -65,6 +65,9 @@ struct TrainerOptions {
   // hold its figures either way.
   std::string eval_name = "test";
   LossFn loss;                   // cross-entropy when empty
+  // Classification: argmax hits are counted into the accuracies. False for a regression (e.g. an
+  // mse_loss): the epoch lines, the progress and the log show no accuracy, EpochMetrics' are NaN.
+  bool accuracy = true;
   int64_t max_batches = 0;       // per epoch; 0 means the whole loader
   // When positive: after backward, the gradients of all parameters are rescaled together to a
   // total 2-norm of at most this (nn::utils::clip_grad_norm_), before the optimizer step.

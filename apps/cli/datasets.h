@@ -1,0 +1,46 @@
+// The data sets --dataset names: the built-in image sets (fashion-mnist, mnist, cifar10, read from
+// --data-dir) or the user's own data as a NumPy archive, a path ending in ".npz" that holds
+// x_train, y_train, x_test, y_test (data/npz_dataset.h): integer labels make a classification,
+// floating targets a regression (mean squared error, RMSE reported, no accuracy).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "magmadnn/data/dataset.h"
+#include "magmadnn/data/transforms.h"
+#include "magmadnn/models/models.h"
+#include "magmadnn/train/trainer.h"
+
+namespace magmadnn::cli {
+
+struct CommonArgs;
+
+// The --dataset values this build knows, for help texts and the flag's check.
+extern const char* const kDatasetHelp;
+// Empty when `dataset` is a built-in name or a path ending in .npz; else why not.
+std::string check_dataset_flag(const std::string& dataset);
+
+bool is_npz_dataset(const std::string& dataset);
+// Floating targets: mean squared error, no accuracy.
+bool is_regression(const std::string& dataset);
+// The model configuration the data set's samples give: input (C, H, W) and outputs (classes or
+// regression targets). An archive is read (once per process) to find them.
+models::ModelConfig config_for_dataset(const std::string& dataset);
+// The normalisation train, eval and predict apply alike: the built-in sets' published per-channel
+// mean and std of pixels in [0, 1]; for an archive, the per-channel mean and std of x_train.
+data::Normalize normalization_for(const std::string& dataset);
+// The train or test split of --dataset, normalised (normalization_for).
+std::shared_ptr<data::TensorDataset> load_split(const CommonArgs& a, const std::string& dir, bool train);
+// The folder of a built-in set's files (--data-dir, or the default for fashion-mnist); the archive's
+// path for an .npz data set.
+std::string data_dir(const CommonArgs& a);
+// The class names in label order (predict's CSV, eval --report): the built-in sets' names, "0" to
+// "K-1" for an archive's labels; empty for a regression.
+std::vector<std::string> class_names(const std::string& dataset);
+// The loss a data set trains and is evaluated with: cross-entropy (with label smoothing e > 0, as
+// PyTorch) for classes, mean squared error for a regression (which refuses label smoothing).
+train::LossFn loss_for(const std::string& dataset, double label_smoothing = 0);
+
+}  // namespace magmadnn::cli
