@@ -5,7 +5,8 @@ set -euo pipefail
 # ocl-icd-opencl-dev: only a Recommends of libdnnl-dev, but oneDNN's CMake config requires OpenCL.
 packages=(build-essential cmake pkg-config libdnnl-dev ocl-icd-opencl-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
-          libopenmpi-dev openmpi-bin libsymspg-dev)
+          libopenmpi-dev openmpi-bin libsymspg-dev
+          python3-onnx)  # the ONNX export tests check files with onnx.checker and a NumPy interpreter
 # PyTorch is the reference for benchmarks; with OpenBLAS (not the reference BLAS) it runs at its
 # documented speed.
 if [[ "${1:-}" == "--bench" ]]; then packages+=(python3-torch python3-numpy libopenblas0-pthread); fi

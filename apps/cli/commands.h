@@ -89,6 +89,12 @@ struct PredictArgs : CommonArgs {
   int64_t top = 1;     // classes per sample, most probable first
 };
 
+struct ExportArgs : CommonArgs {
+  std::string weights;
+  std::string output;  // .onnx
+  bool fuse = false;   // fold BatchNorm into convolutions first
+};
+
 struct HpoArgs : TrainArgs {
   std::string space;         // "lr=log:1e-4:0.1,optimizer=sgd|adam" (train/hpo.h)
   int64_t trials = 9;
@@ -151,6 +157,7 @@ int run_bench(const BenchArgs& args);
 int run_predict(const PredictArgs& args);
 int run_hpo(const HpoArgs& args);
 int run_info();
+int run_export(const ExportArgs& args);
 
 struct SummaryArgs {
   std::string model = "mlp";

@@ -183,6 +183,14 @@ int main(int argc, char** argv) {
   bench->add_flag("--cuda-graph", bench_args.cuda_graph,
                   "capture the training step into a CUDA graph after warm-up and replay it (--device cuda)");
 
+  ExportArgs export_args;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "saved weights as an ONNX model (opset 13) with the data set's input normalisation built in");
+  add_common(export_cmd, export_args, /*with_dataset=*/false);
+  export_cmd->add_option("--weights", export_args.weights, "weights saved by `magmadnn train --save`")->required();
+  export_cmd->add_option("--output", export_args.output, "the .onnx file (written atomically)")->required();
+  export_cmd->add_flag("--fuse", export_args.fuse, "fold each BatchNorm into the convolution before it first");
+
   CLI::App* info = app.add_subcommand("info", "version, backends, threads, library versions");
 
   SummaryArgs summary_args;
@@ -213,6 +221,7 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(predict_args);
     if (*hpo) return run_hpo(hpo_args);
     if (*info) return run_info();
+    if (*export_cmd) return run_export(export_args);
     if (*summary) return run_summary(summary_args);
     if (run_ising) return run_ising();
     if (run_spacegroup) return run_spacegroup();

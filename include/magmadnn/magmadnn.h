@@ -22,6 +22,7 @@
 #include "magmadnn/data/sampler.h"
 #include "magmadnn/data/transforms.h"
 #include "magmadnn/dist/ddp.h"
+#include "magmadnn/export/onnx.h"
 #include "magmadnn/dist/pipeline.h"
 #include "magmadnn/dist/process_group.h"
 #include "magmadnn/dist/sync_batch_norm.h"

@@ -1,0 +1,37 @@
+// `magmadnn export`: saved weights as an ONNX model (export/onnx.h) that takes the data as the
+// CLI reads it (pixels in [0, 1], or an archive's raw values) and normalises them itself, so a
+// runtime needs no preprocessing beyond that; --fuse folds batch norms into convolutions first.
+#include <iomanip>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "magmadnn/magmadnn.h"
+#include "magmadnn/nn/fusion.h"
+
+namespace magmadnn::cli {
+
+int run_export(const ExportArgs& a) {
+  setup(a);
+  const models::ModelConfig config = config_for_dataset(a.dataset);
+  auto model = models::make_model(a.model, config);
+  io::load_module(*model, a.weights);
+  if (a.fuse) nn::fuse_for_inference(*model);
+  const data::Normalize normalize = normalization_for(a.dataset);
+  onnx::ExportOptions o;
+  o.input_mean = normalize.mean;
+  o.input_std = normalize.std;
+  o.graph_name = a.model;
+  onnx::export_onnx(*model, Shape({1, config.in_channels, config.height, config.width}), a.output, o);
+  std::cout << "exported " << a.model << " (" << model->num_parameters() << " parameters" << (a.fuse ? ", fused" : "")
+            << ") to " << a.output << ": input (N, " << config.in_channels << ", " << config.height << ", "
+            << config.width << ") float32 " << (is_npz_dataset(a.dataset) ? "as in x_train" : "in [0, 1]")
+            << ", output (N, " << config.num_classes << ") "
+            << (is_regression(a.dataset) ? "regression values" : "logits") << std::endl;
+  if (!a.metrics_out.empty())
+    write_json_atomic(a.metrics_out, {{"command", "export"}, {"model", a.model}, {"weights", a.weights},
+                                      {"output", a.output}, {"fused", a.fuse},
+                                      {"parameters", model->num_parameters()}});
+  return 0;
+}
+
+}  // namespace magmadnn::cli
