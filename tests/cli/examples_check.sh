@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The example programs run to the end on a small generated data set: autograd_basics, train_mlp,
-# custom_cnn (a few batches, then reloaded and evaluated on the CPU), distributed_ddp with one
+# custom_cnn (a few batches, then reloaded and evaluated on the CPU), own_data_regression (a NumPy
+# archive to an ONNX file), distributed_ddp with one
 # process and, where mpirun is given, with two ranks that must reach the one process's test loss.
 # Usage: examples_check.sh DIR_WITH_EXAMPLE_BINARIES [mpiexec]
 set -uo pipefail
@@ -20,6 +21,20 @@ if "$bin/example_custom_cnn" data cpu 4 >out 2>&1; then
     bad "custom_cnn: accuracy $a, reloaded $b"
 else
   bad "custom_cnn: $(tail -3 out)"
+fi
+# own_data_regression: the two-target regression archive (noise 0.05) to a small test RMSE, and an
+# ONNX file that passes onnx.checker where python3-onnx is installed.
+python3 "$here/make_npz.py" regress r.npz || bad "cannot generate r.npz"
+if "$bin/example_own_data_regression" r.npz 20 >out 2>&1; then
+  rmse=$(grep -oP 'test RMSE after 20 epochs: \K[0-9.e-]+' out)
+  awk -v r="$rmse" 'BEGIN { exit !(r != "" && r < 0.25) }' && [[ -f regression.onnx ]] &&
+    ok "own_data_regression: test RMSE $rmse < 0.25, regression.onnx written" || bad "own_data_regression: $(tail -3 out)"
+  if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+    /usr/bin/python3 "$here/onnx_eval.py" check regression.onnx >out 2>&1 && ok "regression.onnx: $(cat out)" ||
+      bad "regression.onnx: $(tail -3 out)"
+  fi
+else
+  bad "own_data_regression: $(tail -3 out)"
 fi
 if "$bin/example_distributed_ddp" data 3 >one.out 2>&1; then
   ok "distributed_ddp, one process"

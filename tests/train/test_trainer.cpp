@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -24,6 +25,7 @@ namespace {
 
 using testing::error_of;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int64_t kSamples = 10, kBatch = 4, kIn = 4, kClasses = 3;
 
@@ -148,6 +150,48 @@ TEST(TrainerMetrics, EpochLossAndAccuracyEqualHandComputedReference) {
           << " train_acc " << static_cast<double>(ref.correct) / ref.samples << " test_loss " << ref.test.loss
           << " test_acc " << ref.test.accuracy;
   EXPECT_THAT(text, HasSubstr(summary.str()));
+}
+
+TEST(TrainerMetrics, WithoutAccuracyARegressionReportsLossesOnly) {
+  // Two outputs regressed on the MSE: the same loss sums, but no accuracy anywhere.
+  manual_seed(8);
+  auto set = std::make_shared<data::TensorDataset>(randn({12, 3}), randn({12, 2}));
+  auto model = std::make_shared<nn::Linear>(3, 2);
+  auto opt = std::make_shared<optim::SGD>(model->parameters(), optim::SGDOptions(0.1));
+  std::ostringstream out;
+  train::TrainerOptions o;
+  o.progress = train::ProgressMode::Lines;
+  o.out = &out;
+  o.loss = [](const Tensor& y, const Tensor& t) { return mse_loss(y, t); };
+  o.accuracy = false;
+  o.metrics_log = temp_path("regression.jsonl");
+  std::filesystem::remove(o.metrics_log);
+  // The first step's loss, by hand, on a copy of the initial weights.
+  Tensor w = model->weight().detach().clone(), b = model->bias().detach().clone();
+  data::DataLoader loader(set, data::DataLoaderOptions(4).shuffle(false));
+  const double first = mse_loss(add(matmul(set->inputs().slice(0, 0, 4), w.transpose(0, 1)), b),
+                                set->targets().slice(0, 0, 4))
+                           .item<double>();
+  train::Trainer trainer(model, opt, o);
+  const auto history = trainer.fit(loader, &loader);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_TRUE(std::isnan(history[0].train_accuracy));
+  EXPECT_TRUE(std::isnan(history[0].test_accuracy));
+  EXPECT_GT(history[0].train_loss, 0.0);
+  const std::string text = out.str();
+  EXPECT_THAT(text, Not(HasSubstr("acc")));
+  std::ostringstream want;
+  want << "batch 1/3 loss " << std::fixed << std::setprecision(4) << first << " ";
+  EXPECT_THAT(text, HasSubstr(want.str()));
+  std::ifstream log(o.metrics_log);
+  std::string line;
+  ASSERT_TRUE(std::getline(log, line));
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_FALSE(j.contains("train_accuracy"));
+  EXPECT_FALSE(j.contains("test_accuracy"));
+  EXPECT_EQ(j["train_loss"].get<double>(), history[0].train_loss);
+  EXPECT_EQ(j["test_loss"].get<double>(), history[0].test_loss);
+  std::filesystem::remove(o.metrics_log);
 }
 
 TEST(TrainerMetrics, EvaluateEqualsHandComputedReference) {
