@@ -68,7 +68,7 @@ constexpr int kTypeTensor = 1, kTypeTensorElemType = 1, kTypeTensorShape = 2;
 constexpr int kShapeDim = 1, kDimValue = 1, kDimParam = 2;
 }  // namespace field
 constexpr int kAttrTypeFloat = 1, kAttrTypeInt = 2, kAttrTypeInts = 7;
-constexpr int kElemFloat = 1;
+constexpr int kElemFloat = 1, kElemInt64 = 7;
 constexpr int64_t kIrVersion = 7, kOpset = 13;
 
 struct Attr {
@@ -99,6 +99,17 @@ class Graph {
     return unique;
   }
   std::string scalar(const std::string& name, double v) { return initializer(name, full({}, v, kFloat32)); }
+  // A 1-D int64 constant (Reshape's target shape).
+  std::string int64_initializer(const std::string& name, const std::vector<int64_t>& values) {
+    Proto p;
+    p.int_field(field::kTensorDims, static_cast<int64_t>(values.size()));
+    p.int_field(field::kTensorDataType, kElemInt64);
+    const std::string unique = fresh(name);
+    p.string_field(field::kTensorName, unique);
+    p.bytes_field(field::kTensorRawData, values.data(), values.size() * sizeof(int64_t));
+    initializers_.push_back(std::move(p));
+    return unique;
+  }
 
   // One node; returns the name of its (single) output.
   std::string node(const std::string& op, const std::vector<std::string>& inputs, const std::string& name,
@@ -195,6 +206,20 @@ int64_t onnx_pool_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mo
   return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
 }
 
+// The leaf layers Tracer::emit has a case for (checked before running a layer, whose own input
+// checks would otherwise speak first).
+bool has_onnx_form(const nn::Module& m) {
+  return dynamic_cast<const nn::Linear*>(&m) || dynamic_cast<const nn::Conv2d*>(&m) ||
+         dynamic_cast<const nn::BatchNormBase*>(&m) || dynamic_cast<const nn::MaxPool2d*>(&m) ||
+         dynamic_cast<const nn::AvgPool2d*>(&m) || dynamic_cast<const nn::AdaptiveAvgPool2d*>(&m) ||
+         dynamic_cast<const nn::ReLU*>(&m) || dynamic_cast<const nn::LeakyReLU*>(&m) ||
+         dynamic_cast<const nn::Sigmoid*>(&m) || dynamic_cast<const nn::Tanh*>(&m) ||
+         dynamic_cast<const nn::GELU*>(&m) || dynamic_cast<const nn::Softmax*>(&m) ||
+         dynamic_cast<const nn::LogSoftmax*>(&m) || dynamic_cast<const nn::Flatten*>(&m) ||
+         dynamic_cast<const nn::LayerNorm*>(&m) || dynamic_cast<const nn::GroupNorm*>(&m) ||
+         dynamic_cast<const nn::Dropout*>(&m) || dynamic_cast<const nn::Identity*>(&m);
+}
+
 class Tracer {
  public:
   explicit Tracer(Graph& g) : g_(g) {}
@@ -213,6 +238,11 @@ class Tracer {
       v = {g_.node("Flatten", {v.name}, join(path, "flatten"), {int_attr("axis", 1)}), v.tensor.flatten(1)};
       return emit(resnet->fc(), v, join(path, "fc"));
     }
+    if (!has_onnx_form(m))
+      MAGMADNN_ERROR("export_onnx: ", path.empty() ? "the model" : "layer '" + path + "'", " (", m.name(),
+                     ") has no ONNX form; supported: Sequential, Linear, Conv2d, BatchNorm1d/2d, MaxPool2d, "
+                     "AvgPool2d, AdaptiveAvgPool2d, LayerNorm, GroupNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, "
+                     "Softmax, LogSoftmax, Flatten, Dropout, Identity and the model zoo's ResNet");
     const Tensor y = m(x.tensor);  // the layer's real output: shapes for the checks below
     if (auto* linear = dynamic_cast<nn::Linear*>(&m)) return {this->linear(*linear, x, path), y};
     if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) return {conv2d(*conv, x, path), y};
@@ -237,11 +267,9 @@ class Tracer {
     if (auto* lsm = dynamic_cast<nn::LogSoftmax*>(&m))
       return {g_.node("LogSoftmax", {x.name}, path, {int_attr("axis", lsm->dim())}), y};
     if (auto* flatten = dynamic_cast<nn::Flatten*>(&m)) return {this->flatten(*flatten, x, path), y};
-    if (dynamic_cast<nn::Dropout*>(&m) || dynamic_cast<nn::Identity*>(&m)) return {x.name, y};  // eval: identity
-    MAGMADNN_ERROR("export_onnx: ", path.empty() ? "the model" : "layer '" + path + "'", " (", m.name(),
-                   ") has no ONNX form; supported: Sequential, Linear, Conv2d, BatchNorm1d/2d, MaxPool2d, "
-                   "AvgPool2d, AdaptiveAvgPool2d, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, "
-                   "Flatten, Dropout, Identity and the model zoo's ResNet");
+    if (auto* ln = dynamic_cast<nn::LayerNorm*>(&m)) return {layer_norm(*ln, x, path), y};
+    if (auto* gn = dynamic_cast<nn::GroupNorm*>(&m)) return {group_norm(*gn, x, path), y};
+    return {x.name, y};  // Dropout (evaluation mode) and Identity
   }
 
  private:
@@ -321,6 +349,52 @@ class Tracer {
     const int64_t kh = h / out.h, kw = w / out.w;
     return g_.node("AveragePool", {x.name}, path,
                    {ints_attr("kernel_shape", {kh, kw}), ints_attr("strides", {kh, kw})});
+  }
+
+  // (x - mean) / sqrt(var + eps) over `axes` (biased variance, as both norms use); opset 13 has
+  // no LayerNormalization (17) or GroupNormalization (18), so they are composed.
+  std::string standardise(const std::string& x, const std::vector<int64_t>& axes, double eps,
+                          const std::string& path) {
+    const std::vector<Attr> reduce{ints_attr("axes", axes), int_attr("keepdims", 1)};
+    const std::string centred =
+        g_.node("Sub", {x, g_.node("ReduceMean", {x}, path + ".mean", reduce)}, path + ".centred");
+    const std::string var =
+        g_.node("ReduceMean", {g_.node("Mul", {centred, centred}, path + ".square")}, path + ".var", reduce);
+    const std::string denom =
+        g_.node("Sqrt", {g_.node("Add", {var, g_.scalar(path + ".eps", eps)}, path + ".var_eps")}, path + ".std");
+    return g_.node("Div", {centred, denom}, path + ".normalised");
+  }
+
+  // out * weight + bias, where present.
+  std::string affine(const std::string& x, const Tensor& weight, const Tensor& bias, const std::string& path) {
+    if (!weight.defined()) return x;
+    const std::string scaled = g_.node("Mul", {x, g_.initializer(join(path, "weight"), weight)}, path + ".scaled");
+    return g_.node("Add", {scaled, g_.initializer(join(path, "bias"), bias)}, path);
+  }
+
+  std::string layer_norm(nn::LayerNorm& ln, const Value& x, const std::string& path) {
+    const int64_t k = ln.options().normalized_shape().dim();
+    std::vector<int64_t> axes;
+    for (int64_t a = -k; a < 0; ++a) axes.push_back(a);
+    const std::string y = standardise(x.name, axes, ln.options().eps(), path);
+    return ln.options().elementwise_affine() ? affine(y, ln.weight(), ln.bias(), path) : y;
+  }
+
+  std::string group_norm(nn::GroupNorm& gn, const Value& x, const std::string& path) {
+    // (N, C, ...) -> (N, G, rest) -> standardised over the last axis -> (N, C, ...) -> per-channel affine.
+    const Shape& s = x.tensor.shape();
+    std::vector<int64_t> back{0};
+    for (int64_t d = 1; d < s.dim(); ++d) back.push_back(s[d]);
+    const std::string grouped = g_.node(
+        "Reshape", {x.name, g_.int64_initializer(path + ".grouped_shape", {0, gn.options().num_groups(), -1})},
+        path + ".grouped");
+    const std::string y = g_.node(
+        "Reshape", {standardise(grouped, {2}, gn.options().eps(), path), g_.int64_initializer(path + ".shape", back)},
+        gn.options().affine() ? path + ".ungrouped" : path);
+    if (!gn.options().affine()) return y;
+    Shape per_channel({s[1]});  // (C, 1, ..., 1): broadcasts over the spatial axes
+    for (int64_t d = 2; d < s.dim(); ++d) per_channel.push_back(1);
+    return affine(y, gn.weight().reshape(per_channel), gn.bias().reshape(per_channel), path);
   }
 
   std::string flatten(nn::Flatten& f, const Value& x, const std::string& path) {

@@ -93,7 +93,8 @@ def softmax(x, axis):
 
 
 def run(model, x):
-    env = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    env = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    env = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in env.items()}
     env[model.graph.input[0].name] = x.astype(np.float64)
     erf = np.vectorize(math.erf)
     for node in model.graph.node:
@@ -112,6 +113,13 @@ def run(model, x):
             y = np.tanh(i[0])
         elif op == "Erf":
             y = erf(i[0])
+        elif op == "Sqrt":
+            y = np.sqrt(i[0])
+        elif op == "ReduceMean":
+            y = i[0].mean(axis=tuple(a["axes"]), keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Reshape":  # 0 copies the input's dimension (allowzero = 0)
+            shape = [i[0].shape[k] if d == 0 else d for k, d in enumerate(i[1])]
+            y = i[0].reshape(shape)
         elif op == "Identity":
             y = i[0]
         elif op == "Conv":

@@ -85,6 +85,22 @@ TEST(OnnxExport, LinearOnHigherRanksSoftmaxAndBatchNorm1d) {
   expect_same_as_forward(mlp, randn({4, 5}));
 }
 
+TEST(OnnxExport, LayerAndGroupNormAreComposed) {
+  manual_seed(6);
+  auto ln = std::make_shared<nn::LayerNorm>(nn::LayerNormOptions(Shape{3, 4}).eps(1e-3));
+  ln->weight().detach().copy_(randn({3, 4}));
+  ln->bias().detach().copy_(randn({3, 4}));
+  nn::Sequential with_ln(make<nn::Conv2d>(nn::Conv2dOptions(2, 5, 1)), ln,
+                         make<nn::LayerNorm>(nn::LayerNormOptions(Shape{4}).elementwise_affine(false)));
+  expect_same_as_forward(with_ln, randn({2, 2, 3, 4}) * 3.0 + 1.0);
+  auto gn = std::make_shared<nn::GroupNorm>(3, 6);
+  gn->weight().detach().copy_(randn({6}));
+  gn->bias().detach().copy_(randn({6}));
+  nn::Sequential with_gn(make<nn::Conv2d>(nn::Conv2dOptions(2, 6, 3).padding(1)), gn, make<nn::ReLU>(),
+                         make<nn::GroupNorm>(nn::GroupNormOptions(2, 6).affine(false)));
+  expect_same_as_forward(with_gn, randn({2, 2, 5, 4}));
+}
+
 TEST(OnnxExport, InputNormalisationIsPartOfTheGraph) {
   manual_seed(3);
   auto model = models::make_model("lenet", models::ModelConfig{3, 12, 12, 4});
@@ -125,9 +141,9 @@ TEST(OnnxExport, LayersWithoutAnExactFormAreErrorsNamingThem) {
   auto export_error = [](nn::Module& m, const Shape& s) {
     return error_of([&] { onnx::serialize_onnx(m, s); });
   };
-  nn::Sequential with_layer_norm(make<nn::Linear>(4, 4), make<nn::LayerNorm>(4));
-  EXPECT_THAT(export_error(with_layer_norm, {2, 4}),
-              HasSubstr("export_onnx: layer '1' (LayerNorm((4), eps=1e-05, elementwise_affine=true)) has no ONNX form"));
+  nn::Sequential with_embedding(make<nn::Linear>(4, 4), make<nn::Embedding>(4, 4));
+  EXPECT_THAT(export_error(with_embedding, {2, 4}), HasSubstr("export_onnx: layer '1' (Embedding("));
+  EXPECT_THAT(export_error(with_embedding, {2, 4}), HasSubstr(") has no ONNX form; supported: Sequential"));
   nn::Sequential circular(make<nn::Conv2d>(nn::Conv2dOptions(1, 2, 3).padding(1).padding_mode(PaddingMode::Circular)));
   EXPECT_THAT(export_error(circular, {1, 1, 5, 5}), HasSubstr("layer '0' (Conv2d(1, 2, kernel_size=(3, 3)"));
   EXPECT_THAT(export_error(circular, {1, 1, 5, 5}), HasSubstr("pads circularly"));
@@ -148,7 +164,7 @@ TEST(OnnxExport, LayersWithoutAnExactFormAreErrorsNamingThem) {
 
 TEST(OnnxExport, KeepsTheModelsModeAndWritesAtomically) {
   manual_seed(5);
-  nn::Sequential net(make<nn::Linear>(3, 3), make<nn::Dropout>(0.5), make<nn::LayerNorm>(3));
+  nn::Sequential net(make<nn::Linear>(3, 3), make<nn::Dropout>(0.5), make<nn::Embedding>(3, 3));
   net.train();
   EXPECT_THAT(error_of([&] { onnx::serialize_onnx(net, {2, 3}); }), HasSubstr("has no ONNX form"));
   EXPECT_TRUE(net.is_training());  // restored after a failed trace too

@@ -6,7 +6,8 @@
 // Layers with an ONNX form: Sequential, Linear (Gemm, or MatMul + Add above rank 2), Conv2d
 // (zeros padding; a fused ReLU becomes a Relu node), BatchNorm1d/2d with running statistics
 // (BatchNormalization), MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (GlobalAveragePool, or an
-// AveragePool where the input divides evenly), ReLU, LeakyReLU, Sigmoid, Tanh, GELU (as Erf),
+// AveragePool where the input divides evenly), LayerNorm and GroupNorm (composed of ReduceMean,
+// Sub, Mul, Sqrt, Div; opset 13 has neither), ReLU, LeakyReLU, Sigmoid, Tanh, GELU (as Erf),
 // Softmax, LogSoftmax, Flatten, Dropout and Identity (nothing), and the model zoo's ResNet and
 // BasicBlock (Add for the residual). Anything else is an Error naming the module.
 #pragma once
