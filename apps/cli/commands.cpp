@@ -563,7 +563,7 @@ int run_info() {
   std::cout << "threads: " << get_num_threads() << "\n";
   std::cout << "models: ";
   for (const auto& n : models::model_names()) std::cout << n << " ";
-  std::cout << std::endl;
+  std::cout << "mlp:W1,W2,... (hidden widths)" << std::endl;
   return 0;
 }
 

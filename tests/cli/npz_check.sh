@@ -4,12 +4,13 @@
 # statistics) and of uint8 images with lenet; a two-target regression (MSE, RMSE reported, no
 # accuracy anywhere); eval and predict give the figures train reported (predict's CSV scored here
 # against y_test); hpo ranks a regression by RMSE; stop + resume equals one run; broken archives
-# and flags that do not fit the task are one clear error.
-# Usage: npz_check.sh path/to/magmadnn
+# and flags that do not fit the task are one clear error. With mpiexec: the regression under
+# --distributed ddp and pipeline on two ranks ends at one process's test RMSE.
+# Usage: npz_check.sh path/to/magmadnn [mpiexec]
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/check_lib.sh"
-bin="$(readlink -f "$1")"
+bin="$(readlink -f "$1")" mpiexec="${2:-}"
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 make_npz() { python3 "$here/make_npz.py" "$@"; }
 make_npz classify "$tmp/c.npz" && make_npz regress "$tmp/r.npz" && make_npz images "$tmp/i.npz" ||
@@ -61,6 +62,21 @@ expect_run "predict regress" "$bin" predict --dataset "$tmp/r.npz" --model mlp:3
 [[ "$(head -1 "$tmp/r.csv")" == "index,y0,y1" ]] && ok "regression CSV header" || bad "CSV header $(head -1 "$tmp/r.csv")"
 prmse=$(make_npz rmse "$tmp/r.csv" "$tmp/r.npz")
 close "$prmse" "$rmse" 2e-4 && ok "predict's values score eval's RMSE ($prmse)" || bad "predict RMSE $prmse != $rmse"
+
+# --- the same regression over two MPI ranks (ddp: the batch split; pipeline: the layers split)
+if [[ -n "$mpiexec" ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  for mode in ddp pipeline; do
+    if "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$bin" train --dataset "$tmp/r.npz" --model mlp:32 --epochs 20 \
+      --batch-size 32 --optimizer adam --lr 0.01 --progress none --distributed $mode --metrics-out "$tmp/$mode.json" \
+      >"$tmp/$mode.out" 2>&1; then
+      d=$(json_number "$tmp/$mode.json" test_rmse)
+      close "$d" "$rmse" 1e-4 && ok "$mode on 2 ranks: test RMSE $d = one process's" || bad "$mode: RMSE $d, one process $rmse"
+    else
+      bad "$mode under mpirun: $(tail -3 "$tmp/$mode.out")"
+    fi
+  done
+fi
 
 # --- stop + resume equals one run
 common=("$bin" train --dataset "$tmp/r.npz" --model mlp:16 --epochs 2 --batch-size 64 --optimizer adam --lr 0.01 --progress none)
