@@ -1,4 +1,4 @@
-// `magmadnn spacegroup train` and `magmadnn spacegroup eval`: ResNet classifiers of diffraction
+// `magmadnn spacegroup train`, `eval` and `export` (ONNX): ResNet classifiers of diffraction
 // layer images (6 channels) into space groups, point groups, Laue classes or crystal systems.
 // AdamW with a one-cycle schedule on cross-entropy, on one process or data-parallel under mpirun
 // (--distributed ddp, the main CLI's DistributedRun); reports top-1 / top-5 accuracy, the accuracy
@@ -21,6 +21,7 @@
 #include "cli/distributed.h"
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/models/resnet.h"
+#include "magmadnn/nn/fusion.h"
 #include "magmadnn/spacegroup/dataset.h"
 #include "spacegroup/spacegroup_cli.h"
 
@@ -52,6 +53,11 @@ struct EvalArgs {
   int threads = 0;
   std::string device = "cpu";
   bool bf16 = false;
+};
+
+struct ExportArgs {
+  std::string weights, output;
+  bool fuse = false;
 };
 
 // Images converted from uint8 batch by batch, so a large set stays 4x smaller in memory.
@@ -310,15 +316,40 @@ int run_train(const TrainArgs& a) {
   }
 }
 
+// The architecture metadata `spacegroup train` writes beside the weights; `command` names the
+// subcommand in errors.
+std::map<std::string, std::string> weights_metadata(const std::string& weights, const std::string& command) {
+  std::map<std::string, std::string> meta;
+  io::load_safetensors(weights, &meta);
+  for (const char* key : {"spacegroup_target", "base_width", "blocks", "image_size"})
+    MAGMADNN_CHECK(meta.count(key), "spacegroup ", command, ": ", weights, " lacks the '", key,
+                   "' metadata written by `magmadnn spacegroup train`");
+  return meta;
+}
+
+int run_export(const ExportArgs& a) {
+  using namespace magmadnn::spacegroup;
+  std::map<std::string, std::string> meta = weights_metadata(a.weights, "export");
+  const Target target = parse_target(meta["spacegroup_target"]);
+  const int64_t size = std::stoll(meta["image_size"]);
+  auto model = build_model(parse_blocks(meta["blocks"]), std::stoll(meta["base_width"]), target, size);
+  io::load_module(*model, a.weights);
+  if (a.fuse) nn::fuse_for_inference(*model);
+  onnx::ExportOptions o;
+  o.graph_name = "spacegroup_" + meta["spacegroup_target"];
+  onnx::export_onnx(*model, Shape({1, 6, size, size}), a.output, o);
+  std::cout << "exported the space-group ResNet (" << model->num_parameters() << " parameters"
+            << (a.fuse ? ", fused" : "") << ") to " << a.output << ": input (N, 6, " << size << ", " << size
+            << ") float32 layer images in [0, 1] (uint8 / 255), output (N, " << num_classes(target) << ") logits of "
+            << target_name(target) << " classes" << std::endl;
+  return 0;
+}
+
 int run_eval(const EvalArgs& a) {
   using namespace magmadnn::spacegroup;
   if (a.threads > 0) set_num_threads(a.threads);
   const Device device = parse_device_flag(a.device, MathFlags{/*tf32=*/false, /*cudnn_benchmark=*/false, /*bf16=*/a.bf16});
-  std::map<std::string, std::string> meta;
-  io::load_safetensors(a.weights, &meta);  // the architecture is in the metadata
-  for (const char* key : {"spacegroup_target", "base_width", "blocks", "image_size"})
-    MAGMADNN_CHECK(meta.count(key), "spacegroup eval: ", a.weights, " lacks the '", key,
-                   "' metadata written by `magmadnn spacegroup train`");
+  std::map<std::string, std::string> meta = weights_metadata(a.weights, "eval");
   const Target target = parse_target(meta["spacegroup_target"]);
   const SpaceGroupDataset d = load_spacegroup_dataset(a.data);
   MAGMADNN_CHECK(std::to_string(d.image_size) == meta["image_size"], "spacegroup eval: ", a.data, " has ",
@@ -389,6 +420,13 @@ void add_train_command(CLI::App* parent, std::function<int()>& run) {
   eval->add_option("--device", ea->device, "cpu, cuda or cuda:N")->capture_default_str();
   eval->add_flag("--bf16", ea->bf16, kBf16Help);
   eval->callback([&run, ea] { run = [ea] { return run_eval(*ea); }; });
+
+  auto xa = std::make_shared<ExportArgs>();
+  CLI::App* exp = parent->add_subcommand("export", "trained weights as an ONNX model (opset 13) for inference runtimes");
+  exp->add_option("--weights", xa->weights, "weights written by `magmadnn spacegroup train`")->required();
+  exp->add_option("--output", xa->output, "the .onnx file (written atomically)")->required();
+  exp->add_flag("--fuse", xa->fuse, "fold each BatchNorm into the convolution before it first");
+  exp->callback([&run, xa] { run = [xa] { return run_export(*xa); }; });
 }
 
 }  // namespace magmadnn::cli::spacegroup

@@ -4,7 +4,8 @@
 # far above chance, prints the per-crystal-system table and the implied crystal-system accuracy,
 # and writes weights and metrics.json; eval reproduces the recorded test accuracy (also with
 # --bf16 where the CPU has bf16 instructions); bad groups,
-# targets, block lists, data and weights are one clear error with a non-zero exit.
+# targets, block lists, data and weights are one clear error with a non-zero exit; `export` writes
+# an ONNX file whose predictions (an independent NumPy interpreter) score eval's top-1 accuracy.
 # Usage: spacegroup_check.sh path/to/magmadnn
 set -uo pipefail
 bin="$1"
@@ -91,5 +92,36 @@ expect_error "image size mismatch" "24-pixel images, the model was trained on 16
 "$bin" ising train --data "$tmp/ising.npz" --epochs 1 --hidden 4 --batch-size 16 --out "$tmp/ising" >/dev/null
 expect_error "weights of another model" "lacks the 'spacegroup_target' metadata" \
   "$bin" spacegroup eval --weights "$tmp/ising/cnn.safetensors" --data "$tmp/test.npz"
-[[ ! -e "$tmp/x" ]] && ok "nothing written by failed commands" || bad "a failed command wrote $tmp/x"
+expect_error "export weights of another model" "spacegroup export: $tmp/ising/cnn.safetensors lacks the 'spacegroup_target'" \
+  "$bin" spacegroup export --weights "$tmp/ising/cnn.safetensors" --output "$tmp/x.onnx"
+[[ ! -e "$tmp/x" && ! -e "$tmp/x.onnx" ]] && ok "nothing written by failed commands" || bad "a failed command wrote $tmp/x"
+
+# export: a space-group model as ONNX; its predictions, computed from the file alone by an
+# independent NumPy interpreter (onnx_eval.py), score the top-1 accuracy `spacegroup eval` reports.
+if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+  "$bin" spacegroup train --data "$tmp/train" --test-data "$tmp/test.npz" --target space-group --epochs 3 --width 8 \
+    --blocks 1 --batch-size 32 --lr 3e-3 --threads 2 --out "$tmp/sg" >/dev/null 2>&1 || bad "train for export"
+  "$bin" spacegroup eval --weights "$tmp/sg/spacegroup.safetensors" --data "$tmp/test.npz" \
+    --metrics-out "$tmp/sg_eval.json" >/dev/null 2>&1 || bad "eval for export"
+  for fuse in "" --fuse; do
+    if "$bin" spacegroup export --weights "$tmp/sg/spacegroup.safetensors" --output "$tmp/sg$fuse.onnx" $fuse \
+         >"$tmp/export.log" 2>&1; then
+      /usr/bin/python3 - "$tmp/test.npz" "$tmp/images.npy" <<'PY'
+import sys, numpy as np
+d = np.load(sys.argv[1])
+np.save(sys.argv[2], d["images"].astype(np.float32) / 255)
+PY
+      /usr/bin/python3 "$(dirname "$0")/onnx_eval.py" run "$tmp/sg$fuse.onnx" "$tmp/images.npy" "$tmp/logits.npy"
+      top1=$(/usr/bin/python3 -c "import sys, numpy as np
+d = np.load(sys.argv[1]); p = np.load(sys.argv[2]).argmax(1)
+print(float((p == d['space_groups'] - 1).mean()))" "$tmp/test.npz" "$tmp/logits.npy")
+      want=$(json_get "$tmp/sg_eval.json" "['top1']")
+      /usr/bin/python3 -c "import sys; sys.exit(abs(float('$top1') - float('$want')) > 1e-9)" &&
+        ok "export$fuse: the ONNX file's predictions score eval's top-1 ($top1)" ||
+        bad "export$fuse: ONNX top-1 $top1, eval $want"
+    else
+      bad "spacegroup export$fuse: $(tail -3 "$tmp/export.log")"
+    fi
+  done
+fi
 finish
