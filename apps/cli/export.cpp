@@ -8,6 +8,8 @@
 #include "magmadnn/magmadnn.h"
 #include "magmadnn/nn/fusion.h"
 
+#include <nlohmann/json.hpp>
+
 namespace magmadnn::cli {
 
 int run_export(const ExportArgs& a) {
@@ -21,6 +23,12 @@ int run_export(const ExportArgs& a) {
   o.input_mean = normalize.mean;
   o.input_std = normalize.std;
   o.graph_name = a.model;
+  // What a runtime needs to read the outputs: the task, the class names in output order, the input.
+  const bool regression = is_regression(a.dataset);
+  o.metadata["magmadnn.task"] = regression ? "regression" : "classification";
+  o.metadata["magmadnn.dataset"] = a.dataset;
+  o.metadata["magmadnn.input"] = is_npz_dataset(a.dataset) ? "raw values as in x_train" : "pixels in [0, 1]";
+  if (!regression) o.metadata["magmadnn.class_names"] = nlohmann::json(class_names(a.dataset)).dump();
   onnx::export_onnx(*model, Shape({1, config.in_channels, config.height, config.width}), a.output, o);
   std::cout << "exported " << a.model << " (" << model->num_parameters() << " parameters" << (a.fuse ? ", fused" : "")
             << ") to " << a.output << ": input (N, " << config.in_channels << ", " << config.height << ", "

@@ -337,6 +337,11 @@ int run_export(const ExportArgs& a) {
   if (a.fuse) nn::fuse_for_inference(*model);
   onnx::ExportOptions o;
   o.graph_name = "spacegroup_" + meta["spacegroup_target"];
+  o.metadata["magmadnn.task"] = "classification";
+  o.metadata["magmadnn.input"] = "six reciprocal-lattice layer images (hk0, hk1, h0l, h1l, 0kl, 1kl), uint8 / 255";
+  json names = json::array();
+  for (int64_t c = 0; c < num_classes(target); ++c) names.push_back(class_name(target, c));
+  o.metadata["magmadnn.class_names"] = names.dump();
   onnx::export_onnx(*model, Shape({1, 6, size, size}), a.output, o);
   std::cout << "exported the space-group ResNet (" << model->num_parameters() << " parameters"
             << (a.fuse ? ", fused" : "") << ") to " << a.output << ": input (N, 6, " << size << ", " << size

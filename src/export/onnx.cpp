@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "magmadnn/autograd/autograd.h"
@@ -57,7 +58,8 @@ class Proto {
 // Field numbers and enum values of onnx.proto.
 namespace field {
 constexpr int kModelIrVersion = 1, kModelProducerName = 2, kModelProducerVersion = 3, kModelGraph = 7,
-              kModelOpsetImport = 8;
+              kModelOpsetImport = 8, kModelMetadataProps = 14;
+constexpr int kEntryKey = 1, kEntryValue = 2;
 constexpr int kOpsetDomain = 1, kOpsetVersion = 2;
 constexpr int kGraphNode = 1, kGraphName = 2, kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12;
 constexpr int kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType = 4, kNodeAttribute = 5;
@@ -142,11 +144,11 @@ class Graph {
     return name;
   }
 
-  std::vector<uint8_t> model(const std::string& graph_name, const std::string& producer, const std::string& input,
-                             const Shape& input_shape, const std::string& output, const Shape& output_shape) const {
+  std::vector<uint8_t> model(const ExportOptions& o, const std::string& input, const Shape& input_shape,
+                             const std::string& output, const Shape& output_shape) const {
     Proto g;
     for (const Proto& n : nodes_) g.message_field(field::kGraphNode, n);
-    g.string_field(field::kGraphName, graph_name);
+    g.string_field(field::kGraphName, o.graph_name);
     for (const Proto& t : initializers_) g.message_field(field::kGraphInitializer, t);
     g.message_field(field::kGraphInput, value_info(input, input_shape));
     g.message_field(field::kGraphOutput, value_info(output, output_shape));
@@ -155,10 +157,16 @@ class Graph {
     opset.int_field(field::kOpsetVersion, kOpset);
     Proto m;
     m.int_field(field::kModelIrVersion, kIrVersion);
-    m.string_field(field::kModelProducerName, producer);
+    m.string_field(field::kModelProducerName, o.producer);
     m.string_field(field::kModelProducerVersion, version());
     m.message_field(field::kModelGraph, g);
     m.message_field(field::kModelOpsetImport, opset);
+    for (const auto& [key, value] : o.metadata) {
+      Proto entry;
+      entry.string_field(field::kEntryKey, key);
+      entry.string_field(field::kEntryValue, value);
+      m.message_field(field::kModelMetadataProps, entry);
+    }
     return m.bytes();
   }
 
@@ -459,7 +467,7 @@ std::vector<uint8_t> serialize_onnx(nn::Module& model, const Shape& input_shape,
   model.train(was_training);
   // The output must be a node's: a model that returns its input unchanged gets an Identity.
   const std::string output = y.name == input ? g.node("Identity", {input}, "output") : y.name;
-  return g.model(options.graph_name, options.producer, input, input_shape, output, y.tensor.shape());
+  return g.model(options, input, input_shape, output, y.tensor.shape());
 }
 
 void export_onnx(nn::Module& model, const Shape& input_shape, const std::string& path, const ExportOptions& options) {

@@ -56,6 +56,10 @@ export_and_compare regression "$tmp/x5.npy" --dataset "$tmp/r.npz" --model mlp:1
   bad "train images"
 export_and_compare uint8_images "$tmp/x12.npy" --dataset "$tmp/i.npz" --model lenet --weights "$tmp/i.st"
 
+ev check "$tmp/lenet.onnx" >"$tmp/meta" 2>&1
+grep -qF 'magmadnn.class_names=["T-shirt/top","Trouser",' "$tmp/meta" && grep -qF "magmadnn.task=classification" "$tmp/meta" &&
+  ok "metadata: task and Fashion-MNIST's class names" || bad "metadata: $(cat "$tmp/meta")"
+ev check "$tmp/regression.onnx" | grep -qF "magmadnn.task=regression" && ok "metadata: regression" || bad "regression metadata"
 expect_error "weights of another model" "mismatches with the model" \
   "$bin" export --model lenet --weights "$tmp/mlp.st" --output "$tmp/bad.onnx"
 [[ -e "$tmp/bad.onnx" ]] && bad "a failed export left a file" || ok "a failed export leaves no file"

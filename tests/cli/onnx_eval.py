@@ -165,6 +165,8 @@ def main():
     if cmd == "check":
         print("ok opset %d ops %s" % (model.opset_import[0].version,
                                        ",".join(sorted({n.op_type for n in model.graph.node}))))
+        for p in model.metadata_props:
+            print("%s=%s" % (p.key, p.value))
         return
     x = np.load(sys.argv[3])
     y = run(model, x)

@@ -12,6 +12,7 @@
 // BasicBlock (Add for the residual). Anything else is an Error naming the module.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct ExportOptions {
   std::vector<double> input_mean, input_std;
   std::string producer = "magmadnn";
   std::string graph_name = "model";
+  // The model's metadata_props (key -> value), e.g. the class names a runtime should show.
+  std::map<std::string, std::string> metadata;
 };
 
 // Writes `model` (switched to evaluation mode for the trace, its mode restored after) as an ONNX
