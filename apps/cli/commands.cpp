@@ -448,9 +448,11 @@ int run_eval(const EvalArgs& a) {
   if (a.fuse) nn::fuse_for_inference(*model);
   model->to(device);
   const std::vector<std::string> names = class_names(a.dataset);
-  train::ConfusionMatrix cm(std::max<int64_t>(1, static_cast<int64_t>(names.size())));  // --report, same pass
-  const train::EvalMetrics m =
-      train::evaluate(*model, loader, loss_for(a.dataset), a.report ? &cm : nullptr);  // on the model's device
+  // In the same pass: --report's confusion matrix, a regression's MAE / RMSE / R^2 per target.
+  train::ConfusionMatrix cm(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
+  train::RegressionMetrics rm(config_for_dataset(a.dataset).num_classes);
+  train::BatchMetric* extra = regression ? static_cast<train::BatchMetric*>(&rm) : a.report ? &cm : nullptr;
+  const train::EvalMetrics m = train::evaluate(*model, loader, loss_for(a.dataset), extra);  // on the model's device
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << std::fixed << std::setprecision(4);
   if (regression)
@@ -460,13 +462,21 @@ int run_eval(const EvalArgs& a) {
   std::cout << " (" << m.samples << " samples, " << std::setprecision(2) << seconds << "s)" << std::endl;
   json metrics = {{"command", "eval"}, {"model", a.model}, {"weights", a.weights}, {"device", device.str()},
                   {"test_loss", m.loss}, {"fused", a.fuse}, {"samples", m.samples}, {"eval_seconds", seconds}};
-  if (regression)
+  auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
+  if (regression) {
+    std::cout << "\n" << rm.report();
     metrics["test_rmse"] = std::sqrt(m.loss);
-  else
+    metrics["test_mae"] = num(rm.mae());
+    metrics["test_r2"] = num(rm.r2());
+    json targets = json::array();
+    for (int64_t k = 0; k < rm.num_targets(); ++k)
+      targets.push_back({{"mae", num(rm.mae(k))}, {"rmse", num(rm.rmse(k))}, {"r2", num(rm.r2(k))}});
+    metrics["per_target"] = targets;
+  } else {
     metrics["test_accuracy"] = m.accuracy;
+  }
   if (a.report) {
     std::cout << "\n" << cm.report(names);
-    auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
     json classes = json::array(), matrix = json::array();
     for (int64_t c = 0; c < cm.num_classes(); ++c) {
       classes.push_back({{"name", names[c]}, {"precision", num(cm.precision(c))}, {"recall", num(cm.recall(c))},

@@ -1,6 +1,7 @@
 // ConfusionMatrix and confusion_matrix (see train/metrics.h).
 #include "magmadnn/train/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -140,6 +141,82 @@ std::string ConfusionMatrix::report(const std::vector<std::string>& names) const
     for (int64_t p = 0; p < classes_; ++p) os << std::setw(cw) << count(t, p);
     os << "\n";
   }
+  return os.str();
+}
+
+RegressionMetrics::RegressionMetrics(int64_t num_targets)
+    : targets_(num_targets),
+      abs_sum_(std::max<int64_t>(num_targets, 0), 0.0),
+      sq_sum_(abs_sum_),
+      target_sum_(abs_sum_),
+      target_sq_sum_(abs_sum_) {
+  MAGMADNN_CHECK(num_targets > 0, "RegressionMetrics: num_targets must be positive, got ", num_targets);
+}
+
+void RegressionMetrics::add(const Tensor& prediction, const Tensor& target) {
+  MAGMADNN_CHECK(prediction.defined() && target.defined() && prediction.dim() == 2 &&
+                     prediction.size(1) == targets_ && prediction.shape() == target.shape(),
+                 "RegressionMetrics(", targets_, " targets): expected predictions and targets (N, ", targets_,
+                 "), got ", prediction.defined() ? prediction.shape().str() : "none", " and ",
+                 target.defined() ? target.shape().str() : "none");
+  autograd::NoGradGuard no_grad;
+  const std::vector<double> p = prediction.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
+  const std::vector<double> t = target.to(Device::cpu()).to(kFloat64).contiguous().to_vector<double>();
+  for (size_t i = 0; i < p.size(); ++i) {
+    const size_t k = i % static_cast<size_t>(targets_);
+    const double e = p[i] - t[i];
+    abs_sum_[k] += std::abs(e);
+    sq_sum_[k] += e * e;
+    target_sum_[k] += t[i];
+    target_sq_sum_[k] += t[i] * t[i];
+  }
+  samples_ += prediction.size(0);
+}
+
+double RegressionMetrics::mae(int64_t k) const { return samples_ ? abs_sum_.at(k) / samples_ : std::nan(""); }
+double RegressionMetrics::rmse(int64_t k) const { return samples_ ? std::sqrt(sq_sum_.at(k) / samples_) : std::nan(""); }
+double RegressionMetrics::r2(int64_t k) const {
+  const double n = static_cast<double>(samples_);
+  const double sst = samples_ ? target_sq_sum_.at(k) - target_sum_.at(k) * target_sum_.at(k) / n : 0.0;
+  return sst > 0 ? 1.0 - sq_sum_.at(k) / sst : std::nan("");
+}
+double RegressionMetrics::mae() const {
+  double s = 0;
+  for (double v : abs_sum_) s += v;
+  return samples_ ? s / (static_cast<double>(samples_) * static_cast<double>(targets_)) : std::nan("");
+}
+double RegressionMetrics::rmse() const {
+  double s = 0;
+  for (double v : sq_sum_) s += v;
+  return samples_ ? std::sqrt(s / (static_cast<double>(samples_) * static_cast<double>(targets_))) : std::nan("");
+}
+double RegressionMetrics::r2() const {
+  double s = 0;
+  for (int64_t k = 0; k < targets_; ++k) s += r2(k);
+  return s / static_cast<double>(targets_);
+}
+
+std::string RegressionMetrics::report(const std::vector<std::string>& names) const {
+  MAGMADNN_CHECK(names.empty() || static_cast<int64_t>(names.size()) == targets_, "RegressionMetrics::report: ",
+                 names.size(), " names for ", targets_, " targets");
+  auto num = [](double v) {
+    std::ostringstream s;
+    if (std::isnan(v))
+      s << "n/a";
+    else
+      s << std::setprecision(5) << v;
+    return s.str();
+  };
+  std::ostringstream os;
+  os << std::left << std::setw(10) << "target" << std::right << std::setw(12) << "MAE" << std::setw(12) << "RMSE"
+     << std::setw(12) << "R^2" << "\n";
+  for (int64_t k = 0; k < targets_; ++k)
+    os << std::left << std::setw(10) << (names.empty() ? "y" + std::to_string(k) : names[k]) << std::right
+       << std::setw(12) << num(mae(k)) << std::setw(12) << num(rmse(k)) << std::setw(12) << num(r2(k)) << "\n";
+  if (targets_ > 1)
+    os << std::left << std::setw(10) << "all" << std::right << std::setw(12) << num(mae()) << std::setw(12)
+       << num(rmse()) << std::setw(12) << num(r2()) << "\n";
+  os << "(" << samples_ << " samples)\n";
   return os.str();
 }
 

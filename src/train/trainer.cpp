@@ -84,7 +84,7 @@ std::pair<double, double> read_pair(const Tensor& a, const Tensor& b, double a_o
 }
 }  // namespace
 
-EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss, ConfusionMatrix* confusion) {
+EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss, BatchMetric* metric) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -98,7 +98,7 @@ EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& 
     accumulate(loss_sum, 0, loss(out, batch.target), static_cast<double>(n));
     Tensor hits = count_correct_tensor(out, batch.target);
     if (hits.defined()) accumulate(correct, 0, hits, 1);
-    if (confusion) confusion->add(out, batch.target);
+    if (metric) metric->add(out, batch.target);
     m.samples += n;
   }
   model.train(was_training);

@@ -8,6 +8,7 @@
 #   make_npz.py npy FILE.npz NAME OUT.npy   one array of an archive as a .npy file
 #   make_npz.py rmse CSV FILE.npz           RMSE of a predict CSV against the archive's y_test
 #   make_npz.py accuracy CSV FILE.npz       accuracy of a predict CSV (class column) against y_test
+#   make_npz.py mae_r2 CSV FILE.npz         MAE and R^2 (averaged over the targets) of a predict CSV
 import io
 import math
 import random
@@ -125,6 +126,21 @@ def main():
         k = shape[1] if len(shape) > 1 else 1
         err = [(float(r[1 + j]) - y[int(r[0]) * k + j]) ** 2 for r in rows for j in range(k)]
         print("%.6f" % math.sqrt(sum(err) / len(err)))
+    elif cmd == "mae_r2":
+        rows = [l.split(",") for l in open(sys.argv[2]).read().splitlines()[1:]]
+        with zipfile.ZipFile(sys.argv[3]) as z:
+            shape, y = read_npy(z.read("y_test.npy"))
+        k = shape[1] if len(shape) > 1 else 1
+        n = len(rows)
+        pred = {(int(r[0]), j): float(r[1 + j]) for r in rows for j in range(k)}
+        mae = sum(abs(pred[i, j] - y[i * k + j]) for i in range(n) for j in range(k)) / (n * k)
+        r2 = 0.0
+        for j in range(k):
+            col = [y[i * k + j] for i in range(n)]
+            mean = sum(col) / n
+            sse = sum((pred[i, j] - col[i]) ** 2 for i in range(n))
+            r2 += 1 - sse / sum((v - mean) ** 2 for v in col)
+        print("%.6f %.6f" % (mae, r2 / k))
     elif cmd == "accuracy":
         rows = [l.split(",") for l in open(sys.argv[2]).read().splitlines()[1:]]
         with zipfile.ZipFile(sys.argv[3]) as z:

@@ -62,6 +62,10 @@ expect_run "predict regress" "$bin" predict --dataset "$tmp/r.npz" --model mlp:3
 [[ "$(head -1 "$tmp/r.csv")" == "index,y0,y1" ]] && ok "regression CSV header" || bad "CSV header $(head -1 "$tmp/r.csv")"
 prmse=$(make_npz rmse "$tmp/r.csv" "$tmp/r.npz")
 close "$prmse" "$rmse" 2e-4 && ok "predict's values score eval's RMSE ($prmse)" || bad "predict RMSE $prmse != $rmse"
+read -r pmae pr2 <<<"$(make_npz mae_r2 "$tmp/r.csv" "$tmp/r.npz")"
+emae=$(json_number "$tmp/re.json" test_mae) er2=$(json_number "$tmp/re.json" test_r2)
+close "$pmae" "$emae" 2e-5 && close "$pr2" "$er2" 2e-5 && at_least "$er2" 0.99 &&
+  ok "eval's MAE $emae and R^2 $er2 = those of predict's values" || bad "eval MAE $emae R^2 $er2, predict's $pmae $pr2"
 
 # --- the same regression over two MPI ranks (ddp: the batch split; pipeline: the layers split)
 if [[ -n "$mpiexec" ]]; then

@@ -89,3 +89,48 @@ TEST(ConfusionMatrix, Errors) {
   EXPECT_EQ(m.total(), 0);  // nothing counted from a refused batch
   EXPECT_THAT(error_of([&] { m.report({"x"}); }), HasSubstr("1 names for 3 classes"));
 }
+
+TEST(RegressionMetrics, EqualHandComputedMaeRmseAndR2) {
+  // Two targets over two batches; the figures by hand (sklearn's definitions).
+  train::RegressionMetrics m(2);
+  m.add(from_vector<float>({1, 10, 2, 20}, {2, 2}), from_vector<float>({1.5, 12, 2, 18}, {2, 2}));
+  m.add(from_vector<double>({4, 30}, {1, 2}), from_vector<double>({3, 31}, {1, 2}));
+  EXPECT_EQ(m.samples(), 3);
+  // target 0: errors -0.5, 0, 1; values 1.5, 2, 3 (mean 13/6)
+  EXPECT_DOUBLE_EQ(m.mae(0), 1.5 / 3);
+  EXPECT_DOUBLE_EQ(m.rmse(0), std::sqrt(1.25 / 3));
+  const double sst0 = std::pow(1.5 - 13.0 / 6, 2) + std::pow(2 - 13.0 / 6, 2) + std::pow(3 - 13.0 / 6, 2);
+  EXPECT_NEAR(m.r2(0), 1 - 1.25 / sst0, 1e-12);
+  // target 1: errors -2, 2, -1; values 12, 18, 31 (mean 61/3)
+  EXPECT_DOUBLE_EQ(m.mae(1), 5.0 / 3);
+  const double sst1 = std::pow(12 - 61.0 / 3, 2) + std::pow(18 - 61.0 / 3, 2) + std::pow(31 - 61.0 / 3, 2);
+  EXPECT_NEAR(m.r2(1), 1 - 9.0 / sst1, 1e-12);
+  EXPECT_DOUBLE_EQ(m.mae(), 6.5 / 6);
+  EXPECT_DOUBLE_EQ(m.rmse(), std::sqrt(10.25 / 6));
+  EXPECT_NEAR(m.r2(), (m.r2(0) + m.r2(1)) / 2, 1e-15);
+  const std::string r = m.report({"a", "b"});
+  EXPECT_THAT(r, HasSubstr("target             MAE        RMSE         R^2"));
+  EXPECT_THAT(r, HasSubstr("(3 samples)"));
+  EXPECT_THAT(r, HasSubstr("\nall "));
+  // A constant target has no R^2; no samples, no figures.
+  train::RegressionMetrics c(1);
+  c.add(from_vector<float>({1, 2}, {2, 1}), from_vector<float>({5, 5}, {2, 1}));
+  EXPECT_TRUE(std::isnan(c.r2(0)));
+  EXPECT_DOUBLE_EQ(c.mae(), 3.5);
+  EXPECT_TRUE(std::isnan(train::RegressionMetrics(2).rmse()));
+  EXPECT_THAT(error_of([&] { m.add(zeros({2, 3}), zeros({2, 3})); }),
+              HasSubstr("RegressionMetrics(2 targets): expected predictions and targets (N, 2), got (2, 3) and (2, 3)"));
+  EXPECT_THAT(error_of([] { train::RegressionMetrics(0); }), HasSubstr("num_targets must be positive"));
+}
+
+TEST(RegressionMetrics, CountedInEvaluatesPass) {
+  manual_seed(3);
+  auto set = std::make_shared<data::TensorDataset>(randn({10, 3}), randn({10, 2}));
+  nn::Linear model(3, 2);
+  data::DataLoader loader(set, data::DataLoaderOptions(4).shuffle(false));
+  train::RegressionMetrics m(2);
+  const train::EvalMetrics e =
+      train::evaluate(model, loader, [](const Tensor& y, const Tensor& t) { return mse_loss(y, t); }, &m);
+  EXPECT_EQ(m.samples(), 10);
+  EXPECT_NEAR(m.rmse(), std::sqrt(e.loss), 1e-6);  // the mean loss is the MSE over all values
+}

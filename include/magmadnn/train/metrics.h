@@ -1,5 +1,6 @@
-// Classification metrics beyond accuracy: a confusion matrix with per-class precision, recall and
-// F1 and their macro averages (as sklearn.metrics computes them), and a text report.
+// Metrics beyond loss and accuracy, counted batch by batch in evaluate()'s pass (BatchMetric):
+// for classes a confusion matrix with per-class precision, recall and F1 and their macro averages,
+// for a regression MAE, RMSE and R^2 per target (as sklearn.metrics computes them); text reports.
 #pragma once
 
 #include <cstdint>
@@ -12,13 +13,20 @@
 
 namespace magmadnn::train {
 
-class ConfusionMatrix {
+// What evaluate() feeds each batch's model output and target to.
+class BatchMetric {
+ public:
+  virtual ~BatchMetric() = default;
+  virtual void add(const Tensor& output, const Tensor& target) = 0;
+};
+
+class ConfusionMatrix : public BatchMetric {
  public:
   explicit ConfusionMatrix(int64_t num_classes);
 
   // Adds a batch: (N, C) logits (or scores; the prediction is the argmax) and (N,) int64 targets
   // in [0, C), on any device (the predictions and targets are read back to the host).
-  void add(const Tensor& logits, const Tensor& target);
+  void add(const Tensor& logits, const Tensor& target) override;
 
   int64_t num_classes() const { return classes_; }
   int64_t count(int64_t truth, int64_t predicted) const { return counts_[truth * classes_ + predicted]; }
@@ -43,6 +51,33 @@ class ConfusionMatrix {
   int64_t classes_;
   std::vector<int64_t> counts_;
   int64_t total_ = 0;
+};
+
+class RegressionMetrics : public BatchMetric {
+ public:
+  explicit RegressionMetrics(int64_t num_targets);
+
+  // Adds a batch: (N, K) predictions and targets of the same shape (float32 or float64, any device;
+  // read back to the host and summed in float64).
+  void add(const Tensor& prediction, const Tensor& target) override;
+  int64_t num_targets() const { return targets_; }
+  int64_t samples() const { return samples_; }
+  // Target k: mean absolute error, root mean squared error, and R^2 = 1 - SSE / SST with SST the
+  // spread of the targets about their own mean (NaN for a constant target).
+  double mae(int64_t k) const;
+  double rmse(int64_t k) const;
+  double r2(int64_t k) const;
+  // Over all targets: MAE and RMSE of every value, R^2 averaged over the targets (sklearn's
+  // "uniform_average").
+  double mae() const;
+  double rmse() const;
+  double r2() const;
+  // One row per target (named by `names`, else y0, y1, ...) and the overall row.
+  std::string report(const std::vector<std::string>& names = {}) const;
+
+ private:
+  int64_t targets_, samples_ = 0;
+  std::vector<double> abs_sum_, sq_sum_, target_sum_, target_sq_sum_;
 };
 
 // The confusion matrix of `model` over `loader`: evaluate() with a ConfusionMatrix (eval mode, no

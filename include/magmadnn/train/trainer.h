@@ -23,7 +23,7 @@
 
 namespace magmadnn::train {
 
-class ConfusionMatrix;  // train/metrics.h
+class BatchMetric;  // train/metrics.h: ConfusionMatrix, RegressionMetrics
 
 struct EvalMetrics {
   double loss = 0;
@@ -214,9 +214,10 @@ class Trainer {
 
 // Loss and accuracy of a model over a loader, in eval mode without recording gradients. Batches
 // are moved to the model's device (module_device); the sums stay there until the end.
-// With `confusion`, each batch's predictions are also counted there (a host read per batch).
+// With `metric` (a ConfusionMatrix, RegressionMetrics, ...), each batch's output and target are also
+// added there (a host read per batch).
 EvalMetrics evaluate(nn::Module& model, data::DataLoader& loader, const LossFn& loss = cross_entropy_loss(),
-                     ConfusionMatrix* confusion = nullptr);
+                     BatchMetric* metric = nullptr);
 
 // Number of rows whose argmax over dim 1 equals the target (read back to the host).
 int64_t count_correct(const Tensor& logits, const Tensor& target);
