@@ -131,7 +131,7 @@ NpzDataset load_npz_dataset(const std::string& path) {
 }
 
 Normalize fit_normalize(const Tensor& inputs) {
-  MAGMADNN_CHECK(inputs.dim() >= 2 && inputs.size(0) > 0, "fit_normalize: expected samples (N, C, ...), got shape ",
+  MAGMADNN_CHECK(inputs.dim() >= 2 && inputs.numel() > 0, "fit_normalize: expected samples (N, C, ...), got shape ",
                  inputs.shape());
   const Tensor x = inputs.cpu().contiguous().to(kFloat64);
   const int64_t n = x.size(0), channels = x.size(1), inner = x.numel() / (n * channels);

@@ -131,6 +131,7 @@ TEST(NpzDataset, FitNormalizeUsesPerChannelStatistics) {
   const Tensor big = from_vector<double>({1e8 + 1, 1e8 + 2, 1e8 + 3, 1e8 + 4}, {4, 1});
   EXPECT_NEAR(data::fit_normalize(big).std[0], std::sqrt(1.25), 1e-9);
   EXPECT_THAT(error_of([] { data::fit_normalize(zeros({0, 3})); }), HasSubstr("fit_normalize: expected samples"));
+  EXPECT_THAT(error_of([] { data::fit_normalize(zeros({4, 0})); }), HasSubstr("got shape (4, 0)"));
 }
 
 TEST(NpzDataset, ErrorsNameTheArrayAndTheSample) {
