@@ -12,10 +12,6 @@ namespace {
 
 const char* const kBuiltin[] = {"fashion-mnist", "mnist", "cifar10"};
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // An archive read once per process, normalised in place by its own training statistics (the
 // raw inputs are not kept: the statistics are all later calls need of them).
 struct LoadedArchive {
@@ -37,6 +33,10 @@ const LoadedArchive& archive(const std::string& path) {
 }
 
 }  // namespace
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 const char* const kDatasetHelp =
     "fashion-mnist, mnist, cifar10, or your own data: a NumPy archive FILE.npz holding x_train, y_train, "

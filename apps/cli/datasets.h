@@ -22,7 +22,9 @@ extern const char* const kDatasetHelp;
 // Empty when `dataset` is a built-in name or a path ending in .npz; else why not.
 std::string check_dataset_flag(const std::string& dataset);
 
-bool is_npz_dataset(const std::string& dataset);
+bool is_npz_dataset(const std::string& dataset);  // a path ending in ".npz"
+// File-name suffix test (".npz" data sets, predict's ".npy" inputs).
+bool ends_with(const std::string& s, const std::string& suffix);
 // Floating targets: mean squared error, no accuracy.
 bool is_regression(const std::string& dataset);
 // The model configuration the data set's samples give: input (C, H, W) and outputs (classes or

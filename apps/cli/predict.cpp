@@ -19,10 +19,6 @@ namespace magmadnn::cli {
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The file's images as a float32 (N, C, H, W) CPU tensor in [0, 1] (before normalisation).
 // Accepted: (N, C, H, W), (N, H, W) when C is 1, and (N, H, W, C) (NumPy's image layout).
 Tensor load_images(const std::string& path, const models::ModelConfig& c, const std::string& dataset) {
@@ -73,9 +69,8 @@ Tensor load_images(const std::string& path, const models::ModelConfig& c, const 
     return f;
   }
   if (x.dtype() != kFloat32) backend_for(Device::cpu()).copy(x, f);  // float64 -> float32
-  const int64_t per_image = nchw.numel();
-  for (int64_t i = 0; i < f.numel(); ++i)
-    MAGMADNN_CHECK(std::isfinite(dst[i]), "predict: ", path, ": image ", i / per_image, " has a NaN or infinite value");
+  const int64_t bad = data::first_non_finite_sample(f);
+  MAGMADNN_CHECK(bad < 0, "predict: ", path, ": image ", bad, " has a NaN or infinite value");
   return f;
 }
 
@@ -90,10 +85,8 @@ Tensor load_samples(const std::string& path, const models::ModelConfig& c, const
   MAGMADNN_CHECK(x.size(1) == c.in_channels && x.size(2) == c.height && x.size(3) == c.width, "predict: ", path,
                  " holds samples of shape ", io::shape_str(a.shape), "; ", dataset, "'s samples are (",
                  c.in_channels, ", ", c.height, ", ", c.width, ") as (C, H, W)");
-  const float* p = x.data<float>();
-  const int64_t per = x.numel() / x.size(0);
-  for (int64_t i = 0; i < x.numel(); ++i)
-    MAGMADNN_CHECK(std::isfinite(p[i]), "predict: ", path, ": sample ", i / per, " has a NaN or infinite value");
+  const int64_t bad = data::first_non_finite_sample(x);
+  MAGMADNN_CHECK(bad < 0, "predict: ", path, ": sample ", bad, " has a NaN or infinite value");
   return x;
 }
 

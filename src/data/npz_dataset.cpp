@@ -31,15 +31,6 @@ const io::NpyArray& find_array(const std::map<std::string, io::NpyArray>& arrays
                  "x_test=..., y_test=...) writes them");
 }
 
-// The first sample of `x` (N, ...) with a NaN or infinite value, or -1.
-int64_t first_non_finite_sample(const Tensor& x) {
-  const float* p = x.data<float>();
-  const int64_t n = x.size(0), per = n ? x.numel() / n : 0;
-  for (int64_t i = 0; i < n * per; ++i)
-    if (!std::isfinite(p[i])) return i / per;
-  return -1;
-}
-
 Tensor load_inputs(const io::NpyArray& a, const std::string& name, const std::string& path) {
   MAGMADNN_CHECK(!a.shape.empty(), "load_npz_dataset: ", path, ": ", name, " is a 0-d array; expected samples (N, ...)");
   const Tensor x = npz_inputs_as_nchw(io::to_tensor(a, kFloat32), "load_npz_dataset: " + path + ": " + name);
@@ -81,6 +72,15 @@ Targets load_targets(const io::NpyArray& a, const std::string& name, int64_t n, 
 }
 
 }  // namespace
+
+int64_t first_non_finite_sample(const Tensor& x) {
+  const Tensor c = x.contiguous();
+  const float* p = c.data<float>();
+  const int64_t n = c.size(0), per = n ? c.numel() / n : 0;
+  for (int64_t i = 0; i < n * per; ++i)
+    if (!std::isfinite(p[i])) return i / per;
+  return -1;
+}
 
 Tensor npz_inputs_as_nchw(const Tensor& x, const std::string& what) {
   const Shape& s = x.shape();

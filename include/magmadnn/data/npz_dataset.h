@@ -33,6 +33,9 @@ NpzDataset load_npz_dataset(const std::string& path);
 // The (N, C, H, W) float32 form of an input array as described above; `what` names it in errors.
 Tensor npz_inputs_as_nchw(const Tensor& x, const std::string& what);
 
+// The first sample of a float32 CPU tensor (N, ...) holding a NaN or infinite value, or -1.
+int64_t first_non_finite_sample(const Tensor& x);
+
 // Normalisation by the per-channel mean and standard deviation of `inputs` (N, C, ...), summed in
 // float64; a constant channel gets std 1 (it is only shifted to 0).
 Normalize fit_normalize(const Tensor& inputs);
