@@ -128,6 +128,10 @@ timeout 120 "$bin/bench_cuda_reduce" --reps 5 2>&1 | tee "$OUT/reduce.txt"
 reduce_ratio=$(grep -oP 'smallest ratio of reduction to copy bandwidth: \K[0-9.]+' "$OUT/reduce.txt")
 reduce_graphed=$(grep -oP 'smallest ratio with the calls replayed from a CUDA graph: \K[0-9.]+' "$OUT/reduce.txt")
 copy_bw=$(awk -F'|' '/^\| [0-9]/ {print $7}' "$OUT/reduce.txt" | tail -1 | xargs)
+# The same at 64 MiB without programmatic dependent launch (its launch latency left exposed).
+MAGMADNN_CUDA_PDL=0 timeout 60 "$bin/bench_cuda_reduce" --reps 5 --mib 64 >"$OUT/reduce_no_pdl.txt" 2>&1
+reduce_no_pdl=$(grep -oP 'smallest ratio of reduction to copy bandwidth: \K[0-9.]+' "$OUT/reduce_no_pdl.txt")
+echo "without programmatic dependent launch (64 MiB): smallest ratio ${reduce_no_pdl:-n/a}"
 # PyTorch's reductions on the same GPU, measured the same way (scripts/gpu/torch_reduce.py).
 timeout 120 python3 "$torch_reduce" --reps 5 >"$OUT/torch_reduce.txt" 2>&1 || tail -3 "$OUT/torch_reduce.txt"
 grep -E '^\| [0-9]|smallest' "$OUT/torch_reduce.txt" | sed 's/^/pytorch /'
@@ -170,7 +174,7 @@ bench_row resnet18-tf32-graph resnet18 128 "$batches_resnet" resnet18 --tf32 --c
   echo "| GPU (name, driver, memory) | ${gpu:-none seen by nvidia-smi} |"
   echo "| CUDA tests passed / failed / skipped | $passed / $failed / $skipped ($test_secs s) |"
   echo "| CLI device checks | ${cli_summary:-not run} |"
-  echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} eager, ${reduce_graphed:-n/a} graph-replayed (copy ${copy_bw:-?} GB/s); PyTorch ${torch_reduce_ratio:-n/a} |"
+  echo "| reduction / copy bandwidth, worst case (64 MiB+) | ${reduce_ratio:-n/a} eager, ${reduce_graphed:-n/a} graph-replayed (copy ${copy_bw:-?} GB/s); PyTorch ${torch_reduce_ratio:-n/a}; ${reduce_no_pdl:-n/a} at 64 MiB with MAGMADNN_CUDA_PDL=0 |"
   echo "| missing libraries | ${missing:-none} |"
   echo
   echo "| training samples/s | MagmaDNN | PyTorch | ratio |"

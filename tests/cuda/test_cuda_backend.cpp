@@ -285,6 +285,46 @@ TEST(CudaParity, Reductions) {
   expect_close(got, want, 1e-5, 1e-5, "sum of a transposed input");
 }
 
+// Two runs of reduced axes, the second trailing, as a batch norm's (N, C, H, W) over {0, 2, 3}:
+// one launch of the column kernel folding each L = H * W adjacent columns by warp shuffles where
+// L is a power of two up to 32 lanes (4-wide: 128 columns), else two launches. Each against the
+// CPU: L from 2 to 256, with an outer axis, long columns (segments combined by the last block),
+// float64, and an unaligned view (the 1-wide kernel).
+TEST(CudaParity, ReductionsFoldingATrailingRun) {
+  SKIP_WITHOUT_GPU();
+  manual_seed(43);
+  struct Case {
+    std::vector<int64_t> shape, axes;
+  };
+  const std::vector<Case> cases = {
+      {{6, 5, 1, 2}, {0, 2, 3}},  {{6, 5, 2, 2}, {0, 2, 3}},    {{6, 5, 4, 4}, {0, 2, 3}},
+      {{9, 3, 8, 8}, {0, 2, 3}},  {{5, 7, 8, 16}, {0, 2, 3}},   {{5, 7, 16, 16}, {0, 2, 3}},
+      {{2, 7, 3, 32}, {1, 3}},    {{8192, 3, 16}, {0, 2}},      {{3, 5, 1, 7, 8}, {1, 2, 4}},
+      {{6, 5, 3, 3}, {0, 2, 3}},  {{40000, 2, 64}, {0, 2}}};
+  for (DType dt : {kFloat32, kFloat64})
+    for (const Case& c : cases) {
+      const Tensor x = randn(Shape(c.shape), dt);
+      std::vector<int64_t> out_shape = c.shape;
+      for (int64_t a : c.axes) out_shape[a] = 1;
+      for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min}) {
+        Tensor want = Tensor::empty(Shape(out_shape), dt), got = Tensor::empty(Shape(out_shape), dt, kGpu);
+        cpu().reduce(op, x, c.axes, want);
+        gpu().reduce(op, x.to(kGpu), c.axes, got);
+        expect_close(got, want, dt == kFloat32 ? 1e-5 : 1e-12, dt == kFloat32 ? 1e-3 : 1e-10,
+                     "reduce op " + std::to_string(static_cast<int>(op)) + " of shape " + x.shape().str() + " " +
+                         dtype_name(dt));
+      }
+    }
+  // 4 bytes past an aligned address: the 1-wide column kernel, folding 8 columns.
+  const Tensor big = randn({6 * 5 * 8 + 1}).to(kGpu), view = big.narrow(0, 1, 6 * 5 * 8).reshape({6, 5, 8});
+  for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Max}) {
+    Tensor want = Tensor::empty({1, 5, 1}), got = Tensor::empty({1, 5, 1}, kFloat32, kGpu);
+    cpu().reduce(op, view.to(Device::cpu()), {0, 2}, want);
+    gpu().reduce(op, view, {0, 2}, got);
+    expect_close(got, want, 1e-5, 1e-5, "reduce op " + std::to_string(static_cast<int>(op)) + " of an unaligned view");
+  }
+}
+
 // Large reductions are split into segments over many blocks, then combined (two passes): full
 // reductions, long rows, long columns, and NaN propagation through the partials.
 TEST(CudaParity, LargeReductionsAcrossSegments) {

@@ -395,6 +395,58 @@ void expect_model_parity(const std::function<std::shared_ptr<nn::Module>()>& mak
     expect_close_scaled(bg[i].second, bc[i].second, rel, what + " buffer " + bc[i].first);
   }
 }
+
+// For deep fp32 models whose gradients are ill-conditioned (ResNet-18 in training mode: the CPU's
+// own fp32 gradients differ from the float64 ones by about 1% of their scale), parity with the
+// CPU's fp32 result is the wrong yardstick. Instead: the same state and input in float64 on the
+// CPU is the truth, and for the output, every gradient and every buffer the GPU's fp32 error
+// against it (the 2-norm of the difference) is at most 4x the CPU's fp32 error plus 1e-5 of the
+// truth's norm. A wrong kernel gives errors of the order of the norm.
+void expect_fp32_as_accurate_as_cpu(const std::function<std::shared_ptr<nn::Module>()>& make,
+                                    const Shape& input_shape, const std::string& what) {
+  manual_seed(31);
+  auto truth = make();
+  auto on_cpu = make();
+  auto on_gpu = make();
+  on_cpu->load_state_dict(truth->state_dict());
+  on_gpu->load_state_dict(truth->state_dict());
+  truth->to(kFloat64);
+  on_cpu->to(kFloat32);
+  on_gpu->to(kFloat32);
+  on_gpu->to(kGpu);
+  for (auto* m : {truth.get(), on_cpu.get(), on_gpu.get()}) m->train(true);
+  const Tensor x = randn(input_shape, kFloat32);
+  const Tensor y = on_cpu->forward(x);
+  const Tensor r = randn(y.shape(), kFloat32);
+  sum(mul(y, r)).backward();
+  const Tensor yt = truth->forward(x.to(kFloat64));
+  sum(mul(yt, r.to(kFloat64))).backward();
+  const Tensor yg = on_gpu->forward(x.to(kGpu));
+  sum(mul(yg, r.to(kGpu))).backward();
+  const auto check = [&](const Tensor& gpu_t, const Tensor& cpu_t, const Tensor& true_t, const std::string& name) {
+    ASSERT_TRUE(gpu_t.defined() && cpu_t.defined() && true_t.defined()) << what << " " << name;
+    const std::vector<double> g = gpu_t.to_vector<double>(), c = cpu_t.to_vector<double>(), t = true_t.to_vector<double>();
+    ASSERT_EQ(g.size(), t.size()) << what << " " << name;
+    double err_gpu = 0, err_cpu = 0, norm = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      err_gpu += (g[i] - t[i]) * (g[i] - t[i]);  // NaN fails the comparison below
+      err_cpu += (c[i] - t[i]) * (c[i] - t[i]);
+      norm += t[i] * t[i];
+    }
+    err_gpu = std::sqrt(err_gpu), err_cpu = std::sqrt(err_cpu), norm = std::sqrt(norm);
+    EXPECT_LE(err_gpu, 4 * err_cpu + 1e-5 * norm)
+        << what << " " << name << ": error against float64 (2-norm) " << err_gpu << " on cuda, " << err_cpu
+        << " on the cpu (norm " << norm << ")";
+  };
+  check(yg, y, yt, "output");
+  const auto pt = truth->named_parameters(), pc = on_cpu->named_parameters(), pg = on_gpu->named_parameters();
+  ASSERT_EQ(pg.size(), pt.size()) << what;
+  for (size_t i = 0; i < pt.size(); ++i) check(pg[i].second.grad(), pc[i].second.grad(), pt[i].second.grad(), "grad of " + pt[i].first);
+  const auto bt = truth->named_buffers(), bc = on_cpu->named_buffers(), bg = on_gpu->named_buffers();
+  ASSERT_EQ(bg.size(), bt.size()) << what;
+  for (size_t i = 0; i < bt.size(); ++i)
+    if (is_floating(bt[i].second.dtype())) check(bg[i].second, bc[i].second, bt[i].second, "buffer " + bt[i].first);
+}
 }  // namespace
 
 TEST(CudaConv, Conv2dModuleMatchesTheCpu) {
@@ -436,15 +488,16 @@ TEST(CudaConv, ResNet18ForwardBackwardMatchesTheCpu) {
   cfg.in_channels = 3;
   cfg.height = cfg.width = 16;
   // Training mode: batch statistics, and the running statistics are compared too. float64 is held
-  // to 1e-9. float32 runs on 32 x 32 inputs (batch norm over 2 x 4 x 4 values per channel in the
-  // last stage) and is held to 1e-3 of each tensor's scale: eighteen layers of batch norm over
-  // small batches amplify fp32 rounding differences well beyond a single convolution's.
+  // to 1e-9 of the CPU's result. float32 (32 x 32 inputs: batch norm over 2 x 4 x 4 values per
+  // channel in the last stage) is held to the CPU's own fp32 accuracy against float64: eighteen
+  // layers of batch norm over small batches amplify rounding to about 1% of the gradients' scale
+  // on either device, so the two fp32 results need not agree to better than that.
   expect_model_parity([&] { return models::make_model("resnet18", cfg); }, {2, 3, 16, 16}, kFloat64, 1e-9,
                       true, "resnet18 float64");
   models::ModelConfig cfg32 = cfg;
   cfg32.height = cfg32.width = 32;
-  expect_model_parity([&] { return models::make_model("resnet18", cfg32); }, {2, 3, 32, 32}, kFloat32, 1e-3,
-                      true, "resnet18 float32");
+  expect_fp32_as_accurate_as_cpu([&] { return models::make_model("resnet18", cfg32); }, {2, 3, 32, 32},
+                                 "resnet18 float32");
   models::ModelConfig inet = cfg;
   inet.imagenet_stem = true;
   inet.height = inet.width = 32;

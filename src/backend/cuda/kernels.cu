@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <type_traits>
@@ -68,11 +70,51 @@ __device__ __forceinline__ A combine(A a, A b) {
 //  - long rows (inner == 1, few rows): R cut into S segments per row, a block per segment,
 //    partials in the accumulator type, combined by the last block of the row to finish;
 //  - columns (inner > 1): a block per tile of adjacent columns, R cut into S segments when there
-//    are too few tiles, partials combined by the last block of the tile to finish.
+//    are too few tiles, partials combined by the last block of the tile to finish; optionally
+//    folding each L adjacent columns into one output by warp shuffles (a second, trailing run of
+//    reduced axes, as in a batch norm's (N, C, H, W) over {0, 2, 3}).
 // (So a reduction is one launch; two when a capture meets them before the arrival counters
 // exist.) Each has a 4-wide form (16-byte loads) used when every row or column group is 4-aligned.
 // Grids are sized to one wave of resident blocks (the occupancy calculator's count) or less:
-// a few blocks past a wave would take as long as a second wave.
+// a few blocks past a wave would take as long as a second wave. They are launched with
+// programmatic dependent launch (Hopper): a reduction's blocks are scheduled while the kernel
+// before it drains, and wait (pdl_wait) for its completion before touching memory, which hides
+// the launch latency between back-to-back kernels (MAGMADNN_CUDA_PDL=0 turns it off).
+
+__device__ __forceinline__ void pdl_wait() {  // no-op in a kernel launched without the attribute
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_allow_successor() {  // its loads are issued: the next may be scheduled
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+bool pdl_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("MAGMADNN_CUDA_PDL");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return on;
+}
+
+// Launches a reduction kernel on the device's stream, with programmatic dependent launch unless
+// it is turned off or the stream is being captured (graph replay has no launch latency to hide).
+template <typename... Params, typename... Args>
+void launch_reduction(void (*kernel)(Params...), dim3 grid, Args... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = dim3(kThreads);
+  config.stream = stream();
+  cudaLaunchAttribute attribute[1] = {};
+  attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute[0].val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = attribute;
+  config.numAttrs = pdl_enabled() && !stream_is_capturing() ? 1 : 0;
+  MAGMADNN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
+}
 
 // Loads elements i .. i+W-1 of p and folds them into acc.
 template <Combine C, int W, typename In, typename A>
@@ -101,6 +143,7 @@ __global__ void reduce_short_rows_kernel(const In* x, Out* out, int64_t rows, in
   const int64_t warp = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32, member = lane % G;
   const int64_t vectors = R / W;
+  pdl_wait();
   for (int64_t base = warp * per_warp; base < rows; base += warps * per_warp) {
     const int64_t row = base + lane / G;
     A a0 = init, a1 = init;
@@ -116,6 +159,7 @@ __global__ void reduce_short_rows_kernel(const In* x, Out* out, int64_t rows, in
     const A total = group_combine<C>(combine<C>(a0, a1), G);
     if (row < rows && member == 0) out[row] = static_cast<Out>(total * scale);
   }
+  pdl_allow_successor();
 }
 
 // Combines v over the block into thread 0's return value (other threads: unspecified);
@@ -140,6 +184,7 @@ __global__ void reduce_long_rows_kernel(const In* x, Out* out, A* partial, unsig
                                         int64_t S, int64_t chunk, A init, A scale) {
   __shared__ A shared[kThreads / 32];
   __shared__ bool last;
+  pdl_wait();
   for (int64_t b = blockIdx.x; b < rows * S; b += gridDim.x) {
     const int64_t o = b / S, seg = b % S;
     const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
@@ -152,6 +197,7 @@ __global__ void reduce_long_rows_kernel(const In* x, Out* out, A* partial, unsig
       a1 = fold<C, W>(a1, row + r + step);
     }
     for (; r + W <= end; r += step) a0 = fold<C, W>(a0, row + r);
+    pdl_allow_successor();
     const A a = block_combine<C>(combine<C>(a0, a1), shared);
     if (threadIdx.x == 0) {
       if (S == 1) {
@@ -188,17 +234,38 @@ __global__ void reduce_long_rows_kernel(const In* x, Out* out, A* partial, unsig
 // partials go to partial (S, n); with arrival counters (one per tile, zero on entry) the last
 // block of a tile to finish combines its S partials (again over 8 row lanes) and resets the
 // counter: one launch. Without counters the caller combines the partials in a second launch.
+// With L > 1, each L adjacent columns (L / W lanes of warp 0) fold into one output, out[column / L].
 constexpr int kColGroups = 32, kRowLanes = kThreads / kColGroups;
+
+// Writes column group j's W values (lane j % 32 of warp 0; every lane of the warp calls it):
+// out[j * W + k], or with L > 1 one output per L adjacent columns, combined over their L / W
+// lanes by shuffles.
+template <Combine C, int W, typename A, typename Out>
+__device__ __forceinline__ void write_columns(const A (&acc)[W], Out* out, int64_t j, bool valid, int L, A scale) {
+  if (L == 1) {
+    if (valid)
+#pragma unroll
+      for (int k = 0; k < W; ++k) out[j * W + k] = static_cast<Out>(acc[k] * scale);
+    return;
+  }
+  A v = acc[0];
+#pragma unroll
+  for (int k = 1; k < W; ++k) v = combine<C>(v, acc[k]);
+  const int lanes = L / W;
+  v = group_combine<C>(v, lanes);
+  if (valid && j % lanes == 0) out[j * W / L] = static_cast<Out>(v * scale);
+}
 
 template <typename In, typename A, typename Out, Combine C, int W>
 __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* counters, int64_t outer, int64_t R,
-                                   int64_t inner, A init, A scale) {
+                                   int64_t inner, int L, A init, A scale) {
   __shared__ A shared[kRowLanes][kColGroups * W];
   __shared__ bool last;
   const int64_t S = gridDim.y, seg = blockIdx.y, chunk = (R + S - 1) / S, n = outer * inner, groups = n / W;
   const int64_t begin = seg * chunk, end = begin + chunk < R ? begin + chunk : R;
   const int ly = threadIdx.x / kColGroups, lx = threadIdx.x % kColGroups;
   const int64_t tiles = (groups + kColGroups - 1) / kColGroups;
+  pdl_wait();
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
     const int64_t j = tile * kColGroups + lx;
     const bool valid = j < groups;
@@ -219,23 +286,21 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* 
         }
       }
     }
+    pdl_allow_successor();
     // Combine the row lanes: lane 0 of each column group ends with the tile segment's value.
 #pragma unroll
     for (int k = 0; k < W; ++k) shared[ly][lx * W + k] = acc[k];
     __syncthreads();
-    if (ly == 0) {
+    if (ly == 0) {  // warp 0, whole: write_columns shuffles
       for (int y = 1; y < kRowLanes; ++y)
 #pragma unroll
         for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], shared[y][lx * W + k]);
-      if (valid) {
-        if (S == 1) {
+      if (S == 1) {
+        write_columns<C, W>(acc, out, j, valid, L, scale);
+      } else if (valid) {
 #pragma unroll
-          for (int k = 0; k < W; ++k) out[j * W + k] = static_cast<Out>(acc[k] * scale);
-        } else {
-#pragma unroll
-          for (int k = 0; k < W; ++k) partial[seg * n + j * W + k] = acc[k];
-          __threadfence();  // visible to every block before the arrival is counted
-        }
+        for (int k = 0; k < W; ++k) partial[seg * n + j * W + k] = acc[k];
+        __threadfence();  // visible to every block before the arrival is counted
       }
     }
     __syncthreads();
@@ -254,12 +319,11 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* 
 #pragma unroll
     for (int k = 0; k < W; ++k) shared[ly][lx * W + k] = acc[k];
     __syncthreads();
-    if (ly == 0 && valid) {
+    if (ly == 0) {  // invalid lanes hold init
       for (int y = 1; y < kRowLanes; ++y)
 #pragma unroll
         for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], shared[y][lx * W + k]);
-#pragma unroll
-      for (int k = 0; k < W; ++k) out[j * W + k] = static_cast<Out>(acc[k] * scale);
+      write_columns<C, W>(acc, out, j, valid, L, scale);
     }
     if (threadIdx.x == 0) counters[tile] = 0;
     __syncthreads();
@@ -290,9 +354,9 @@ void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale
     // Enough blocks for every row's group, at most four waves (the loop strides over the rest).
     const int64_t blocks = std::min<int64_t>((warps + kThreads / 32 - 1) / (kThreads / 32), wave * 4);
     if (wide)
-      reduce_short_rows_kernel<In, A, Out, C, 4><<<grid(blocks), kThreads, 0, stream()>>>(x, out, rows, R, G, init, scale);
+      launch_reduction(reduce_short_rows_kernel<In, A, Out, C, 4>, grid(blocks), x, out, rows, R, G, init, scale);
     else
-      reduce_short_rows_kernel<In, A, Out, C, 1><<<grid(blocks), kThreads, 0, stream()>>>(x, out, rows, R, G, init, scale);
+      launch_reduction(reduce_short_rows_kernel<In, A, Out, C, 1>, grid(blocks), x, out, rows, R, G, init, scale);
     return;
   }
   // Long rows, few of them: S segments per row, S * rows about one wave (at least 32 vectors a
@@ -313,18 +377,29 @@ void launch_rows(const In* x, Out* out, int64_t rows, int64_t R, A init, A scale
     if (rows <= kArrivalCounters) counters = arrival_counters();
   }
   if (wide)
-    reduce_long_rows_kernel<In, A, Out, C, 4><<<grid(rows * S), kThreads, 0, stream()>>>(x, out, p, counters, rows, R, S,
-                                                                                        chunk, init, scale);
+    launch_reduction(reduce_long_rows_kernel<In, A, Out, C, 4>, grid(rows * S), x, out, p, counters, rows, R, S, chunk,
+                     init, scale);
   else
-    reduce_long_rows_kernel<In, A, Out, C, 1><<<grid(rows * S), kThreads, 0, stream()>>>(x, out, p, counters, rows, R, S,
-                                                                                        chunk, init, scale);
+    launch_reduction(reduce_long_rows_kernel<In, A, Out, C, 1>, grid(rows * S), x, out, p, counters, rows, R, S, chunk,
+                     init, scale);
   if (S > 1 && !counters) launch_rows<A, A, Out, C>(p, out, rows, S, init, scale);  // pass 2: rows of S partials
   // partial goes back to the cache; stream order keeps it alive for the kernels above
 }
 
+// Whether the column kernel can fold each L adjacent columns of x's rows of `inner` into one
+// output (L / W lanes of a warp, W as launch_cols picks it).
+bool columns_fold(int64_t L, int64_t inner, const void* x) {
+  if (L < 2 || (L & (L - 1)) != 0 || inner % L != 0) return false;
+  const bool wide = inner % 4 == 0 && aligned16(x) && L % 4 == 0;
+  return L <= (wide ? 4 : 1) * kColGroups;
+}
+
+// Reduces x, (outer, R, inner), over R into out (outer * inner / L): with L > 1, also over each
+// L adjacent columns (columns_fold(L, inner, x) must hold).
 template <typename In, typename A, typename Out, Combine C>
-void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner, A init, A scale) {
-  const bool wide = inner % 4 == 0 && aligned16(x);
+void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner, int64_t L, A init, A scale) {
+  const bool wide = inner % 4 == 0 && aligned16(x) && (L == 1 || L % 4 == 0);
+  MAGMADNN_CHECK(L == 1 || columns_fold(L, inner, x), "reduce: cannot fold ", L, " columns of ", inner);
   const int64_t W = wide ? 4 : 1, tiles = (outer * inner / W + kColGroups - 1) / kColGroups;
   // Segments: tiles * S about one wave of blocks, at least 4 rows per row lane each.
   const void* kernel = wide ? reinterpret_cast<const void*>(reduce_cols_kernel<In, A, Out, C, 4>)
@@ -341,18 +416,20 @@ void launch_cols(const In* x, Out* out, int64_t outer, int64_t R, int64_t inner,
     p = static_cast<A*>(partial.raw_data());
     if (tiles <= kArrivalCounters) counters = arrival_counters();
   }
+  const int Li = static_cast<int>(L);
   if (wide)
-    reduce_cols_kernel<In, A, Out, C, 4><<<g, kThreads, 0, stream()>>>(x, out, p, counters, outer, R, inner, init, scale);
+    launch_reduction(reduce_cols_kernel<In, A, Out, C, 4>, g, x, out, p, counters, outer, R, inner, Li, init, scale);
   else
-    reduce_cols_kernel<In, A, Out, C, 1><<<g, kThreads, 0, stream()>>>(x, out, p, counters, outer, R, inner, init, scale);
-  if (S > 1 && !counters) launch_cols<A, A, Out, C>(p, out, 1, S, outer * inner, init, scale);  // pass 2: over S
+    launch_reduction(reduce_cols_kernel<In, A, Out, C, 1>, g, x, out, p, counters, outer, R, inner, Li, init, scale);
+  if (S > 1 && !counters) launch_cols<A, A, Out, C>(p, out, 1, S, outer * inner, L, init, scale);  // pass 2: over S
 }
 
+// (outer, R, inner) over R, and with L > 1 over each L adjacent columns too (inner > 1).
 template <typename T, typename A, Combine C>
-void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, A init, double scale_d) {
+void launch_reduce(const T* x, T* out, int64_t outer, int64_t R, int64_t inner, int64_t L, A init, double scale_d) {
   const A scale = static_cast<A>(scale_d);
   if (inner == 1) launch_rows<T, A, T, C>(x, out, outer, R, init, scale);
-  else launch_cols<T, A, T, C>(x, out, outer, R, inner, init, scale);
+  else launch_cols<T, A, T, C>(x, out, outer, R, inner, L, init, scale);
 }
 
 template <typename T>
@@ -533,77 +610,95 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x_in, const std::vector<int6
   check_cuda_tensor(out, "reduce");
   MAGMADNN_CHECK(out.is_contiguous(), "reduce: output must be contiguous");
   const int64_t nd = x_in.dim();
+  const Shape& shape = x_in.shape();
   std::vector<bool> reduced(nd, false);
   for (int64_t a : axes) reduced[a] = true;
   int64_t R = 1;
   for (int64_t d = 0; d < nd; ++d)
-    if (reduced[d]) R *= x_in.shape()[d];
-  int reduced_runs = 0, prev = -1;  // runs of consecutive reduced axes (size-1 axes ignored)
-  for (int64_t d = 0; d < nd; ++d) {
-    if (x_in.shape()[d] == 1) continue;
-    if (static_cast<int>(reduced[d]) != prev) {
-      reduced_runs += reduced[d];
-      prev = reduced[d];
-    }
-  }
-  if (reduced_runs > 1) {
-    // Several separate runs of reduced axes, e.g. (N, C, H, W) over {0, 2, 3}: reduce one run
-    // first (one read of everything into a smaller tensor), then the rest from that result. The
-    // run with the most elements goes first, so the intermediate is as small as it can be (ties:
-    // the last run). Sum, mean (equal-sized groups), max and min all compose this way.
-    std::vector<int64_t> first, rest;
-    int64_t best = 0;
-    for (int64_t d = nd - 1; d >= 0;) {
-      if (!(reduced[d] && x_in.shape()[d] != 1)) {
-        --d;
-        continue;
-      }
-      std::vector<int64_t> run;
-      int64_t extent = 1;
-      for (; d >= 0 && (reduced[d] || x_in.shape()[d] == 1); --d)
-        if (reduced[d]) run.push_back(d), extent *= x_in.shape()[d];
-      if (extent > best) best = extent, first = run;
-    }
-    for (int64_t a : axes)
-      if (std::find(first.begin(), first.end(), a) == first.end()) rest.push_back(a);
-    std::vector<int64_t> mid_shape = x_in.shape().vec();
-    for (int64_t a : first) mid_shape[a] = 1;
-    Tensor mid = Tensor::empty(Shape(mid_shape), out.dtype(), out.device());
-    reduce(op, x_in, first, mid);
-    return reduce(op, mid, rest, out);
-  }
-  Tensor x = x_in;
-  int64_t outer = 1, inner = 1;
-  if (!x.is_contiguous()) {
-    x = Tensor::empty(x_in.shape(), x_in.dtype(), x_in.device());
-    copy_device(x_in, x);
-  }
-  bool seen_reduced = false;
-  for (int64_t d = 0; d < nd; ++d) {
-    if (reduced[d] && x.shape()[d] != 1) seen_reduced = true;
-    else if (!reduced[d]) (seen_reduced ? inner : outer) *= x.shape()[d];
-  }
+    if (reduced[d]) R *= shape[d];
   if (out.numel() == 0) return;
   if (R == 0) {
     MAGMADNN_CHECK(op == ReduceOp::Sum || op == ReduceOp::Mean, "max/min: cannot reduce over an empty dimension");
     fill(out, op == ReduceOp::Sum ? 0.0 : std::numeric_limits<double>::quiet_NaN());
     return;
   }
-  dispatch_float(x.dtype(), "reduce", [&](auto tag) {
-    using T = decltype(tag);
-    const T* px = static_cast<const T*>(x.raw_data());
-    T* po = static_cast<T*>(out.raw_data());
-    switch (op) {
-      case ReduceOp::Sum: return launch_reduce<T, double, Combine::Sum>(px, po, outer, R, inner, 0.0, 1.0);
-      case ReduceOp::Mean:
-        return launch_reduce<T, double, Combine::Sum>(px, po, outer, R, inner, 0.0, 1.0 / static_cast<double>(R));
-      case ReduceOp::Max:
-        return launch_reduce<T, T, Combine::Max>(px, po, outer, R, inner, -std::numeric_limits<T>::infinity(), 1.0);
-      case ReduceOp::Min:
-        return launch_reduce<T, T, Combine::Min>(px, po, outer, R, inner, std::numeric_limits<T>::infinity(), 1.0);
+  // Runs of consecutive reduced axes, size-1 axes ignored: (outer, run, kept, run, ...).
+  std::vector<int64_t> extents;  // alternating kept / reduced extents from the first axis
+  std::vector<bool> is_reduced;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (shape[d] == 1) continue;
+    if (is_reduced.empty() || is_reduced.back() != reduced[d]) {
+      extents.push_back(1);
+      is_reduced.push_back(reduced[d]);
     }
-  });
-  MAGMADNN_CUDA_CHECK_LAUNCH("reduce");
+    extents.back() *= shape[d];
+  }
+  const int reduced_runs = static_cast<int>(std::count(is_reduced.begin(), is_reduced.end(), true));
+  Tensor x = x_in;
+  if (!x.is_contiguous() && reduced_runs <= 2) {
+    x = Tensor::empty(shape, x_in.dtype(), x_in.device());
+    copy_device(x_in, x);
+  }
+  // (outer, R1, inner) over R1, each L adjacent columns of inner folded too (L == 1: none).
+  const auto run = [&](int64_t outer, int64_t R1, int64_t inner, int64_t L) {
+    dispatch_float(x.dtype(), "reduce", [&](auto tag) {
+      using T = decltype(tag);
+      const T* px = static_cast<const T*>(x.raw_data());
+      T* po = static_cast<T*>(out.raw_data());
+      switch (op) {
+        case ReduceOp::Sum: return launch_reduce<T, double, Combine::Sum>(px, po, outer, R1, inner, L, 0.0, 1.0);
+        case ReduceOp::Mean:
+          return launch_reduce<T, double, Combine::Sum>(px, po, outer, R1, inner, L, 0.0,
+                                                        1.0 / static_cast<double>(R));
+        case ReduceOp::Max:
+          return launch_reduce<T, T, Combine::Max>(px, po, outer, R1, inner, L, -std::numeric_limits<T>::infinity(),
+                                                   1.0);
+        case ReduceOp::Min:
+          return launch_reduce<T, T, Combine::Min>(px, po, outer, R1, inner, L, std::numeric_limits<T>::infinity(),
+                                                   1.0);
+      }
+    });
+    MAGMADNN_CUDA_CHECK_LAUNCH("reduce");
+  };
+  if (reduced_runs <= 1) {  // (outer, R, inner); a scalar's or size-1 axes' "reduction" is a copy
+    int64_t outer = 1, inner = 1;
+    bool seen = false;
+    for (size_t i = 0; i < extents.size(); ++i)
+      if (is_reduced[i]) seen = true;
+      else (seen ? inner : outer) *= extents[i];
+    return run(outer, R, inner, 1);
+  }
+  // Two runs, the second trailing: (outer, R1, kept, L), e.g. (N, C, H, W) over {0, 2, 3} (a batch
+  // norm's statistics). One launch of the column kernel, folding each L columns, where L fits.
+  if (reduced_runs == 2 && is_reduced.back()) {
+    const size_t k = extents.size();
+    const int64_t L = extents[k - 1], kept = extents[k - 2], R1 = extents[k - 3];
+    const int64_t outer = k == 4 ? extents[0] : 1;
+    if (columns_fold(L, kept * L, x.raw_data())) return run(outer, R1, kept * L, L);
+  }
+  // Otherwise reduce one run first (one read of everything into a smaller tensor), then the rest
+  // from that result. The run with the most elements goes first, so the intermediate is as small
+  // as it can be (ties: the last run). Sum, mean (equal-sized groups), max and min compose so.
+  std::vector<int64_t> first, rest;
+  int64_t best = 0;
+  for (int64_t d = nd - 1; d >= 0;) {
+    if (!(reduced[d] && shape[d] != 1)) {
+      --d;
+      continue;
+    }
+    std::vector<int64_t> axes_of_run;
+    int64_t extent = 1;
+    for (; d >= 0 && (reduced[d] || shape[d] == 1); --d)
+      if (reduced[d]) axes_of_run.push_back(d), extent *= shape[d];
+    if (extent > best) best = extent, first = axes_of_run;
+  }
+  for (int64_t a : axes)
+    if (std::find(first.begin(), first.end(), a) == first.end()) rest.push_back(a);
+  std::vector<int64_t> mid_shape = shape.vec();
+  for (int64_t a : first) mid_shape[a] = 1;
+  Tensor mid = Tensor::empty(Shape(mid_shape), out.dtype(), out.device());
+  reduce(op, x, first, mid);
+  reduce(op, mid, rest, out);
 }
 
 void CudaBackend::argmax(const Tensor& x_in, int64_t axis, Tensor& out) {
