@@ -116,6 +116,23 @@ void launch_reduction(void (*kernel)(Params...), dim3 grid, Args... args) {
   MAGMADNN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
 }
 
+// W consecutive partials written by other blocks of this launch, read past L1 (__ldcg): 16-byte
+// loads when W == 4 (the partial rows are 4-aligned then).
+template <int W, typename A>
+__device__ __forceinline__ Vec4<A> load_partials(const A* p) {
+  Vec4<A> r;
+  if constexpr (W == 4 && sizeof(A) == 4) {
+    const float4 f = __ldcg(reinterpret_cast<const float4*>(p));
+    r.v[0] = f.x, r.v[1] = f.y, r.v[2] = f.z, r.v[3] = f.w;
+  } else if constexpr (W == 4) {
+    const double2 a = __ldcg(reinterpret_cast<const double2*>(p)), b = __ldcg(reinterpret_cast<const double2*>(p) + 1);
+    r.v[0] = a.x, r.v[1] = a.y, r.v[2] = b.x, r.v[3] = b.y;
+  } else {
+    r.v[0] = __ldcg(p);
+  }
+  return r;
+}
+
 // Loads elements i .. i+W-1 of p and folds them into acc.
 template <Combine C, int W, typename In, typename A>
 __device__ __forceinline__ A fold(A acc, const In* p) {
@@ -257,8 +274,9 @@ __device__ __forceinline__ void write_columns(const A (&acc)[W], Out* out, int64
 }
 
 template <typename In, typename A, typename Out, Combine C, int W>
-__global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* counters, int64_t outer, int64_t R,
-                                   int64_t inner, int L, A init, A scale) {
+__global__ void __launch_bounds__(kThreads, 4)  // <= 64 registers: 4 blocks per multiprocessor
+    reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* counters, int64_t outer, int64_t R, int64_t inner,
+                       int L, A init, A scale) {
   __shared__ A shared[kRowLanes][kColGroups * W];
   __shared__ bool last;
   const int64_t S = gridDim.y, seg = blockIdx.y, chunk = (R + S - 1) / S, n = outer * inner, groups = n / W;
@@ -311,11 +329,16 @@ __global__ void reduce_cols_kernel(const In* x, Out* out, A* partial, unsigned* 
     // The last block of this tile: the S partials of its columns, over the 8 row lanes.
 #pragma unroll
     for (int k = 0; k < W; ++k) acc[k] = init;
-    if (valid)
-#pragma unroll 4
-      for (int64_t s = ly; s < S; s += kRowLanes)
+    // (On the critical path after every other block: up to 8 rows' 16-byte loads in flight.)
+    if (valid) {
+      const A* column = partial + j * W;
+#pragma unroll 8
+      for (int64_t s = ly; s < S; s += kRowLanes) {
+        const Vec4<A> v = load_partials<W>(column + s * n);
 #pragma unroll
-        for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], __ldcg(partial + s * n + j * W + k));
+        for (int k = 0; k < W; ++k) acc[k] = combine<C>(acc[k], v.v[k]);
+      }
+    }
 #pragma unroll
     for (int k = 0; k < W; ++k) shared[ly][lx * W + k] = acc[k];
     __syncthreads();
