@@ -21,7 +21,7 @@ int main(int argc, char** argv) try {
 
   // Inputs become float32 (N, C, H, W): (N, features) -> (N, features, 1, 1); floating targets
   // (N,) or (N, K) make a regression with K outputs (integer labels would make classes).
-  data::NpzDataset d = data::load_npz_dataset(argv[1]);
+  data::UserDataset d = data::load_npz_dataset(argv[1]);
   if (d.task != data::Task::Regression) MAGMADNN_ERROR(argv[1], " holds class labels; this example regresses");
   const data::Normalize normalize = data::fit_normalize(d.train->inputs());  // x_train's statistics only
   data::normalize_inplace(*d.train, normalize);

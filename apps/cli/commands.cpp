@@ -102,6 +102,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
       << " test samples from " << dir << "), "
       << (device.is_cpu() ? std::to_string(get_num_threads()) + " threads" : "on " + device.str())
       << dist.describe() << std::endl;
+  if (const std::string task = describe_task(a.dataset); !task.empty()) out << "task: " << task << std::endl;
 
   // Built (and seeded) on the CPU whatever the device, then moved: the same initial weights
   // everywhere. The optimizer is created over the moved parameters.

@@ -27,12 +27,21 @@ int run_export(const ExportArgs& a) {
   const bool regression = is_regression(a.dataset);
   o.metadata["magmadnn.task"] = regression ? "regression" : "classification";
   o.metadata["magmadnn.dataset"] = a.dataset;
-  o.metadata["magmadnn.input"] = is_npz_dataset(a.dataset) ? "raw values as in x_train" : "pixels in [0, 1]";
+  // How the input is laid out: a table's feature columns in order, an archive's x_train values, pixels.
+  std::string input = "pixels in [0, 1]";
+  if (is_npz_dataset(a.dataset)) input = "raw values as in x_train";
+  if (is_csv_dataset(a.dataset)) {
+    const data::UserDataset& d = user_dataset(a.dataset);
+    input = "raw values of the columns " + nlohmann::json(d.feature_names).dump();
+    o.metadata["magmadnn.feature_names"] = nlohmann::json(d.feature_names).dump();
+    if (regression) o.metadata["magmadnn.target_names"] = nlohmann::json(d.target_names).dump();
+  }
+  o.metadata["magmadnn.input"] = input;
   if (!regression) o.metadata["magmadnn.class_names"] = nlohmann::json(class_names(a.dataset)).dump();
   onnx::export_onnx(*model, Shape({1, config.in_channels, config.height, config.width}), a.output, o);
   std::cout << "exported " << a.model << " (" << model->num_parameters() << " parameters" << (a.fuse ? ", fused" : "")
             << ") to " << a.output << ": input (N, " << config.in_channels << ", " << config.height << ", "
-            << config.width << ") float32 " << (is_npz_dataset(a.dataset) ? "as in x_train" : "in [0, 1]")
+            << config.width << ") float32 " << input
             << ", output (N, " << config.num_classes << ") "
             << (is_regression(a.dataset) ? "regression values" : "logits") << std::endl;
   if (!a.metrics_out.empty())

@@ -147,7 +147,7 @@ int run_hpo(const HpoArgs& a) {
                  ")");
   const TrainArgs b = with_config(a, best.config);
   std::ostringstream cmd;
-  cmd << "magmadnn train --model " << b.model << " --dataset " << b.dataset;
+  cmd << "magmadnn train --model " << b.model << " --dataset " << b.dataset << table_flags_text(b.dataset);
   if (!a.data_dir.empty()) cmd << " --data-dir " << a.data_dir;
   cmd << " --optimizer " << b.optimizer
       << " --lr " << b.lr << " --momentum " << b.momentum << " --weight-decay " << b.weight_decay << " --batch-size "

@@ -2,7 +2,9 @@
 // any error becomes one line on stderr and a non-zero exit status.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "cli/validators.h"
 #include "cli/commands.h"
@@ -19,6 +21,38 @@ const char* const kModelHelp =
 const CLI::Validator kDatasetFlag(
     [](std::string& value) { return magmadnn::cli::check_dataset_flag(value); }, "DATASET", "");
 
+// A CSV table's flags, on every command that reads --dataset (one TableOptions for the process:
+// one command runs). `flags` collects them, to tell whether any was passed.
+magmadnn::cli::TableOptions table_options;
+std::vector<CLI::Option*> table_flags;
+
+void add_table_options(CLI::App* cmd) {
+  table_flags.push_back(cmd->add_option("--target", table_options.target,
+                                        "CSV tables: the target column, or columns comma-separated for a "
+                                        "regression of several (default: the last column)"));
+  table_flags.push_back(cmd->add_option("--ignore-columns", table_options.ignore,
+                                        "CSV tables: columns that are neither features nor targets, "
+                                        "comma-separated (an id, a date)"));
+  table_flags.push_back(cmd->add_option("--task", table_options.task,
+                                        "CSV tables: classification, regression, or auto (text labels or integers "
+                                        "with at most 20 distinct values classify)")
+                            ->check(CLI::IsMember({"auto", "classification", "regression"}))
+                            ->capture_default_str());
+  table_flags.push_back(cmd->add_option("--test-fraction", table_options.test_fraction,
+                                        "CSV tables: the share of rows in the test split, chosen with a fixed seed "
+                                        "(the same for every command)")
+                            ->check(CLI::Validator(
+                                [](std::string& text) -> std::string {
+                                  char* end = nullptr;
+                                  const double v = std::strtod(text.c_str(), &end);
+                                  if (text.empty() || *end != '\0' || !(v > 0 && v < 1))
+                                    return "must be a number between 0 and 1 (exclusive), got '" + text + "'";
+                                  return "";
+                                },
+                                "FRACTION"))
+                            ->capture_default_str());
+}
+
 void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset = true) {
   cmd->add_option("--model", a.model, kModelHelp)->capture_default_str();
   cmd->add_option("--dataset", a.dataset,
@@ -27,6 +61,7 @@ void add_common(CLI::App* cmd, magmadnn::cli::CommonArgs& a, bool with_dataset =
                                      magmadnn::cli::kDatasetHelp)
       ->check(kDatasetFlag)
       ->capture_default_str();
+  add_table_options(cmd);
   if (with_dataset) {
     cmd->add_option("--data-dir", a.data_dir,
                     "folder with the IDX files or CIFAR-10 batches (default /usr/share/datasets/fashion-mnist "
@@ -161,14 +196,15 @@ int main(int argc, char** argv) {
 
   PredictArgs predict_args;
   CLI::App* predict = app.add_subcommand(
-      "predict", "classify the images of a .npy or IDX file with saved weights (CSV); regression values for a "
-                 "regression data set");
+      "predict", "classify the images of a .npy or IDX file, or the rows of a table, with saved weights "
+                 "(CSV); regression values for a regression data set");
   add_common(predict, predict_args, /*with_dataset=*/false);
   predict->add_option("--weights", predict_args.weights, "weights saved by `magmadnn train --save`")->required();
   predict->add_option("--input", predict_args.input,
                       ".npy (uint8 pixels, or float32/float64 in [0, 1]; (N, C, H, W), (N, H, W) or (N, H, W, C)) "
                       "or an IDX images file, gzipped or not; for a --dataset FILE.npz, a .npy of samples shaped "
-                      "as its x_train's, raw values as there")
+                      "as its x_train's, raw values as there; for a --dataset FILE.csv, a .csv table holding its "
+                      "feature columns by name (in any order, other columns ignored)")
       ->required();
   predict->add_option("--output", predict_args.output, "CSV file (written atomically); standard output when absent");
   predict->add_option("--top", predict_args.top, "classes per image, most probable first")->capture_default_str();
@@ -200,6 +236,7 @@ int main(int argc, char** argv) {
                       std::string("the data set whose input shape and outputs to use: ") + magmadnn::cli::kDatasetHelp)
       ->check(kDatasetFlag)
       ->capture_default_str();
+  add_table_options(summary);
   summary->add_option("--batch-size", summary_args.batch_size, "samples in the traced batch")
       ->check(magmadnn::cli::Positive)->capture_default_str();
   summary->add_option("--metrics-out", summary_args.metrics_out, "also write the table as JSON to this file");
@@ -214,6 +251,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  for (const CLI::Option* o : table_flags) table_options.given = table_options.given || o->count() > 0;
+  set_table_options(table_options);
   try {
     if (*train) return run_train(train_args);
     if (*eval) return run_eval(eval_args);

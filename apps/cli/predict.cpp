@@ -90,8 +90,19 @@ Tensor load_samples(const std::string& path, const models::ModelConfig& c, const
   return x;
 }
 
-// Regression: one CSV row per sample with the model's K outputs.
-std::string regression_csv(nn::Module& model, const Tensor& samples, int64_t batch_size, Device device) {
+// The rows of a CSV table for a CSV-table data set: the data set's feature columns, found by name
+// (other columns, the target's too, are left out), as (N, F, 1, 1).
+Tensor load_table_samples(const std::string& path, const std::string& dataset) {
+  MAGMADNN_CHECK(ends_with(path, ".csv"), "predict: --dataset ", dataset, " takes its samples from a .csv table, got ",
+                 path);
+  const Tensor x = data::load_csv_features(path, user_dataset(dataset).feature_names);
+  return x.reshape({x.size(0), x.size(1), 1, 1});
+}
+
+// Regression: one CSV row per sample with the model's K outputs, headed by the targets' names
+// (a table's columns; y0, y1, ... otherwise).
+std::string regression_csv(nn::Module& model, const Tensor& samples, int64_t batch_size, Device device,
+                           const std::vector<std::string>& target_names) {
   std::ostringstream csv;
   csv << "index";
   NoGradGuard no_grad;
@@ -100,7 +111,8 @@ std::string regression_csv(nn::Module& model, const Tensor& samples, int64_t bat
     const Tensor y = model.forward(samples.slice(0, begin, end).to(device)).to(Device::cpu()).contiguous();
     const int64_t k = y.size(1);
     if (begin == 0)
-      for (int64_t j = 0; j < k; ++j) csv << ",y" << j;
+      for (int64_t j = 0; j < k; ++j)
+        csv << "," << (j < static_cast<int64_t>(target_names.size()) ? io::csv_field(target_names[j]) : "y" + std::to_string(j));
     if (begin == 0) csv << "\n";
     const std::vector<float> v = y.to_vector<float>();
     for (int64_t i = 0; i < end - begin; ++i) {
@@ -127,14 +139,17 @@ int run_predict(const PredictArgs& a) {
                  "], got ", a.top);
   auto model = models::make_model(a.model, config);
   io::load_module(*model, a.weights);  // before the input: a wrong file fails first and cheaply
-  const Tensor images = normalization_for(a.dataset)(is_npz_dataset(a.dataset) ? load_samples(a.input, config, a.dataset)
-                                                                               : load_images(a.input, config, a.dataset));
+  const Tensor images = normalization_for(a.dataset)(is_csv_dataset(a.dataset)   ? load_table_samples(a.input, a.dataset)
+                                                     : is_npz_dataset(a.dataset) ? load_samples(a.input, config, a.dataset)
+                                                                                 : load_images(a.input, config, a.dataset));
   model->eval();
   model->to(device);
   const int64_t n = images.size(0), k = a.top;
   if (regression) {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string csv = regression_csv(*model, images, a.batch_size, device);
+    const std::string csv = regression_csv(*model, images, a.batch_size, device,
+                                           is_file_dataset(a.dataset) ? user_dataset(a.dataset).target_names
+                                                                      : std::vector<std::string>{});
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (a.output.empty())
       std::cout << csv << std::flush;
@@ -178,7 +193,7 @@ int run_predict(const PredictArgs& a) {
         for (int64_t j = 0; j < k; ++j) {
           char prob[32];
           std::snprintf(prob, sizeof prob, "%.6f", row[order[j]]);
-          csv << "," << order[j] << "," << names[order[j]] << "," << prob;
+          csv << "," << order[j] << "," << io::csv_field(names[order[j]]) << "," << prob;
         }
         csv << "\n";
       }

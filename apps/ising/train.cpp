@@ -195,14 +195,6 @@ double fit(EnergyModel& model, const IsingDataset& train, const IsingDataset& te
   return seconds;
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int run_train(const TrainArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   const Device device = parse_device_flag(a.device);

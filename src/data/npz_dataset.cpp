@@ -73,15 +73,6 @@ Targets load_targets(const io::NpyArray& a, const std::string& name, int64_t n, 
 
 }  // namespace
 
-int64_t first_non_finite_sample(const Tensor& x) {
-  const Tensor c = x.contiguous();
-  const float* p = c.data<float>();
-  const int64_t n = c.size(0), per = n ? c.numel() / n : 0;
-  for (int64_t i = 0; i < n * per; ++i)
-    if (!std::isfinite(p[i])) return i / per;
-  return -1;
-}
-
 Tensor npz_inputs_as_nchw(const Tensor& x, const std::string& what) {
   const Shape& s = x.shape();
   MAGMADNN_CHECK(s.dim() >= 1 && s.dim() <= 4, what, ": inputs of shape ", s,
@@ -96,9 +87,9 @@ Tensor npz_inputs_as_nchw(const Tensor& x, const std::string& what) {
   }
 }
 
-NpzDataset load_npz_dataset(const std::string& path) {
+UserDataset load_npz_dataset(const std::string& path) {
   const std::map<std::string, io::NpyArray> arrays = io::load_npz(path);
-  NpzDataset d;
+  UserDataset d;
   const Tensor x_train = load_inputs(find_array(arrays, "x_train", path), "x_train", path);
   const Tensor x_test = load_inputs(find_array(arrays, "x_test", path), "x_test", path);
   const Shape sample({x_train.size(1), x_train.size(2), x_train.size(3)});
@@ -128,31 +119,6 @@ NpzDataset load_npz_dataset(const std::string& path) {
   d.train = std::make_shared<TensorDataset>(x_train, y_train.values);
   d.test = std::make_shared<TensorDataset>(x_test, y_test.values);
   return d;
-}
-
-Normalize fit_normalize(const Tensor& inputs) {
-  MAGMADNN_CHECK(inputs.dim() >= 2 && inputs.numel() > 0, "fit_normalize: expected samples (N, C, ...), got shape ",
-                 inputs.shape());
-  const Tensor x = inputs.cpu().contiguous().to(kFloat64);
-  const int64_t n = x.size(0), channels = x.size(1), inner = x.numel() / (n * channels);
-  const double* p = x.data<double>();
-  std::vector<double> mean(channels, 0.0), sd(channels, 0.0);
-  const double count = static_cast<double>(n * inner);
-  for (int64_t c = 0; c < channels; ++c) {
-    double sum = 0;
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < inner; ++j) sum += p[(i * channels + c) * inner + j];
-    mean[c] = sum / count;
-    double sq = 0;  // two passes: no cancellation for large offsets
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t j = 0; j < inner; ++j) {
-        const double dev = p[(i * channels + c) * inner + j] - mean[c];
-        sq += dev * dev;
-      }
-    sd[c] = std::sqrt(sq / count);
-    if (!(sd[c] > 0) || !std::isfinite(sd[c])) sd[c] = 1.0;
-  }
-  return Normalize(std::move(mean), std::move(sd));
 }
 
 }  // namespace magmadnn::data

@@ -112,7 +112,7 @@ expect_error "mixed targets" "y_train holds integer labels but y_test floating t
 head -c 300 "$tmp/c.npz" >"$tmp/trunc.npz"
 expect_error "truncated archive" "load_npz: $tmp/trunc.npz" "$bin" train --dataset "$tmp/trunc.npz"
 expect_error "absent archive" "cannot open" "$bin" eval --dataset "$tmp/absent.npz" --weights "$tmp/c.st"
-expect_error "unknown dataset" "--dataset foo: expected fashion-mnist, mnist, cifar10 or a NumPy archive" \
+expect_error "unknown dataset" "--dataset foo: expected fashion-mnist, mnist, cifar10, a NumPy archive FILE.npz or a CSV table FILE.csv" \
   "$bin" train --dataset foo
 expect_error "--data-dir with an archive" "--data-dir is for the built-in data sets" \
   "$bin" train --dataset "$tmp/c.npz" --data-dir "$tmp"

@@ -55,7 +55,7 @@ std::string write(const TempDir& dir, const Arrays& arrays, const std::string& n
 
 }  // namespace
 
-TEST(NpzDataset, InputLayoutsBecomeNCHW) {
+TEST(UserDataset, InputLayoutsBecomeNCHW) {
   TempDir dir;
   const std::vector<std::pair<std::vector<int64_t>, Shape>> cases = {
       {{}, Shape({1, 1, 1})},            // (N,): one feature
@@ -64,7 +64,7 @@ TEST(NpzDataset, InputLayoutsBecomeNCHW) {
       {{2, 4, 3}, Shape({2, 4, 3})}};    // (N, C, H, W)
   for (const auto& [sample, chw] : cases) {
     SCOPED_TRACE(chw.str());
-    const data::NpzDataset d = data::load_npz_dataset(write(dir, classification(sample)));
+    const data::UserDataset d = data::load_npz_dataset(write(dir, classification(sample)));
     EXPECT_EQ(d.sample_shape, chw);
     EXPECT_EQ(d.train->inputs().shape(), Shape({6, chw[0], chw[1], chw[2]}));
     EXPECT_EQ(d.test->inputs().shape(), Shape({3, chw[0], chw[1], chw[2]}));
@@ -77,13 +77,13 @@ TEST(NpzDataset, InputLayoutsBecomeNCHW) {
   }
 }
 
-TEST(NpzDataset, IntegerLabelsMakeAClassification) {
+TEST(UserDataset, IntegerLabelsMakeAClassification) {
   TempDir dir;
   Arrays a = classification({2});
   // uint8 labels with a class that only the test split has: 0..4, so 5 classes.
   a["y_train"] = io::NpyArray::from_vector<uint8_t>({0, 1, 2, 0, 1, 2}, {6});
   a["y_test"] = io::NpyArray::from_vector<uint8_t>({4, 0, 1}, {3});
-  const data::NpzDataset d = data::load_npz_dataset(write(dir, a));
+  const data::UserDataset d = data::load_npz_dataset(write(dir, a));
   EXPECT_EQ(d.task, data::Task::Classification);
   EXPECT_EQ(d.num_outputs, 5);
   EXPECT_EQ(d.train->targets().dtype(), kInt64);
@@ -91,17 +91,17 @@ TEST(NpzDataset, IntegerLabelsMakeAClassification) {
   // (N, 1) labels are taken as (N,); int8 inputs convert too.
   a["y_train"] = io::NpyArray::from_vector<int32_t>({1, 0, 1, 0, 1, 0}, {6, 1});
   a["x_train"] = io::NpyArray::from_vector<int8_t>({-1, 2, -3, 4, -5, 6, -7, 8, -9, 10, -11, 12}, {6, 2});
-  const data::NpzDataset e = data::load_npz_dataset(write(dir, a));
+  const data::UserDataset e = data::load_npz_dataset(write(dir, a));
   EXPECT_EQ(e.train->targets().shape(), Shape({6}));
   EXPECT_EQ(e.train->inputs().to_vector<float>()[2], -3.0f);
 }
 
-TEST(NpzDataset, FloatingTargetsMakeARegression) {
+TEST(UserDataset, FloatingTargetsMakeARegression) {
   TempDir dir;
   Arrays a = classification({3});
   a["y_train"] = io::NpyArray::from_vector(iota_values(6, 0.5), {6});
   a["y_test"] = io::NpyArray::from_vector(iota_values(3, 0.25), {3});
-  data::NpzDataset d = data::load_npz_dataset(write(dir, a));
+  data::UserDataset d = data::load_npz_dataset(write(dir, a));
   EXPECT_EQ(d.task, data::Task::Regression);
   EXPECT_EQ(d.num_outputs, 1);
   EXPECT_EQ(d.train->targets().shape(), Shape({6, 1}));  // (N,) -> (N, 1), as a model's output
@@ -114,7 +114,7 @@ TEST(NpzDataset, FloatingTargetsMakeARegression) {
   EXPECT_EQ(d.test->targets().shape(), Shape({3, 2}));
 }
 
-TEST(NpzDataset, FitNormalizeUsesPerChannelStatistics) {
+TEST(UserDataset, FitNormalizeUsesPerChannelStatistics) {
   // (N=2, C=2, 3): channel 0 holds 1..6 spread over the samples, channel 1 is constant 7.
   const Tensor x = from_vector<float>({1, 2, 3, 7, 7, 7, 4, 5, 6, 7, 7, 7}, {2, 2, 3});
   const data::Normalize n = data::fit_normalize(x);
@@ -134,7 +134,7 @@ TEST(NpzDataset, FitNormalizeUsesPerChannelStatistics) {
   EXPECT_THAT(error_of([] { data::fit_normalize(zeros({4, 0})); }), HasSubstr("got shape (4, 0)"));
 }
 
-TEST(NpzDataset, ErrorsNameTheArrayAndTheSample) {
+TEST(UserDataset, ErrorsNameTheArrayAndTheSample) {
   TempDir dir;
   auto error_for = [&](const Arrays& a) { return error_of([&] { data::load_npz_dataset(write(dir, a, "bad.npz")); }); };
   Arrays a = classification({4});
@@ -186,13 +186,13 @@ TEST(NpzDataset, ErrorsNameTheArrayAndTheSample) {
               HasSubstr("load_npz: " + dir.file("absent.npz")));
 }
 
-TEST(NpzDataset, TrainsThroughADataLoader) {
+TEST(UserDataset, TrainsThroughADataLoader) {
   // The loaded splits batch like any TensorDataset: a linear model fits y = 2x - 1 exactly.
   TempDir dir;
   std::vector<double> x(64), y(64), xt(8), yt(8);
   for (int i = 0; i < 64; ++i) x[i] = i / 32.0 - 1, y[i] = 2 * x[i] - 1;
   for (int i = 0; i < 8; ++i) xt[i] = i / 8.0, yt[i] = 2 * xt[i] - 1;
-  const data::NpzDataset d = data::load_npz_dataset(
+  const data::UserDataset d = data::load_npz_dataset(
       write(dir, {{"x_train", io::NpyArray::from_vector(x, {64})}, {"y_train", io::NpyArray::from_vector(y, {64})},
                   {"x_test", io::NpyArray::from_vector(xt, {8})}, {"y_test", io::NpyArray::from_vector(yt, {8})}}));
   manual_seed(3);

@@ -8,36 +8,18 @@
 // of K values per sample (int64 (N,) and float32 (N, K) target tensors).
 #pragma once
 
-#include <memory>
 #include <string>
 
-#include "magmadnn/data/dataset.h"
-#include "magmadnn/data/transforms.h"
+#include "magmadnn/data/user_dataset.h"
 
 namespace magmadnn::data {
-
-enum class Task { Classification, Regression };
-
-struct NpzDataset {
-  std::shared_ptr<TensorDataset> train, test;  // raw (unnormalised) inputs
-  Task task = Task::Classification;
-  int64_t num_outputs = 0;  // classes, or regression targets per sample
-  Shape sample_shape;       // (C, H, W) of one input
-};
 
 // Reads and checks the archive. Every problem (a missing array, sample counts that differ, inputs
 // of other shapes in the two splits, NaN or infinite values, negative labels, unsupported ranks or
 // dtypes) throws one line "load_npz_dataset: <path>: <what>", naming the array and the sample.
-NpzDataset load_npz_dataset(const std::string& path);
+UserDataset load_npz_dataset(const std::string& path);
 
 // The (N, C, H, W) float32 form of an input array as described above; `what` names it in errors.
 Tensor npz_inputs_as_nchw(const Tensor& x, const std::string& what);
-
-// The first sample of a float32 CPU tensor (N, ...) holding a NaN or infinite value, or -1.
-int64_t first_non_finite_sample(const Tensor& x);
-
-// Normalisation by the per-channel mean and standard deviation of `inputs` (N, C, ...), summed in
-// float64; a constant channel gets std 1 (it is only shifted to 0).
-Normalize fit_normalize(const Tensor& inputs);
 
 }  // namespace magmadnn::data
