@@ -465,13 +465,15 @@ int run_eval(const EvalArgs& a) {
                   {"test_loss", m.loss}, {"fused", a.fuse}, {"samples", m.samples}, {"eval_seconds", seconds}};
   auto num = [](double v) { return std::isnan(v) ? json(nullptr) : json(v); };
   if (regression) {
-    std::cout << "\n" << rm.report();
+    const std::vector<std::string> targets_named = target_names(a.dataset);
+    std::cout << "\n" << rm.report(targets_named);
     metrics["test_rmse"] = std::sqrt(m.loss);
     metrics["test_mae"] = num(rm.mae());
     metrics["test_r2"] = num(rm.r2());
     json targets = json::array();
     for (int64_t k = 0; k < rm.num_targets(); ++k)
-      targets.push_back({{"mae", num(rm.mae(k))}, {"rmse", num(rm.rmse(k))}, {"r2", num(rm.r2(k))}});
+      targets.push_back({{"name", targets_named.empty() ? "y" + std::to_string(k) : targets_named[k]},
+                         {"mae", num(rm.mae(k))}, {"rmse", num(rm.rmse(k))}, {"r2", num(rm.r2(k))}});
     metrics["per_target"] = targets;
   } else {
     metrics["test_accuracy"] = m.accuracy;

@@ -203,6 +203,10 @@ std::vector<std::string> class_names(const std::string& dataset) {
   return names;
 }
 
+std::vector<std::string> target_names(const std::string& dataset) {
+  return is_file_dataset(dataset) ? user_data(dataset).data.target_names : std::vector<std::string>{};
+}
+
 train::LossFn loss_for(const std::string& dataset, double label_smoothing) {
   if (is_regression(dataset)) {
     MAGMADNN_CHECK(label_smoothing == 0, "--label-smoothing is for classes; ", dataset,

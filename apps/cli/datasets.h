@@ -70,6 +70,8 @@ std::string data_dir(const CommonArgs& a);
 // The class names in label order (predict's CSV, eval --report): the built-in sets' names, a
 // table's label values, "0" to "K-1" for an archive's labels; empty for a regression.
 std::vector<std::string> class_names(const std::string& dataset);
+// A table's target column names (eval's per-target report, predict's CSV header); else empty.
+std::vector<std::string> target_names(const std::string& dataset);
 // The loss a data set trains and is evaluated with: cross-entropy (with label smoothing e > 0, as
 // PyTorch) for classes, mean squared error for a regression (which refuses label smoothing).
 train::LossFn loss_for(const std::string& dataset, double label_smoothing = 0);

@@ -147,9 +147,7 @@ int run_predict(const PredictArgs& a) {
   const int64_t n = images.size(0), k = a.top;
   if (regression) {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::string csv = regression_csv(*model, images, a.batch_size, device,
-                                           is_file_dataset(a.dataset) ? user_dataset(a.dataset).target_names
-                                                                      : std::vector<std::string>{});
+    const std::string csv = regression_csv(*model, images, a.batch_size, device, target_names(a.dataset));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (a.output.empty())
       std::cout << csv << std::flush;

@@ -60,6 +60,9 @@ grep -qF 'task: regression of 2 targets (y1, y2) from 3 features (a, b, c)' "$tm
 rmse=$(json_number "$tmp/r.json" test_rmse)
 # The targets' standard deviations are ~0.8 and ~29: a constant predictor's RMSE is ~20.
 at_least 1.0 "$rmse" && ok "regression test RMSE $rmse <= 1.0" || bad "regression test RMSE $rmse > 1.0"
+expect_run "eval regress" "$bin" eval "${R[@]}" --model mlp:64,64 --weights "$tmp/r.st" --metrics-out "$tmp/re.json"
+grep -qE "^y2 +[0-9.]+ +[0-9.]+ +[0-9.]+" "$tmp/out" && grep -qF '"name": "y1"' "$tmp/re.json" &&
+  ok "eval reports each target by its column name" || bad "eval per-target names: $(tail -4 "$tmp/out")"
 expect_run "predict regress" "$bin" predict "${R[@]}" --model mlp:64,64 --weights "$tmp/r.st" --input "$tmp/r.csv" \
   --output "$tmp/rp.csv"
 [[ "$(head -1 "$tmp/rp.csv")" == "index,y1,y2" ]] && ok "predict's header names the targets" ||
