@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
 
 #include "common/error_of.h"
@@ -19,12 +18,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 namespace {
-std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.file(name);
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
-
 // Every sample of both splits as (feature vector, target), to compare splits with the file.
 struct Row {
   std::vector<float> x;
@@ -48,7 +41,7 @@ TEST(CsvDataset, TextLabelsClassifyInTextOrderWithTheirNames) {
   for (int i = 0; i < 30; ++i)
     text += std::to_string(100 + i) + "," + std::to_string(i) + "," + std::to_string(2 * i + 0.5) + "," +
             species[i % 3] + "\n";
-  const std::string path = write(dir, "a.csv", text);
+  const std::string path = dir.write("a.csv", text);
   data::CsvDatasetOptions o;
   o.ignore = {"id"};
   const data::UserDataset d = data::load_csv_dataset(path, o);
@@ -95,16 +88,16 @@ TEST(CsvDataset, NumbersRegressUnlessFewIntegers) {
     many += std::to_string(i) + "," + std::to_string(i * 3) + "\n";          // 40 distinct integers
     real += std::to_string(i) + "," + std::to_string(i * 0.25) + "\n";
   }
-  const data::UserDataset f = data::load_csv_dataset(write(dir, "f.csv", few));
+  const data::UserDataset f = data::load_csv_dataset(dir.write("f.csv", few));
   EXPECT_EQ(f.task, data::Task::Classification);
   EXPECT_THAT(f.class_names, ElementsAre("1", "3", "5", "7", "9"));  // numeric order, as written
   for (const Row& r : rows_of(*f.train)) EXPECT_EQ(static_cast<int>(r.y), static_cast<int>(r.x[0]) % 5);
-  const data::UserDataset m = data::load_csv_dataset(write(dir, "m.csv", many));
+  const data::UserDataset m = data::load_csv_dataset(dir.write("m.csv", many));
   EXPECT_EQ(m.task, data::Task::Regression);
   EXPECT_EQ(m.num_outputs, 1);
   EXPECT_TRUE(m.class_names.empty());
   for (const Row& r : rows_of(*m.test)) EXPECT_FLOAT_EQ(static_cast<float>(r.y), 3 * r.x[0]);
-  EXPECT_EQ(data::load_csv_dataset(write(dir, "r.csv", real)).task, data::Task::Regression);
+  EXPECT_EQ(data::load_csv_dataset(dir.write("r.csv", real)).task, data::Task::Regression);
   // Asked for: few integers as a regression, many as classes (in numeric order: "3" before "12").
   data::CsvDatasetOptions o;
   o.task = data::Task::Regression;
@@ -123,7 +116,7 @@ TEST(CsvDataset, SeveralTargetsMakeARegression) {
     text += std::to_string(i) + "," + std::to_string(i + 0.5) + "," + std::to_string(-i) + "," + std::to_string(i * i) + "\n";
   data::CsvDatasetOptions o;
   o.targets = {"b", "u"};
-  const data::UserDataset d = data::load_csv_dataset(write(dir, "s.csv", text), o);
+  const data::UserDataset d = data::load_csv_dataset(dir.write("s.csv", text), o);
   EXPECT_EQ(d.task, data::Task::Regression);
   EXPECT_EQ(d.num_outputs, 2);
   EXPECT_THAT(d.feature_names, ElementsAre("a", "v"));
@@ -139,20 +132,20 @@ TEST(CsvDataset, SeveralTargetsMakeARegression) {
 
 TEST(CsvDataset, NewSamplesByFeatureName) {
   TempDir dir;
-  const std::string path = write(dir, "new.csv", "extra,b,a\nq,2,1\nr,4,3\n");
+  const std::string path = dir.write("new.csv", "extra,b,a\nq,2,1\nr,4,3\n");
   const Tensor x = data::load_csv_features(path, {"a", "b"});
   EXPECT_EQ(x.shape(), Shape({2, 2}));
   EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
   EXPECT_THAT(error_of([&] { data::load_csv_features(path, {"a", "c", "d"}); }),
               HasSubstr("load_csv_features: " + path + ": no column 'c', 'd' (the model's features are 'a', 'c', 'd'"));
-  EXPECT_THAT(error_of([&] { data::load_csv_features(write(dir, "bad.csv", "a,b\n1,x\n"), {"a", "b"}); }),
+  EXPECT_THAT(error_of([&] { data::load_csv_features(dir.write("bad.csv", "a,b\n1,x\n"), {"a", "b"}); }),
               HasSubstr("bad.csv: line 2, column 'b': 'x' is not a finite number (a feature)"));
 }
 
 TEST(CsvDataset, EveryProblemIsOneClearError) {
   TempDir dir;
   const auto error_for = [&](const std::string& text, const data::CsvDatasetOptions& o = {}) {
-    const std::string path = write(dir, "e.csv", text);
+    const std::string path = dir.write("e.csv", text);
     return error_of([&] { data::load_csv_dataset(path, o); });
   };
   const std::string good = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n9,10,x\n";

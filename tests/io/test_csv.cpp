@@ -4,8 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "common/error_of.h"
 #include "data_loading/temp_dir.h"
 #include "magmadnn/io/csv.h"
@@ -17,11 +15,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 namespace {
-std::string write(const TempDir& dir, const std::string& text) {
-  const std::string path = dir.file("t.csv");
-  std::ofstream(path, std::ios::binary) << text;
-  return path;
-}
+std::string write(const TempDir& dir, const std::string& text) { return dir.write("t.csv", text); }
 }  // namespace
 
 TEST(Csv, ReadsQuotedFieldsLineEndsAndBlankLines) {
