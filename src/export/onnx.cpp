@@ -3,8 +3,10 @@
 // module tree, running each layer on the example tensor as it emits that layer's nodes.
 #include "magmadnn/export/onnx.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -214,18 +216,9 @@ int64_t onnx_pool_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mo
   return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
 }
 
-// The leaf layers Tracer::emit has a case for (checked before running a layer, whose own input
-// checks would otherwise speak first).
-bool has_onnx_form(const nn::Module& m) {
-  return dynamic_cast<const nn::Linear*>(&m) || dynamic_cast<const nn::Conv2d*>(&m) ||
-         dynamic_cast<const nn::BatchNormBase*>(&m) || dynamic_cast<const nn::MaxPool2d*>(&m) ||
-         dynamic_cast<const nn::AvgPool2d*>(&m) || dynamic_cast<const nn::AdaptiveAvgPool2d*>(&m) ||
-         dynamic_cast<const nn::ReLU*>(&m) || dynamic_cast<const nn::LeakyReLU*>(&m) ||
-         dynamic_cast<const nn::Sigmoid*>(&m) || dynamic_cast<const nn::Tanh*>(&m) ||
-         dynamic_cast<const nn::GELU*>(&m) || dynamic_cast<const nn::Softmax*>(&m) ||
-         dynamic_cast<const nn::LogSoftmax*>(&m) || dynamic_cast<const nn::Flatten*>(&m) ||
-         dynamic_cast<const nn::LayerNorm*>(&m) || dynamic_cast<const nn::GroupNorm*>(&m) ||
-         dynamic_cast<const nn::Dropout*>(&m) || dynamic_cast<const nn::Identity*>(&m);
+template <typename Layer>
+bool is(const nn::Module& m) {
+  return dynamic_cast<const Layer*>(&m) != nullptr;
 }
 
 class Tracer {
@@ -246,41 +239,105 @@ class Tracer {
       v = {g_.node("Flatten", {v.name}, join(path, "flatten"), {int_attr("axis", 1)}), v.tensor.flatten(1)};
       return emit(resnet->fc(), v, join(path, "fc"));
     }
-    if (!has_onnx_form(m))
+    // A leaf: found before running the layer, whose own input checks would otherwise speak first.
+    const auto& forms = leaf_forms();
+    const auto form = std::find_if(forms.begin(), forms.end(), [&](const LeafForm& f) { return f.matches(m); });
+    if (form == forms.end()) {
+      std::string names;
+      for (const LeafForm& f : forms) names += std::string(f.name) + ", ";
       MAGMADNN_ERROR("export_onnx: ", path.empty() ? "the model" : "layer '" + path + "'", " (", m.name(),
-                     ") has no ONNX form; supported: Sequential, Linear, Conv2d, BatchNorm1d/2d, MaxPool2d, "
-                     "AvgPool2d, AdaptiveAvgPool2d, LayerNorm, GroupNorm, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, "
-                     "Softmax, LogSoftmax, Flatten, Dropout, Identity and the model zoo's ResNet");
-    const Tensor y = m(x.tensor);  // the layer's real output: shapes for the checks below
-    if (auto* linear = dynamic_cast<nn::Linear*>(&m)) return {this->linear(*linear, x, path), y};
-    if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) return {conv2d(*conv, x, path), y};
-    if (auto* bn = dynamic_cast<nn::BatchNormBase*>(&m)) return {batch_norm(*bn, x, path), y};
-    if (auto* pool = dynamic_cast<nn::MaxPool2d*>(&m)) return {max_pool(*pool, x, y, path), y};
-    if (auto* pool = dynamic_cast<nn::AvgPool2d*>(&m)) return {avg_pool(*pool, x, y, path), y};
-    if (auto* pool = dynamic_cast<nn::AdaptiveAvgPool2d*>(&m)) return {adaptive_pool(*pool, x, path), y};
-    if (dynamic_cast<nn::ReLU*>(&m)) return {g_.node("Relu", {x.name}, path), y};
-    if (auto* leaky = dynamic_cast<nn::LeakyReLU*>(&m))
-      return {g_.node("LeakyRelu", {x.name}, path, {float_attr("alpha", leaky->negative_slope())}), y};
-    if (dynamic_cast<nn::Sigmoid*>(&m)) return {g_.node("Sigmoid", {x.name}, path), y};
-    if (dynamic_cast<nn::Tanh*>(&m)) return {g_.node("Tanh", {x.name}, path), y};
-    if (dynamic_cast<nn::GELU*>(&m)) {  // x * 0.5 * (1 + erf(x / sqrt(2))); Gelu itself is opset 20
-      const std::string e = g_.node("Erf", {g_.node("Div", {x.name, g_.scalar(path + ".sqrt2", std::sqrt(2.0))}, path + ".div")},
-                                    path + ".erf");
-      const std::string one_plus = g_.node("Add", {e, g_.scalar(path + ".one", 1.0)}, path + ".add");
-      const std::string half = g_.node("Mul", {one_plus, g_.scalar(path + ".half", 0.5)}, path + ".half_mul");
-      return {g_.node("Mul", {x.name, half}, path), y};
+                     ") has no ONNX form; supported: Sequential, ", names, "and the model zoo's ResNet");
     }
-    if (auto* sm = dynamic_cast<nn::Softmax*>(&m))
-      return {g_.node("Softmax", {x.name}, path, {int_attr("axis", sm->dim())}), y};
-    if (auto* lsm = dynamic_cast<nn::LogSoftmax*>(&m))
-      return {g_.node("LogSoftmax", {x.name}, path, {int_attr("axis", lsm->dim())}), y};
-    if (auto* flatten = dynamic_cast<nn::Flatten*>(&m)) return {this->flatten(*flatten, x, path), y};
-    if (auto* ln = dynamic_cast<nn::LayerNorm*>(&m)) return {layer_norm(*ln, x, path), y};
-    if (auto* gn = dynamic_cast<nn::GroupNorm*>(&m)) return {group_norm(*gn, x, path), y};
-    return {x.name, y};  // Dropout (evaluation mode) and Identity
+    const Tensor y = m(x.tensor);  // the layer's real output: shapes for the checks in the emitters
+    return {form->emit(*this, m, x, y, path), y};
   }
 
  private:
+  // A leaf layer with an ONNX form: its type test and its emitter, which returns the output's
+  // name (y: the layer's real output).
+  struct LeafForm {
+    const char* name;
+    bool (*matches)(const nn::Module&);
+    std::function<std::string(Tracer&, nn::Module&, const Value& x, const Tensor& y, const std::string& path)> emit;
+  };
+  static const std::vector<LeafForm>& leaf_forms() {
+    using M = nn::Module;
+    static const std::vector<LeafForm> forms = {
+        {"Linear", is<nn::Linear>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.linear(static_cast<nn::Linear&>(m), x, p);
+         }},
+        {"Conv2d", is<nn::Conv2d>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.conv2d(static_cast<nn::Conv2d&>(m), x, p);
+         }},
+        {"BatchNorm1d/2d", is<nn::BatchNormBase>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.batch_norm(static_cast<nn::BatchNormBase&>(m), x, p);
+         }},
+        {"MaxPool2d", is<nn::MaxPool2d>,
+         [](Tracer& t, M& m, const Value& x, const Tensor& y, const std::string& p) {
+           return t.max_pool(static_cast<nn::MaxPool2d&>(m), x, y, p);
+         }},
+        {"AvgPool2d", is<nn::AvgPool2d>,
+         [](Tracer& t, M& m, const Value& x, const Tensor& y, const std::string& p) {
+           return t.avg_pool(static_cast<nn::AvgPool2d&>(m), x, y, p);
+         }},
+        {"AdaptiveAvgPool2d", is<nn::AdaptiveAvgPool2d>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.adaptive_pool(static_cast<nn::AdaptiveAvgPool2d&>(m), x, p);
+         }},
+        {"LayerNorm", is<nn::LayerNorm>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.layer_norm(static_cast<nn::LayerNorm&>(m), x, p);
+         }},
+        {"GroupNorm", is<nn::GroupNorm>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.group_norm(static_cast<nn::GroupNorm&>(m), x, p);
+         }},
+        {"ReLU", is<nn::ReLU>,
+         [](Tracer& t, M&, const Value& x, const Tensor&, const std::string& p) { return t.g_.node("Relu", {x.name}, p); }},
+        {"LeakyReLU", is<nn::LeakyReLU>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.g_.node("LeakyRelu", {x.name}, p,
+                            {float_attr("alpha", static_cast<nn::LeakyReLU&>(m).negative_slope())});
+         }},
+        {"Sigmoid", is<nn::Sigmoid>,
+         [](Tracer& t, M&, const Value& x, const Tensor&, const std::string& p) {
+           return t.g_.node("Sigmoid", {x.name}, p);
+         }},
+        {"Tanh", is<nn::Tanh>,
+         [](Tracer& t, M&, const Value& x, const Tensor&, const std::string& p) { return t.g_.node("Tanh", {x.name}, p); }},
+        {"GELU", is<nn::GELU>,
+         [](Tracer& t, M&, const Value& x, const Tensor&, const std::string& p) { return t.gelu(x, p); }},
+        {"Softmax", is<nn::Softmax>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.g_.node("Softmax", {x.name}, p, {int_attr("axis", static_cast<nn::Softmax&>(m).dim())});
+         }},
+        {"LogSoftmax", is<nn::LogSoftmax>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.g_.node("LogSoftmax", {x.name}, p, {int_attr("axis", static_cast<nn::LogSoftmax&>(m).dim())});
+         }},
+        {"Flatten", is<nn::Flatten>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.flatten(static_cast<nn::Flatten&>(m), x, p);
+         }},
+        // Dropout in evaluation mode and Identity pass their input on.
+        {"Dropout", is<nn::Dropout>, [](Tracer&, M&, const Value& x, const Tensor&, const std::string&) { return x.name; }},
+        {"Identity", is<nn::Identity>,
+         [](Tracer&, M&, const Value& x, const Tensor&, const std::string&) { return x.name; }},
+    };
+    return forms;
+  }
+
+  std::string gelu(const Value& x, const std::string& path) {  // x * 0.5 * (1 + erf(x / sqrt(2))); Gelu is opset 20
+    const std::string e =
+        g_.node("Erf", {g_.node("Div", {x.name, g_.scalar(path + ".sqrt2", std::sqrt(2.0))}, path + ".div")}, path + ".erf");
+    const std::string one_plus = g_.node("Add", {e, g_.scalar(path + ".one", 1.0)}, path + ".add");
+    const std::string half = g_.node("Mul", {one_plus, g_.scalar(path + ".half", 0.5)}, path + ".half_mul");
+    return g_.node("Mul", {x.name, half}, path);
+  }
+
   std::string linear(nn::Linear& l, const Value& x, const std::string& path) {
     // Gemm on (N, in); MatMul + Add keeps any leading dimensions.
     if (x.tensor.dim() == 2) {
