@@ -33,7 +33,9 @@ void check_batch(const char* op, const Tensor& batch, const AugmentDraws& draws)
 }
 
 // out[n] = flip(x[n]) along the last (horizontal) or second-to-last (vertical) axis where chosen.
-Tensor random_flip(const char* op, const Tensor& batch, const AugmentDraws& draws, double p, bool horizontal) {
+template <typename Chosen>
+Tensor random_flip(const char* op, const Tensor& batch, const AugmentDraws& draws, const Chosen& chosen,
+                   bool horizontal) {
   check_batch(op, batch, draws);
   const Tensor x = batch.contiguous();
   Tensor out = Tensor::empty(x.shape(), x.dtype());
@@ -44,7 +46,7 @@ Tensor random_flip(const char* op, const Tensor& batch, const AugmentDraws& draw
     scalar_t* po = out.data<scalar_t>();
 #pragma omp parallel for if (x.numel() > (1 << 18))
     for (int64_t i = 0; i < n; ++i) {
-      const bool flip = happens(draws.words(i)[0], p);
+      const bool flip = chosen(i);
       for (int64_t c = 0; c < planes; ++c) {
         const scalar_t* src = px + (i * planes + c) * h * w;
         scalar_t* dst = po + (i * planes + c) * h * w;
@@ -129,24 +131,17 @@ std::string RandomCrop::describe() const {
          ", padding=" + std::to_string(padding_) + (fill_ != 0 ? ", fill=" + number(fill_) : "") + ")";
 }
 
-RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
-  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomHorizontalFlip: p must be in [0, 1], got ", p);
+RandomPerSample::RandomPerSample(const char* name, double p) : name_(name), p_(p) {
+  MAGMADNN_CHECK(p >= 0 && p <= 1, name, ": p must be in [0, 1], got ", p);
 }
-Tensor RandomHorizontalFlip::operator()(const Tensor& batch, const AugmentDraws& draws) const {
-  return random_flip("RandomHorizontalFlip", batch, draws, p_, /*horizontal=*/true);
-}
-std::string RandomHorizontalFlip::describe() const { return "RandomHorizontalFlip(p=" + number(p_) + ")"; }
+bool RandomPerSample::chosen(const AugmentDraws& draws, int64_t i) const { return happens(draws.words(i)[0], p_); }
+std::string RandomPerSample::describe() const { return std::string(name_) + "(p=" + number(p_) + ")"; }
 
-RandomVerticalFlip::RandomVerticalFlip(double p) : p_(p) {
-  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomVerticalFlip: p must be in [0, 1], got ", p);
+Tensor RandomHorizontalFlip::operator()(const Tensor& batch, const AugmentDraws& draws) const {
+  return random_flip(name(), batch, draws, [&](int64_t i) { return chosen(draws, i); }, /*horizontal=*/true);
 }
 Tensor RandomVerticalFlip::operator()(const Tensor& batch, const AugmentDraws& draws) const {
-  return random_flip("RandomVerticalFlip", batch, draws, p_, /*horizontal=*/false);
-}
-std::string RandomVerticalFlip::describe() const { return "RandomVerticalFlip(p=" + number(p_) + ")"; }
-
-RandomTranspose::RandomTranspose(double p) : p_(p) {
-  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomTranspose: p must be in [0, 1], got ", p);
+  return random_flip(name(), batch, draws, [&](int64_t i) { return chosen(draws, i); }, /*horizontal=*/false);
 }
 
 // x: (N, C, S, S) -> out: (N, C, S, S), out[n, c, i, j] = x[n, c, j, i] where chosen.
@@ -162,7 +157,7 @@ Tensor RandomTranspose::operator()(const Tensor& batch, const AugmentDraws& draw
     scalar_t* po = out.data<scalar_t>();
 #pragma omp parallel for if (x.numel() > (1 << 18))
     for (int64_t i = 0; i < n; ++i) {
-      const bool swap = happens(draws.words(i)[0], p_);
+      const bool swap = chosen(draws, i);
       for (int64_t c = 0; c < planes; ++c) {
         const scalar_t* src = px + (i * planes + c) * side * side;
         scalar_t* dst = po + (i * planes + c) * side * side;
@@ -172,11 +167,6 @@ Tensor RandomTranspose::operator()(const Tensor& batch, const AugmentDraws& draw
     }
   });
   return out;
-}
-std::string RandomTranspose::describe() const { return "RandomTranspose(p=" + number(p_) + ")"; }
-
-RandomSignFlip::RandomSignFlip(double p) : p_(p) {
-  MAGMADNN_CHECK(p >= 0 && p <= 1, "RandomSignFlip: p must be in [0, 1], got ", p);
 }
 
 // x: (N, ...) -> out = -x[n] where chosen, else x[n].
@@ -194,13 +184,12 @@ Tensor RandomSignFlip::operator()(const Tensor& batch, const AugmentDraws& draws
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* po = out.data<scalar_t>();
     for (int64_t i = 0; i < n; ++i) {
-      const scalar_t sign = happens(draws.words(i)[0], p_) ? scalar_t(-1) : scalar_t(1);
+      const scalar_t sign = chosen(draws, i) ? scalar_t(-1) : scalar_t(1);
       for (int64_t k = 0; k < per; ++k) po[i * per + k] = sign * px[i * per + k];
     }
   });
   return out;
 }
-std::string RandomSignFlip::describe() const { return "RandomSignFlip(p=" + number(p_) + ")"; }
 
 Compose::Compose(std::vector<std::shared_ptr<const Augmentation>> steps) : steps_(std::move(steps)) {
   MAGMADNN_CHECK(steps_.size() <= 15, "Compose: at most 15 augmentations, got ", steps_.size());

@@ -54,50 +54,51 @@ class RandomCrop : public Augmentation {
   double fill_;
 };
 
-// Mirrors each image left-right (RandomHorizontalFlip) or top-bottom (RandomVerticalFlip) with
-// probability p.
-class RandomHorizontalFlip : public Augmentation {
+// The augmentations that transform each sample or leave it, by one coin of probability p per
+// sample (draws.words(i)[0]): the flips, the transpose and the sign flip. describe() is "Name(p=P)".
+class RandomPerSample : public Augmentation {
  public:
-  explicit RandomHorizontalFlip(double p = 0.5);
-  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
+  double p() const { return p_; }
   std::string describe() const override;
 
+ protected:
+  RandomPerSample(const char* name, double p);  // checks p in [0, 1]
+  bool chosen(const AugmentDraws& draws, int64_t i) const;  // sample i's coin
+  const char* name() const { return name_; }
+
  private:
+  const char* name_;
   double p_;
 };
 
-class RandomVerticalFlip : public Augmentation {
+// Mirrors each image left-right (RandomHorizontalFlip) or top-bottom (RandomVerticalFlip) with
+// probability p.
+class RandomHorizontalFlip : public RandomPerSample {
  public:
-  explicit RandomVerticalFlip(double p = 0.5);
+  explicit RandomHorizontalFlip(double p = 0.5) : RandomPerSample("RandomHorizontalFlip", p) {}
   Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
-  std::string describe() const override;
+};
 
- private:
-  double p_;
+class RandomVerticalFlip : public RandomPerSample {
+ public:
+  explicit RandomVerticalFlip(double p = 0.5) : RandomPerSample("RandomVerticalFlip", p) {}
+  Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
 };
 
 // Swaps the two image axes (x[n, c, i, j] -> x[n, c, j, i]) with probability p; square images only.
 // With the two flips it generates the eight symmetries of a square (the dihedral group D4).
-class RandomTranspose : public Augmentation {
+class RandomTranspose : public RandomPerSample {
  public:
-  explicit RandomTranspose(double p = 0.5);
+  explicit RandomTranspose(double p = 0.5) : RandomPerSample("RandomTranspose", p) {}
   Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
-  std::string describe() const override;
-
- private:
-  double p_;
 };
 
 // Negates each sample (any shape (N, ...)) with probability p: the global spin flip s -> -s, a
 // symmetry of Ising energies without a field.
-class RandomSignFlip : public Augmentation {
+class RandomSignFlip : public RandomPerSample {
  public:
-  explicit RandomSignFlip(double p = 0.5);
+  explicit RandomSignFlip(double p = 0.5) : RandomPerSample("RandomSignFlip", p) {}
   Tensor operator()(const Tensor& batch, const AugmentDraws& draws) const override;
-  std::string describe() const override;
-
- private:
-  double p_;
 };
 
 // Applies its augmentations in order; the k-th draws from draws.substream(k), so adding one does
