@@ -1,9 +1,10 @@
-// Your own data, from NumPy to ONNX: loads a regression data set saved with
+// Your own data, from NumPy or a CSV table to ONNX: loads a regression data set saved with
 //   np.savez("data.npz", x_train=X, y_train=y, x_test=Xt, y_test=yt)
-// standardises the inputs with the training set's statistics, trains an MLP on the mean squared
+// or a table data.csv whose last column is the target (the other columns numeric features; 20% of
+// the rows, drawn with a fixed seed, for the test), standardises the inputs with the training set's statistics, trains an MLP on the mean squared
 // error, reports the test RMSE, and exports the model, normalisation included, as an ONNX file.
 // Build: cmake --build build --target example_own_data_regression
-// Run:   build/examples/example_own_data_regression data.npz [epochs]
+// Run:   build/examples/example_own_data_regression data.npz|data.csv [epochs]
 #include <cmath>
 #include <iostream>
 
@@ -13,15 +14,21 @@ using namespace magmadnn;
 
 int main(int argc, char** argv) try {
   if (argc < 2) {
-    std::cerr << "usage: " << argv[0] << " data.npz [epochs]\n";
+    std::cerr << "usage: " << argv[0] << " data.npz|data.csv [epochs]\n";
     return 2;
   }
   manual_seed(0);
   const int64_t epochs = argc > 2 ? std::stoll(argv[2]) : 20;
 
   // Inputs become float32 (N, C, H, W): (N, features) -> (N, features, 1, 1); floating targets
-  // (N,) or (N, K) make a regression with K outputs (integer labels would make classes).
-  data::UserDataset d = data::load_npz_dataset(argv[1]);
+  // (N,) or (N, K) make a regression with K outputs (integer labels would make classes). A table's
+  // last column is the target, read as a regression whatever its values.
+  const std::string path = argv[1];
+  data::CsvDatasetOptions table;
+  table.task = data::Task::Regression;
+  data::UserDataset d = path.size() > 4 && path.compare(path.size() - 4, 4, ".csv") == 0
+                            ? data::load_csv_dataset(path, table)
+                            : data::load_npz_dataset(path);
   if (d.task != data::Task::Regression) MAGMADNN_ERROR(argv[1], " holds class labels; this example regresses");
   const data::Normalize normalize = data::fit_normalize(d.train->inputs());  // x_train's statistics only
   data::normalize_inplace(*d.train, normalize);

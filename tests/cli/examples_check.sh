@@ -36,6 +36,20 @@ if "$bin/example_own_data_regression" r.npz 20 >out 2>&1; then
 else
   bad "own_data_regression: $(tail -3 out)"
 fi
+# The same example on a CSV table (target y2 = 50 c - a / 100 + noise 0.05; std ~29).
+python3 "$here/make_csv.py" regress r.csv && python3 -c "
+import csv
+rows = list(csv.DictReader(open('r.csv')))
+w = csv.writer(open('r2.csv', 'w', newline=''))
+w.writerow(['a', 'b', 'c', 'y2'])
+for r in rows: w.writerow([r['a'], r['b'], r['c'], r['y2']])" || bad "cannot write r2.csv"
+if "$bin/example_own_data_regression" r2.csv 20 >out 2>&1; then
+  rmse=$(grep -oP 'test RMSE after 20 epochs: \K[0-9.e-]+' out)
+  awk -v r="$rmse" 'BEGIN { exit !(r != "" && r < 1.0) }' && ok "own_data_regression on a CSV table: test RMSE $rmse < 1.0" ||
+    bad "own_data_regression on r2.csv: $(tail -3 out)"
+else
+  bad "own_data_regression on r2.csv: $(tail -3 out)"
+fi
 if "$bin/example_distributed_ddp" data 3 >one.out 2>&1; then
   ok "distributed_ddp, one process"
   if [[ -n "$mpiexec" ]]; then
