@@ -108,7 +108,7 @@ int train(const TrainArgs& a, DistributedRun& dist, Device device) {
   // everywhere. The optimizer is created over the moved parameters.
   const models::ModelConfig config = config_for_dataset(a.dataset);
   const bool regression = is_regression(a.dataset);
-  auto model = models::make_model(a.model, config);
+  auto model = make_model_for(a.model, a.dataset);
   model->to(device);
   auto train_model = dist.wrap(model);
   auto optimizer = make_optimizer(a, dist.parameters(*model));
@@ -440,7 +440,7 @@ int run_eval(const EvalArgs& a) {
   const Device device = setup(a);
   const std::string dir = data_dir(a);
   auto test_set = load_split(a, dir, /*train=*/false);
-  auto model = models::make_model(a.model, config_for_dataset(a.dataset));
+  auto model = make_model_for(a.model, a.dataset);
   const bool regression = is_regression(a.dataset);
   MAGMADNN_CHECK(!(regression && a.report), "eval --report counts classes; ", a.dataset, " holds regression targets");
   io::load_module(*model, a.weights);  // weights from any device's run (saved from the CPU side)
@@ -499,7 +499,7 @@ int run_eval(const EvalArgs& a) {
 int run_bench(const BenchArgs& a) {
   const Device device = setup(a);
   const models::ModelConfig config = config_for_dataset(a.dataset);  // the data set's input shape
-  auto model = models::make_model(a.model, config);
+  auto model = make_model_for(a.model, a.dataset);
   model->to(device);
   optim::SGD opt(model->parameters(), optim::SGDOptions(a.lr).momentum(a.momentum));
   Tensor x = rand({a.batch_size, config.in_channels, config.height, config.width}).to(device);
@@ -551,7 +551,7 @@ int run_bench(const BenchArgs& a) {
 
 int run_summary(const SummaryArgs& a) {
   const models::ModelConfig config = config_for_dataset(a.dataset);
-  auto model = models::make_model(a.model, config);
+  auto model = make_model_for(a.model, a.dataset);
   const nn::ModelSummary s = nn::summarize(*model, {a.batch_size, config.in_channels, config.height, config.width});
   std::cout << a.model << " for " << a.dataset << "\n" << s.table();
   if (!a.metrics_out.empty()) {

@@ -20,6 +20,7 @@ TableOptions table_options;  // set_table_options
 struct LoadedFile {
   data::UserDataset data;
   data::Normalize normalize{{0.0}, {1.0}};
+  data::Normalize targets{{0.0}, {1.0}};  // a regression's per-target mean and std (training split)
 };
 
 data::CsvDatasetOptions csv_options() {
@@ -39,6 +40,7 @@ const LoadedFile& user_data(const std::string& path) {
   LoadedFile a;
   a.data = is_csv_dataset(path) ? data::load_csv_dataset(path, csv_options()) : data::load_npz_dataset(path);
   a.normalize = data::fit_normalize(a.data.train->inputs());
+  if (a.data.task == data::Task::Regression) a.targets = data::fit_normalize(a.data.train->targets());
   data::normalize_inplace(*a.data.train, a.normalize);
   data::normalize_inplace(*a.data.test, a.normalize);
   cpu_allocator().empty_cache();  // the raw copies
@@ -201,6 +203,18 @@ std::vector<std::string> class_names(const std::string& dataset) {
   std::vector<std::string> names;
   for (int64_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
   return names;
+}
+
+std::shared_ptr<nn::Module> make_model_for(const std::string& model, const std::string& dataset) {
+  auto m = models::make_model(model, config_for_dataset(dataset));
+  if (!is_file_dataset(dataset) || !is_regression(dataset)) return m;
+  const data::Normalize& t = user_data(dataset).targets;
+  auto rescale = std::make_shared<nn::Rescaling>(t.std, t.mean);
+  if (auto seq = std::dynamic_pointer_cast<nn::Sequential>(m)) {
+    seq->push_back(rescale);
+    return seq;
+  }
+  return std::make_shared<nn::Sequential>(m, rescale);
 }
 
 std::vector<std::string> target_names(const std::string& dataset) {

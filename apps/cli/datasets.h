@@ -70,6 +70,10 @@ std::string data_dir(const CommonArgs& a);
 // The class names in label order (predict's CSV, eval --report): the built-in sets' names, a
 // table's label values, "0" to "K-1" for an archive's labels; empty for a regression.
 std::vector<std::string> class_names(const std::string& dataset);
+// The model --model names, sized by config_for_dataset; for a file data set's regression it ends
+// with nn::Rescaling by the training targets' std and mean, so the network learns standardised
+// values and the model outputs the targets' units (train, eval, predict and export alike).
+std::shared_ptr<nn::Module> make_model_for(const std::string& model, const std::string& dataset);
 // A table's target column names (eval's per-target report, predict's CSV header); else empty.
 std::vector<std::string> target_names(const std::string& dataset);
 // The loss a data set trains and is evaluated with: cross-entropy (with label smoothing e > 0, as

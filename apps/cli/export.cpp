@@ -15,7 +15,7 @@ namespace magmadnn::cli {
 int run_export(const ExportArgs& a) {
   setup(a);
   const models::ModelConfig config = config_for_dataset(a.dataset);
-  auto model = models::make_model(a.model, config);
+  auto model = make_model_for(a.model, a.dataset);
   io::load_module(*model, a.weights);
   if (a.fuse) nn::fuse_for_inference(*model);
   const data::Normalize normalize = normalization_for(a.dataset);

@@ -98,7 +98,7 @@ int run_hpo(const HpoArgs& a) {
   const train::hpo::Objective objective = [&](const train::hpo::Config& c, int64_t epochs, int64_t trial) {
     const TrainArgs t = with_config(a, c);
     manual_seed(a.seed + static_cast<uint64_t>(trial));  // a trial's weights: a function of its id alone
-    auto model = models::make_model(t.model, config);
+    auto model = make_model_for(t.model, t.dataset);
     model->to(device);
     auto optimizer = make_optimizer(t, model->parameters());
     data::DataLoader loader(train_set, data::DataLoaderOptions(t.batch_size).shuffle(true).seed(a.seed + trial)

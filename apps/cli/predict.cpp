@@ -137,7 +137,7 @@ int run_predict(const PredictArgs& a) {
   MAGMADNN_CHECK(!regression || a.top == 1, "predict: --top ranks classes; ", a.dataset, " holds regression targets");
   MAGMADNN_CHECK(a.top >= 1 && a.top <= config.num_classes, "predict: --top must be in [1, ", config.num_classes,
                  "], got ", a.top);
-  auto model = models::make_model(a.model, config);
+  auto model = make_model_for(a.model, a.dataset);
   io::load_module(*model, a.weights);  // before the input: a wrong file fails first and cheaply
   const Tensor images = normalization_for(a.dataset)(is_csv_dataset(a.dataset)   ? load_table_samples(a.input, a.dataset)
                                                      : is_npz_dataset(a.dataset) ? load_samples(a.input, config, a.dataset)

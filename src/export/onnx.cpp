@@ -322,12 +322,25 @@ class Tracer {
          [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
            return t.flatten(static_cast<nn::Flatten&>(m), x, p);
          }},
+        {"Rescaling", is<nn::Rescaling>,
+         [](Tracer& t, M& m, const Value& x, const Tensor&, const std::string& p) {
+           return t.rescaling(static_cast<nn::Rescaling&>(m), x, p);
+         }},
         // Dropout in evaluation mode and Identity pass their input on.
         {"Dropout", is<nn::Dropout>, [](Tracer&, M&, const Value& x, const Tensor&, const std::string&) { return x.name; }},
         {"Identity", is<nn::Identity>,
          [](Tracer&, M&, const Value& x, const Tensor&, const std::string&) { return x.name; }},
     };
     return forms;
+  }
+
+  // x * scale + offset along dimension 1: the (K,) buffers as (K, 1, ...) to broadcast over x's rank.
+  std::string rescaling(nn::Rescaling& r, const Value& x, const std::string& path) {
+    std::vector<int64_t> shape(static_cast<size_t>(x.tensor.dim() - 1), 1);
+    shape[0] = r.scale().numel();
+    const std::string scale = g_.initializer(join(path, "scale"), r.scale().to(kFloat32).reshape(Shape(shape)));
+    const std::string offset = g_.initializer(join(path, "offset"), r.offset().to(kFloat32).reshape(Shape(shape)));
+    return g_.node("Add", {g_.node("Mul", {x.name, scale}, path + ".mul"), offset}, path);
   }
 
   std::string gelu(const Value& x, const std::string& path) {  // x * 0.5 * (1 + erf(x / sqrt(2))); Gelu is opset 20

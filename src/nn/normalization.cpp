@@ -2,6 +2,8 @@
 // LayerNorm and GroupNorm (over ops::layer_norm and ops::group_norm).
 #include "magmadnn/nn/normalization.h"
 
+#include <cmath>
+
 #include "magmadnn/autograd/autograd.h"
 #include "magmadnn/ops/ops.h"
 
@@ -128,6 +130,31 @@ Tensor GroupNorm::forward(const Tensor& x) {
   MAGMADNN_CHECK(x.dim() >= 2 && x.size(1) == options_.num_channels(), "GroupNorm(", options_.num_groups(), ", ",
                  options_.num_channels(), "): expected input (N, ", options_.num_channels(), ", *), got ", x.shape());
   return group_norm(x, options_.num_groups(), weight_, bias_, options_.eps());
+}
+
+Rescaling::Rescaling(std::vector<double> scale, std::vector<double> offset) {
+  MAGMADNN_CHECK(!scale.empty() && scale.size() == offset.size(), "Rescaling: expected scale and offset of one "
+                 "length K >= 1, got ", scale.size(), " and ", offset.size());
+  for (size_t k = 0; k < scale.size(); ++k)
+    MAGMADNN_CHECK(std::isfinite(scale[k]) && std::isfinite(offset[k]), "Rescaling: scale[", k, "] = ", scale[k],
+                   " and offset[", k, "] = ", offset[k], " must be finite");
+  const auto k = static_cast<int64_t>(scale.size());
+  scale_ = register_buffer("scale", from_vector<double>(scale, {k}).to(kFloat32));
+  offset_ = register_buffer("offset", from_vector<double>(offset, {k}).to(kFloat32));
+}
+
+std::string Rescaling::name() const { return detail::str_cat("Rescaling(", scale_.numel(), ")"); }
+
+// x: (N, K, *) -> x * scale[k] + offset[k] along dimension 1.
+Tensor Rescaling::forward(const Tensor& x) {
+  const int64_t k = scale_.numel();
+  MAGMADNN_CHECK(x.defined() && x.dim() >= 2 && x.size(1) == k, "Rescaling(", k, "): expected input (N, ", k,
+                 ", *), got ", x.defined() ? x.shape().str() : std::string("an undefined tensor"));
+  std::vector<int64_t> per_feature(static_cast<size_t>(x.dim()), 1);
+  per_feature[1] = k;
+  const Tensor s = scale_.to(x.dtype()).reshape(Shape(per_feature));
+  const Tensor o = offset_.to(x.dtype()).reshape(Shape(per_feature));
+  return add(mul(x, s), o);
 }
 
 }  // namespace magmadnn::nn

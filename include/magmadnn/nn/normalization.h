@@ -7,6 +7,7 @@
 #pragma once
 
 #include <utility>
+#include <vector>
 
 #include "magmadnn/nn/module.h"
 
@@ -141,6 +142,24 @@ class GroupNorm : public Module {
  private:
   GroupNormOptions options_;
   Tensor weight_, bias_;
+};
+
+// y = x * scale + offset per feature: input (N, K) or (N, K, *) with K = scale's length; scale and
+// offset are fixed buffers (state-dict keys "scale", "offset"), not parameters (Keras's Rescaling,
+// per feature). The CLI ends a regression model with it to map standardised outputs to the
+// targets' units: the network learns outputs of mean 0 and spread 1 whatever the targets' offset
+// and scale.
+class Rescaling : public Module {
+ public:
+  Rescaling(std::vector<double> scale, std::vector<double> offset);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override;
+
+  const Tensor& scale() const { return scale_; }
+  const Tensor& offset() const { return offset_; }
+
+ private:
+  Tensor scale_, offset_;  // (K,)
 };
 
 }  // namespace magmadnn::nn
